@@ -1,0 +1,4 @@
+package config
+
+// Authz configures authorization (issue: authorization). Owned by the authz work.
+type Authz struct{}

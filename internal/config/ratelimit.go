@@ -1,0 +1,4 @@
+package config
+
+// RateLimits configures rate limiting (issue: rate limiting). Owned by the rate-limit work.
+type RateLimits struct{}
