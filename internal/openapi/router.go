@@ -26,3 +26,10 @@ type Match struct {
 	// RawPath is Path re-encoded canonically: exactly what is forwarded upstream.
 	RawPath string
 }
+
+// Match maps a request to an operation. rawPath is the request-target's path
+// exactly as received (the part of r.RequestURI before '?'), never a
+// pre-decoded r.URL.Path: the router owns canonicalization.
+func (s *Spec) Match(method, rawPath string) (*Match, error) {
+	return nil, ErrNotFound // implemented by the route-matcher work
+}

@@ -1,0 +1,62 @@
+package httpx
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+)
+
+// ErrBodyTooLarge is returned by Body when the request body exceeds the limit.
+var ErrBodyTooLarge = errors.New("request body too large")
+
+type bodyKey struct{}
+
+type bodyCache struct {
+	b   []byte
+	err error
+}
+
+// WithBodyCache prepares ctx so that Body reads the request body once and
+// every later stage (ownership rules, validation, login throttling) sees the
+// same bytes.
+func WithBodyCache(ctx context.Context) context.Context {
+	return context.WithValue(ctx, bodyKey{}, &bodyCache{})
+}
+
+// Body returns the request body, reading at most max bytes (max <= 0: 1 MiB),
+// and resets r.Body so the request can still be forwarded. With a body cache
+// in the context (WithBodyCache) the read happens once per request. A body
+// over the limit yields ErrBodyTooLarge.
+func Body(r *http.Request, max int64) ([]byte, error) {
+	if max <= 0 {
+		max = 1 << 20
+	}
+	c, _ := r.Context().Value(bodyKey{}).(*bodyCache)
+	if c != nil && (c.b != nil || c.err != nil) {
+		r.Body = io.NopCloser(bytes.NewReader(c.b))
+		return c.b, c.err
+	}
+	var b []byte
+	var err error
+	if r.Body != nil && r.Body != http.NoBody {
+		b, err = io.ReadAll(io.LimitReader(r.Body, max+1))
+		_ = r.Body.Close()
+		if err != nil {
+			err = fmt.Errorf("read request body: %w", err)
+		} else if int64(len(b)) > max {
+			err = ErrBodyTooLarge
+		}
+	}
+	if b == nil {
+		b = []byte{}
+	}
+	if c != nil {
+		c.b, c.err = b, err
+	}
+	r.Body = io.NopCloser(bytes.NewReader(b))
+	r.ContentLength = int64(len(b))
+	return b, err
+}
