@@ -6,9 +6,9 @@
 package openapi
 
 import (
-	v3 "github.com/pb33f/libopenapi/datamodel/high/v3"
-
+	"github.com/pb33f/go-yaml"
 	"github.com/pb33f/libopenapi"
+	v3 "github.com/pb33f/libopenapi/datamodel/high/v3"
 )
 
 // Spec is a loaded, indexed OpenAPI document. It is immutable after Load and
@@ -24,7 +24,11 @@ type Spec struct {
 	Model *v3.Document
 	// Operations lists every operation in document order.
 	Operations []*Operation
-	router     *Router
+
+	file   string     // absolute path, "" for LoadBytes
+	root   *yaml.Node // root of the source file, for Position
+	byID   map[string]*Operation
+	router *Router
 }
 
 // Operation is one (method, path template) pair of the spec.
