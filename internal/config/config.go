@@ -3,47 +3,380 @@
 // problem reported with file, line, column and key path).
 //
 // Each section lives in its own file (authn.go, authz.go, ratelimit.go,
-// contract.go, ...) with its defaults and validation next to its fields.
+// contract.go, core.go) with its defaults and validation next to its fields.
 // Public packages never import this package: internal/gateway translates it
 // into their option types.
+//
+// Conventions every section follows (the loader and the schema generator
+// rely on them):
+//
+//   - Keys are snake_case `yaml:"..."` tags (an untagged exported field is
+//     its lower-cased name, as in yaml.v3; `yaml:"-"` hides a field).
+//   - setDefaults() on a section type is called by Default(); the decoder
+//     also calls setDefaults() on every struct value it allocates (a list
+//     item, a map value, a pointer), so list items get their defaults too.
+//   - validate(p *Problems, path string) reports problems by key path
+//     ("authn.jwt[0].issuer"; map keys joined with "."). A path that is not
+//     in the file is reported at its nearest parent key.
+//   - `path:"file"` on a string or []string field: a relative value is
+//     resolved against the config file's directory (values with "://" are
+//     left alone).
+//   - `required:"true"`: Validate reports the field when it is empty, and
+//     the JSON Schema lists it as required.
+//   - `enum:"a,b"`: the JSON Schema restricts the value (validate() still
+//     checks it: the schema is for editors).
+//   - `doc:"..."`: the schema description; without it the field's Go doc
+//     comment is used when the schema is regenerated.
+//
+// Why yaml.v3 and a hand-written strict decoder over yaml.v3 nodes: v3 keeps
+// line and column on every node; its own KnownFields errors carry neither a
+// column nor a key path, which `gatehouse validate` must print.
 package config
 
-// Config is the whole gateway configuration.
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"net/url"
+	"os"
+	"reflect"
+	"strconv"
+	"strings"
+)
+
+// Config is the whole gateway configuration. Load returns it; after
+// Validate it is treated as immutable and may be shared between goroutines.
 type Config struct {
 	// Listen is the public listener address, e.g. ":8080".
 	Listen string `yaml:"listen"`
-	// Admin is the admin listener (/metrics, /healthz, /readyz); "" disables it.
+	// Admin is the admin listener (/metrics, /healthz, /readyz); "" (the default) disables it.
 	Admin string `yaml:"admin"`
-	// Upstream is the base URL of the protected API.
-	Upstream string `yaml:"upstream"`
-	// Spec is the OpenAPI document path, relative to the config file.
-	Spec string `yaml:"spec"`
-	// Mode is the default stage mode: enforce or monitor.
-	Mode string `yaml:"mode"`
+	// Upstream is the base URL of the protected API (absolute http or https URL).
+	Upstream string `yaml:"upstream" required:"true"`
+	// Spec is the OpenAPI document path, relative to the config file; routes not in it are denied.
+	Spec string `yaml:"spec" path:"file" required:"true"`
+	// Mode is the default stage mode: enforce (block) or monitor (log what would be blocked, let it pass).
+	Mode string `yaml:"mode" enum:"enforce,monitor"`
 	// Routes overrides settings per operation (key: operationId or "METHOD /template").
 	Routes map[string]RouteOverride `yaml:"routes"`
 
-	TLS            TLS      `yaml:"tls"`
-	Timeouts       Timeouts `yaml:"timeouts"`
-	Limits         Limits   `yaml:"limits"`
+	// TLS terminates TLS on the public listener (cert_file and key_file).
+	TLS TLS `yaml:"tls"`
+	// Timeouts of the listener and of upstream calls.
+	Timeouts Timeouts `yaml:"timeouts"`
+	// Limits bound what a client may send (header bytes, body size).
+	Limits Limits `yaml:"limits"`
+	// TrustedProxies lists the IPs or CIDRs whose X-Forwarded-For is honoured.
 	TrustedProxies []string `yaml:"trusted_proxies"`
 
-	Authn      Authn      `yaml:"authn"`
-	Authz      Authz      `yaml:"authz"`
+	// Authn configures authentication (see docs/authn.md).
+	Authn Authn `yaml:"authn"`
+	// Authz configures authorization (see docs/authz.md).
+	Authz Authz `yaml:"authz"`
+	// RateLimits configures rate limiting (see docs/ratelimit.md).
 	RateLimits RateLimits `yaml:"rate_limits"`
-	Request    Request    `yaml:"request"`
-	Response   Response   `yaml:"response"`
-	Errors     Errors     `yaml:"errors"`
-	Headers    Headers    `yaml:"headers"`
-	CORS       CORS       `yaml:"cors"`
-	Log        Log        `yaml:"log"`
+	// Request configures request validation against the spec (see docs/contract.md).
+	Request Request `yaml:"request"`
+	// Response configures response filtering against the spec (see docs/contract.md).
+	Response Response `yaml:"response"`
+	// Errors controls what error responses reveal.
+	Errors Errors `yaml:"errors"`
+	// Headers configures security headers.
+	Headers Headers `yaml:"headers"`
+	// CORS configures cross-origin resource sharing.
+	CORS CORS `yaml:"cors"`
+	// Log configures the process and access/audit log.
+	Log Log `yaml:"log"`
 
 	// File is the path the config was loaded from (set by Load).
 	File string `yaml:"-"`
+
+	pos      map[string]position // key path -> positions, built once by Load
+	warnings []Problem           // set by Validate
 }
 
 // RouteOverride holds per-operation settings.
 type RouteOverride struct {
-	// Mode overrides the global mode for this operation.
-	Mode string `yaml:"mode"`
+	// Mode overrides the global mode for this operation: enforce or monitor.
+	Mode string `yaml:"mode" enum:"enforce,monitor"`
+}
+
+// Mode values.
+const (
+	ModeEnforce = "enforce"
+	ModeMonitor = "monitor"
+)
+
+// Default returns a Config with every default set: listen ":8080", mode
+// enforce, admin off, and each section's setDefaults().
+func Default() *Config {
+	c := &Config{
+		Listen: ":8080",
+		Mode:   ModeEnforce,
+	}
+	forEachSection(c, func(_ string, v reflect.Value) {
+		if d, ok := v.Addr().Interface().(defaulter); ok {
+			d.setDefaults()
+		}
+	})
+	return c
+}
+
+// defaulter is implemented by section (and item) types with defaults.
+type defaulter interface{ setDefaults() }
+
+// validator is implemented by section types that check themselves.
+type validator interface {
+	validate(p *Problems, path string)
+}
+
+// forEachSection calls f with the YAML key and addressable value of every
+// struct-typed top-level field (the sections).
+func forEachSection(c *Config, f func(key string, v reflect.Value)) {
+	rv := reflect.ValueOf(c).Elem()
+	rt := rv.Type()
+	for i := 0; i < rt.NumField(); i++ {
+		sf := rt.Field(i)
+		key, ok := yamlKey(sf)
+		if !ok || sf.Type.Kind() != reflect.Struct {
+			continue
+		}
+		f(key, rv.Field(i))
+	}
+}
+
+// Validate checks the whole config and returns a *ValidationError listing
+// every error (and the warnings) with file positions, or nil when there is
+// no error. Warnings alone do not fail; they are kept for Warnings().
+// Validate is not safe for concurrent use with itself.
+func (c *Config) Validate() error {
+	var p Problems
+	c.validate(&p)
+	return c.finish(&p)
+}
+
+// finish locates p's problems, keeps the warnings and returns the errors.
+func (c *Config) finish(p *Problems) error {
+	c.locateAll(p.List)
+	sortProblems(p.List)
+	c.warnings = filterProblems(p.List, true)
+	if !p.HasErrors() {
+		return nil
+	}
+	return &ValidationError{Problems: p.List}
+}
+
+// Warnings returns the warnings found by the last Validate, located.
+func (c *Config) Warnings() []Problem { return c.warnings }
+
+func (c *Config) validate(p *Problems) {
+	checkRequired(p, reflect.ValueOf(c).Elem(), "")
+	if c.Listen == "" {
+		p.Errorf("listen", "listen is required (for example \":8080\")")
+	} else if err := checkAddr(c.Listen); err != nil {
+		p.Errorf("listen", "%v", err)
+	}
+	if c.Admin != "" {
+		if err := checkAddr(c.Admin); err != nil {
+			p.Errorf("admin", "%v", err)
+		} else if c.Admin == c.Listen {
+			p.Errorf("admin", "admin must not share the public listener %q", c.Listen)
+		} else if !loopback(c.Admin) {
+			p.Warnf("admin", "admin listener %q is not loopback-only: /metrics and /readyz become reachable from the network", c.Admin)
+		}
+	}
+	if c.Upstream != "" {
+		if err := checkUpstream(c.Upstream); err != nil {
+			p.Errorf("upstream", "%v", err)
+		}
+	}
+	if c.Spec != "" && !strings.Contains(c.Spec, "://") {
+		if st, err := os.Stat(c.Spec); err != nil {
+			p.Errorf("spec", "spec file %q: %v", c.Spec, unwrapPathError(err))
+		} else if st.IsDir() {
+			p.Errorf("spec", "spec %q is a directory, want an OpenAPI file", c.Spec)
+		}
+	}
+	checkMode(p, "mode", c.Mode, false)
+	if c.Mode == ModeMonitor {
+		p.Warnf("mode", "mode is monitor: violations are logged, not blocked")
+	}
+	for key, r := range c.Routes {
+		path := "routes." + key
+		if err := checkRouteKey(key); err != nil {
+			p.Errorf(path, "%v", err)
+		}
+		checkMode(p, path+".mode", r.Mode, true)
+	}
+	for i, tp := range c.TrustedProxies {
+		path := "trusted_proxies[" + strconv.Itoa(i) + "]"
+		pfx, err := parseProxy(tp)
+		if err != nil {
+			p.Errorf(path, "%v", err)
+			continue
+		}
+		if pfx.Bits() == 0 {
+			p.Warnf(path, "%q trusts X-Forwarded-For from every client: any client can spoof its IP", tp)
+		}
+	}
+	forEachSection(c, func(key string, v reflect.Value) {
+		if s, ok := v.Addr().Interface().(validator); ok {
+			s.validate(p, key)
+		}
+	})
+}
+
+func unwrapPathError(err error) error {
+	if pe, ok := err.(*os.PathError); ok {
+		return pe.Err
+	}
+	return err
+}
+
+func checkMode(p *Problems, path, mode string, allowEmpty bool) {
+	switch mode {
+	case ModeEnforce, ModeMonitor:
+	case "":
+		if !allowEmpty {
+			p.Errorf(path, "mode must be enforce or monitor")
+		}
+	default:
+		p.Errorf(path, "mode must be enforce or monitor, not %q", mode)
+	}
+}
+
+// checkAddr accepts "host:port" and ":port" with a numeric port.
+func checkAddr(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("address %q: want host:port or :port", addr)
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("address %q: port must be a number from 0 to 65535", addr)
+	}
+	if strings.ContainsAny(host, " /") {
+		return fmt.Errorf("address %q: invalid host", addr)
+	}
+	return nil
+}
+
+func loopback(addr string) bool {
+	host, _, _ := net.SplitHostPort(addr)
+	if host == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
+}
+
+// checkUpstream wants an absolute http(s) URL with a host and no user info,
+// query or fragment (they would be silently merged into every request).
+func checkUpstream(s string) error {
+	u, err := url.Parse(s)
+	if err != nil {
+		return fmt.Errorf("upstream %q is not a URL", s)
+	}
+	switch {
+	case u.Scheme != "http" && u.Scheme != "https":
+		return fmt.Errorf("upstream %q must be an absolute http:// or https:// URL", s)
+	case u.Host == "" || u.Hostname() == "":
+		return fmt.Errorf("upstream %q has no host", s)
+	case u.User != nil:
+		return fmt.Errorf("upstream URL must not carry credentials")
+	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
+		return fmt.Errorf("upstream %q must not have a query or fragment", s)
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return fmt.Errorf("upstream %q: bad port", s)
+		}
+	}
+	return nil
+}
+
+var httpMethods = map[string]bool{
+	"GET": true, "HEAD": true, "POST": true, "PUT": true, "PATCH": true,
+	"DELETE": true, "OPTIONS": true, "TRACE": true,
+}
+
+// checkRouteKey accepts an operationId or "METHOD /template".
+func checkRouteKey(k string) error {
+	method, tmpl, ok := strings.Cut(k, " ")
+	if !ok {
+		if k == "" {
+			return fmt.Errorf("route key must be an operationId or \"METHOD /template\"")
+		}
+		return nil
+	}
+	if !httpMethods[method] || !strings.HasPrefix(tmpl, "/") || strings.ContainsAny(tmpl, " \t") {
+		return fmt.Errorf("route key %q must be an operationId or \"METHOD /template\" (upper-case method)", k)
+	}
+	return nil
+}
+
+// parseProxy parses an IP or CIDR; a bare IP is a /32 (or /128).
+func parseProxy(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return netip.Prefix{}, fmt.Errorf("trusted proxy %q is not a valid CIDR", s)
+		}
+		if p.Masked() != p {
+			return netip.Prefix{}, fmt.Errorf("trusted proxy %q has host bits set; did you mean %s?", s, p.Masked())
+		}
+		return p, nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("trusted proxy %q is not an IP or CIDR", s)
+	}
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+// checkRequired reports empty fields tagged `required:"true"`, walking
+// nested structs, list items, map values and non-nil pointers.
+func checkRequired(p *Problems, v reflect.Value, path string) {
+	switch v.Kind() {
+	case reflect.Pointer:
+		if !v.IsNil() {
+			checkRequired(p, v.Elem(), path)
+		}
+	case reflect.Slice, reflect.Array:
+		for i := 0; i < v.Len(); i++ {
+			checkRequired(p, v.Index(i), path+"["+strconv.Itoa(i)+"]")
+		}
+	case reflect.Map:
+		iter := v.MapRange()
+		for iter.Next() {
+			checkRequired(p, iter.Value(), joinPath(path, fmt.Sprint(iter.Key().Interface())))
+		}
+	case reflect.Struct:
+		t := v.Type()
+		for i := 0; i < t.NumField(); i++ {
+			sf := t.Field(i)
+			key, ok := yamlKey(sf)
+			if !ok {
+				continue
+			}
+			fv := v.Field(i)
+			if inline(sf) {
+				checkRequired(p, fv, path)
+				continue
+			}
+			fp := joinPath(path, key)
+			if sf.Tag.Get("required") == "true" && fv.IsZero() {
+				p.Errorf(fp, "%s is required", key)
+				continue
+			}
+			checkRequired(p, fv, fp)
+		}
+	}
+}
+
+func joinPath(parent, key string) string {
+	if parent == "" {
+		return key
+	}
+	return parent + "." + key
 }
