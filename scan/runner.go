@@ -1,0 +1,300 @@
+package scan
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/openapi"
+)
+
+// ErrTargetDown: the target did not answer at all.
+var ErrTargetDown = errors.New("target is not reachable")
+
+// Options configure a Runner.
+type Options struct {
+	// Checks to run (see internal/checks.All).
+	Checks []Check
+	// Suppress holds fingerprints to drop (the --baseline file).
+	Suppress map[string]bool
+	// Safe skips intrusive checks (the Client's safe mode blocks methods).
+	Safe bool
+	// Parallel is how many checks run at once (0 = 2). Late checks run alone.
+	Parallel int
+	// Progress receives progress lines (nil = none); TTY redraws one line.
+	Progress io.Writer
+	TTY      bool
+	// Version is recorded in the Result.
+	Version string
+	Log     *slog.Logger
+}
+
+// Run scans t: it logs the identities in, crawls every operation as every
+// identity (creates first, reads next; safe methods and POST only), runs
+// the checks and returns the Result. It fails only when the scan cannot run
+// (target down, an identity cannot log in, ctx cancelled).
+func Run(ctx context.Context, t *Target, o Options) (*Result, error) {
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.Parallel <= 0 {
+		o.Parallel = 2
+	}
+	pr := &progress{w: o.Progress, tty: o.TTY}
+	res := &Result{Tool: "gatehouse", Version: o.Version, Target: t.Base.String(), Started: time.Now().UTC()}
+	if t.Spec != nil {
+		res.Spec = t.Spec.Path
+	}
+	if _, err := t.Do(ctx, http.MethodGet, "/", nil, nil); err != nil && !errors.Is(err, ErrBudget) {
+		return nil, fmt.Errorf("%w: %s: %v", ErrTargetDown, t.Base, errors.Unwrap(err))
+	}
+	for _, id := range t.Identities {
+		res.Identities = append(res.Identities, id.Name)
+		if id.CanLogin() {
+			pr.line("login as %s", id.Name)
+			if err := t.Login(ctx, id); err != nil {
+				return nil, err
+			}
+		} else if j, ok := ParseJWT(id.Token()); ok {
+			if sub, ok := j.Claims["sub"].(string); ok {
+				t.Store.Add(id.Name, "user", sub, true)
+			}
+		}
+	}
+	crawl(ctx, t, pr)
+
+	var (
+		mu       sync.Mutex
+		findings []Finding
+		runs     = make([]CheckRun, len(o.Checks))
+	)
+	runOne := func(i int, c Check) {
+		m := c.Meta()
+		run := CheckRun{Meta: m}
+		if o.Safe && m.Intrusive {
+			run.Skipped = "intrusive check skipped in safe mode"
+			runs[i] = run
+			return
+		}
+		start := time.Now()
+		pr.line("check %s %s", m.ID, m.Title)
+		n := 0
+		err := c.Run(WithCheck(ctx, m.ID), t, func(f Finding) {
+			f = complete(f, m)
+			mu.Lock()
+			findings = append(findings, f)
+			mu.Unlock()
+			n++
+		})
+		run.Duration = time.Since(start)
+		run.Operations, run.Requests = t.Client.Coverage(m.ID)
+		if err != nil {
+			run.Error = err.Error()
+			o.Log.Warn("check did not finish", "check", m.ID, "error", err)
+		}
+		runs[i] = run
+	}
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, o.Parallel)
+	var late []int
+	for i, c := range o.Checks {
+		if c.Meta().Late {
+			late = append(late, i)
+			continue
+		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			runOne(i, c)
+		}()
+	}
+	wg.Wait()
+	sort.Slice(late, func(a, b int) bool { return o.Checks[late[a]].Meta().ID < o.Checks[late[b]].Meta().ID })
+	for _, i := range late {
+		runOne(i, o.Checks[i])
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+
+	seen := map[string]bool{}
+	for _, f := range findings {
+		if seen[f.Fingerprint] {
+			continue
+		}
+		seen[f.Fingerprint] = true
+		if o.Suppress[f.Fingerprint] {
+			res.Suppressed++
+			continue
+		}
+		res.Findings = append(res.Findings, f)
+	}
+	SortFindings(res.Findings)
+	for i := range runs {
+		for _, f := range res.Findings {
+			if f.CheckID == runs[i].Meta.ID {
+				runs[i].Findings++
+			}
+		}
+	}
+	res.Checks = runs
+	res.Requests = t.Client.Used()
+	res.Finished = time.Now().UTC()
+	pr.done("scan finished: %d requests, %d findings (%d suppressed) in %s",
+		res.Requests, len(res.Findings), res.Suppressed, res.Finished.Sub(res.Started).Round(time.Millisecond))
+	return res, nil
+}
+
+// SortFindings orders findings by severity (highest first), check, path,
+// method and parameter.
+func SortFindings(fs []Finding) {
+	sort.SliceStable(fs, func(i, j int) bool {
+		a, b := fs[i], fs[j]
+		if a.Severity != b.Severity {
+			return a.Severity > b.Severity
+		}
+		if a.CheckID != b.CheckID {
+			return a.CheckID < b.CheckID
+		}
+		if a.Path != b.Path {
+			return a.Path < b.Path
+		}
+		if a.Method != b.Method {
+			return a.Method < b.Method
+		}
+		if a.Param != b.Param {
+			return a.Param < b.Param
+		}
+		return a.Key < b.Key
+	})
+}
+
+// complete fills the finding's defaults from the check's Meta and computes
+// its fingerprint and ID.
+func complete(f Finding, m Meta) Finding {
+	f.CheckID = m.ID
+	if f.Title == "" {
+		f.Title = m.Title
+	}
+	if f.Severity == SeverityUnset {
+		f.Severity = m.Severity
+	}
+	f.OWASP, f.CWE = m.OWASP, m.CWE
+	if f.Remediation == "" {
+		f.Remediation = m.Remediation
+	}
+	if f.Fix == "" {
+		f.Fix = m.Fix
+	}
+	f.Fingerprint = f.ComputeFingerprint()
+	f.ID = m.ID + "-" + f.Fingerprint[:10]
+	return f
+}
+
+// At fills the operation fields of f from op.
+func (f Finding) At(op *openapi.Operation) Finding {
+	if op != nil {
+		f.Operation, f.Method, f.Path = op.ID, op.Method, op.Template
+	}
+	return f
+}
+
+// With attaches the redacted evidence of ex (and its curl command if none yet).
+func (f Finding) With(ex *Exchange, note string) Finding {
+	if ex == nil {
+		return f
+	}
+	f.Evidence = append(f.Evidence, ex.Evidence(note))
+	if f.Curl == "" {
+		f.Curl = ex.Request.Curl()
+	}
+	return f
+}
+
+// crawlOrder sorts operations so that creates run before reads.
+func crawlOrder(op *openapi.Operation) int {
+	hasParam := strings.Contains(op.Template, "{")
+	switch op.Method {
+	case http.MethodPost:
+		if !hasParam {
+			return 0
+		}
+		return 3
+	case http.MethodGet:
+		if !hasParam {
+			return 1
+		}
+		return 2
+	}
+	return 4
+}
+
+// CrawlOps returns the operations the crawl visits, in order: no login or
+// logout, no PUT/PATCH/DELETE (those run only in checks that need them).
+func CrawlOps(spec *openapi.Spec) []*openapi.Operation {
+	var ops []*openapi.Operation
+	for _, op := range spec.Operations {
+		if IsLogin(op) || IsLogout(op) {
+			continue
+		}
+		switch op.Method {
+		case http.MethodGet, http.MethodPost, http.MethodHead:
+			ops = append(ops, op)
+		}
+	}
+	sort.SliceStable(ops, func(i, j int) bool { return crawlOrder(ops[i]) < crawlOrder(ops[j]) })
+	return ops
+}
+
+func crawl(ctx context.Context, t *Target, pr *progress) {
+	ops := CrawlOps(t.Spec)
+	for i, op := range ops {
+		pr.line("crawl %d/%d %s %s", i+1, len(ops), op.Method, op.Template)
+		for _, id := range t.Identities {
+			if _, err := t.Baseline(WithCheck(ctx, "crawl"), op, id); err != nil {
+				t.Log.Debug("crawl request failed", "operation", op.ID, "identity", id.Name, "error", err)
+			}
+		}
+	}
+}
+
+type progress struct {
+	mu  sync.Mutex
+	w   io.Writer
+	tty bool
+}
+
+func (p *progress) line(format string, args ...any) {
+	if p.w == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	msg := fmt.Sprintf(format, args...)
+	if p.tty {
+		fmt.Fprintf(p.w, "\r\033[K%s", msg)
+		return
+	}
+	fmt.Fprintln(p.w, "gatehouse scan: "+msg)
+}
+
+func (p *progress) done(format string, args ...any) {
+	if p.w == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.tty {
+		fmt.Fprint(p.w, "\r\033[K")
+	}
+	fmt.Fprintf(p.w, "gatehouse scan: "+format+"\n", args...)
+}

@@ -1,0 +1,203 @@
+// Package scan is gatehouse's dynamic API security tester: it drives a
+// running API along its OpenAPI contract with one or more identities and
+// reports the blunders it can prove (broken authentication, BOLA, BFLA,
+// excessive data exposure, mass assignment, missing rate limits, leaky
+// errors, injection, misconfiguration).
+//
+// The model follows nuclei's protocols/output/reporting split: a Check is a
+// small unit with stable metadata that reports Findings through a callback;
+// a Runner crawls the API once (building valid requests from the spec and
+// harvesting object IDs), runs the checks against a Target whose Client
+// enforces a request budget, a rate, a concurrency limit and safe mode, and
+// returns a Result that reporters in scan/report render.
+//
+// Checks are written for low false positives: each one compares with a
+// baseline response and confirms before reporting. Evidence is redacted
+// (Authorization, cookies, tokens) before it leaves the Target.
+package scan
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Severity ranks a finding. The zero value means "unset" and is replaced by
+// the check's default severity when the finding is reported.
+type Severity int
+
+// Severities, lowest first.
+const (
+	SeverityUnset Severity = iota
+	Info
+	Low
+	Medium
+	High
+	Critical
+)
+
+var severityNames = [...]string{"unset", "info", "low", "medium", "high", "critical"}
+
+// String returns the lower-case name ("high").
+func (s Severity) String() string {
+	if s < 0 || int(s) >= len(severityNames) {
+		return fmt.Sprintf("severity(%d)", int(s))
+	}
+	return severityNames[s]
+}
+
+// ParseSeverity parses "info", "low", "medium", "high" or "critical".
+func ParseSeverity(v string) (Severity, error) {
+	for i, n := range severityNames {
+		if i > 0 && strings.EqualFold(v, n) {
+			return Severity(i), nil
+		}
+	}
+	return SeverityUnset, fmt.Errorf("unknown severity %q (want info, low, medium, high or critical)", v)
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (s Severity) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (s *Severity) UnmarshalText(b []byte) error {
+	v, err := ParseSeverity(string(b))
+	if err != nil {
+		return err
+	}
+	*s = v
+	return nil
+}
+
+// OWASP API Security Top 10 (2023) categories.
+const (
+	API1BOLA           = "API1:2023 Broken Object Level Authorization"
+	API2Authn          = "API2:2023 Broken Authentication"
+	API3Property       = "API3:2023 Broken Object Property Level Authorization"
+	API4Resource       = "API4:2023 Unrestricted Resource Consumption"
+	API5BFLA           = "API5:2023 Broken Function Level Authorization"
+	API8Misconfig      = "API8:2023 Security Misconfiguration"
+	API10UnsafeConsume = "API10:2023 Unsafe Consumption of APIs"
+)
+
+// Meta describes a check. It is static: the same for every run.
+type Meta struct {
+	// ID is stable across releases: GH2xxx for dynamic checks.
+	ID    string `json:"id"`
+	Title string `json:"title"`
+	// Category is the short group name usable in --checks ("authn", "bola",
+	// "bfla", "exposure", "mass-assignment", "ratelimit", "errors",
+	// "injection", "misconfig").
+	Category string   `json:"category"`
+	Severity Severity `json:"severity"`
+	// OWASP is the OWASP API Top 10 2023 category, e.g. API1BOLA.
+	OWASP string `json:"owasp"`
+	// CWE is "CWE-639" style.
+	CWE string `json:"cwe"`
+	// Intrusive checks send payloads that may change or stress the target
+	// (injection, bursts, mutations); --safe skips them.
+	Intrusive bool `json:"intrusive"`
+	// Description says what the check proves, Remediation how to fix the API,
+	// Fix the gatehouse config snippet that blocks it at the gateway.
+	Description string `json:"description"`
+	Remediation string `json:"remediation"`
+	Fix         string `json:"fix"`
+	// Late checks run after all others, in ID order (they log tokens out,
+	// escalate privileges or burst the login endpoint).
+	Late bool `json:"-"`
+}
+
+// Check is one dynamic test. Implementations must be safe to run
+// concurrently with other checks against the same Target; Run must stop when
+// ctx is done and should return only errors that made the check unable to
+// run (ErrBudget, the target being down), never "nothing found".
+type Check interface {
+	Meta() Meta
+	Run(ctx context.Context, t *Target, report func(Finding)) error
+}
+
+// Evidence is one redacted request/response excerpt backing a finding.
+type Evidence struct {
+	Note     string `json:"note,omitempty"`
+	Request  string `json:"request"`
+	Response string `json:"response"`
+}
+
+// Finding is one proven problem. Checks fill CheckID-independent fields
+// (Operation, Param, Detail, Evidence, Curl); the Runner fills the rest from
+// the check's Meta when left empty, and computes Fingerprint and ID.
+type Finding struct {
+	// ID is "<check id>-<first 10 hex of fingerprint>", unique in a result.
+	ID          string     `json:"id"`
+	CheckID     string     `json:"check_id"`
+	Title       string     `json:"title"`
+	Severity    Severity   `json:"severity"`
+	OWASP       string     `json:"owasp"`
+	CWE         string     `json:"cwe"`
+	Operation   string     `json:"operation,omitempty"` // operationId ("" for target-wide findings)
+	Method      string     `json:"method,omitempty"`
+	Path        string     `json:"path,omitempty"` // path template
+	Param       string     `json:"param,omitempty"`
+	Detail      string     `json:"detail"`
+	Evidence    []Evidence `json:"evidence,omitempty"`
+	Curl        string     `json:"curl,omitempty"`
+	Remediation string     `json:"remediation"`
+	Fix         string     `json:"fix,omitempty"`
+	Fingerprint string     `json:"fingerprint"`
+	// Key distinguishes findings of one check on one operation and parameter
+	// (e.g. the JWT variant); it is part of the fingerprint.
+	Key string `json:"-"`
+}
+
+// ComputeFingerprint returns the stable fingerprint of f: a hash of check ID,
+// method, path template, parameter and key. It does not depend on the target
+// URL, data or time, so a baseline file stays valid across runs.
+func (f *Finding) ComputeFingerprint() string {
+	h := sha256.Sum256([]byte(strings.Join([]string{f.CheckID, f.Method, f.Path, f.Param, f.Key}, "\x00")))
+	return hex.EncodeToString(h[:16])
+}
+
+// CheckRun records what one check did in a scan.
+type CheckRun struct {
+	Meta Meta `json:"meta"`
+	// Operations lists the operation IDs the check sent requests for
+	// ("" for target-wide requests), sorted.
+	Operations []string `json:"operations"`
+	Requests   int      `json:"requests"`
+	Findings   int      `json:"findings"`
+	// Error is set when the check could not finish (budget, target down).
+	Error    string        `json:"error,omitempty"`
+	Skipped  string        `json:"skipped,omitempty"`
+	Duration time.Duration `json:"duration_ns"`
+}
+
+// Result is the outcome of one scan. Findings are sorted by severity
+// (highest first), then check ID, operation and parameter.
+type Result struct {
+	Tool       string     `json:"tool"`
+	Version    string     `json:"version"`
+	Target     string     `json:"target"`
+	Spec       string     `json:"spec"`
+	Started    time.Time  `json:"started"`
+	Finished   time.Time  `json:"finished"`
+	Requests   int        `json:"requests"`
+	Identities []string   `json:"identities"`
+	Checks     []CheckRun `json:"checks"`
+	Findings   []Finding  `json:"findings"`
+	// Suppressed counts findings dropped by the baseline.
+	Suppressed int `json:"suppressed"`
+}
+
+// Count returns how many findings are at or above min.
+func (r *Result) Count(min Severity) int {
+	n := 0
+	for _, f := range r.Findings {
+		if f.Severity >= min {
+			n++
+		}
+	}
+	return n
+}

@@ -1,0 +1,621 @@
+package scan
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/pb33f/libopenapi/datamodel/high/base"
+
+	"github.com/gatehouse/gatehouse/internal/openapi"
+)
+
+// Target is the API under test: its spec, base URL, identities, the Client
+// every request goes through, the IDs harvested so far and the baseline
+// responses of the crawl. It is safe for concurrent use by checks.
+type Target struct {
+	Spec       *openapi.Spec
+	Base       *url.URL
+	Identities []*Identity
+	Client     *Client
+	Store      *Store
+	Log        *slog.Logger
+
+	gen gen
+
+	mu        sync.Mutex
+	baselines map[string]*Exchange // op ID + "\x00" + identity → exchange
+}
+
+// NewTarget returns a Target. base is the API root URL (paths of the spec
+// are appended to it). log may be nil.
+func NewTarget(spec *openapi.Spec, base string, ids []*Identity, c *Client, log *slog.Logger) (*Target, error) {
+	u, err := url.Parse(base)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("target %q: want an http(s) URL such as http://127.0.0.1:5000", base)
+	}
+	u.Path = strings.TrimRight(u.Path, "/")
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if c == nil {
+		c = NewClient(ClientOptions{})
+	}
+	return &Target{Spec: spec, Base: u, Identities: ids, Client: c, Store: NewStore(), Log: log,
+		baselines: map[string]*Exchange{}}, nil
+}
+
+// Operation returns the operation with the given ID, or nil.
+func (t *Target) Operation(id string) *openapi.Operation {
+	for _, op := range t.Spec.Operations {
+		if op.ID == id {
+			return op
+		}
+	}
+	return nil
+}
+
+// Users returns the non-privileged identities, Admins the privileged ones.
+func (t *Target) Users() []*Identity  { return t.filter(false) }
+func (t *Target) Admins() []*Identity { return t.filter(true) }
+
+func (t *Target) filter(priv bool) []*Identity {
+	var out []*Identity
+	for _, id := range t.Identities {
+		if id.Privileged == priv {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// URL returns the absolute URL of path (which starts with "/").
+func (t *Target) URL(path string) string { return t.Base.String() + path }
+
+// Prepared is a request under construction: checks modify its parts and
+// materialize it with Target.Request. Body is a decoded JSON value (nil =
+// no body).
+type Prepared struct {
+	Op          *openapi.Operation
+	Path        map[string]string
+	Query       url.Values
+	Header      http.Header
+	Body        any
+	ContentType string
+}
+
+// Clone returns a deep copy.
+func (p *Prepared) Clone() *Prepared {
+	q := &Prepared{Op: p.Op, Path: map[string]string{}, Query: url.Values{}, Header: p.Header.Clone(), ContentType: p.ContentType}
+	for k, v := range p.Path {
+		q.Path[k] = v
+	}
+	for k, v := range p.Query {
+		q.Query[k] = append([]string(nil), v...)
+	}
+	if p.Body != nil {
+		b, _ := json.Marshal(p.Body)
+		d := json.NewDecoder(bytes.NewReader(b))
+		d.UseNumber()
+		_ = d.Decode(&q.Body)
+	}
+	return q
+}
+
+// BodyMap returns the body as a JSON object (nil if it is not one).
+func (p *Prepared) BodyMap() map[string]any { m, _ := p.Body.(map[string]any); return m }
+
+// Prepare builds a valid request for op as identity id (nil = anonymous):
+// path parameters come from IDs harvested for id (its own objects first),
+// then from any identity, then from the spec's examples; required query and
+// header parameters and the JSON body come from the schemas.
+func (t *Target) Prepare(op *openapi.Operation, id *Identity) *Prepared {
+	p := &Prepared{Op: op, Path: map[string]string{}, Query: url.Values{}, Header: http.Header{}}
+	for _, prm := range op.Params {
+		if prm == nil {
+			continue
+		}
+		req := prm.Required != nil && *prm.Required
+		var example any
+		if v, ok := decodeNode(prm.Example); ok {
+			example = v
+		} else {
+			example = t.gen.value(schemaOf(prm.Schema), prm.Name, 0)
+		}
+		switch strings.ToLower(prm.In) {
+		case "path":
+			v := t.Store.Pick(identityName(id), ParamKey(op.Template, prm.Name))
+			if v == "" {
+				v = fmt.Sprint(example)
+			}
+			p.Path[prm.Name] = v
+		case "query":
+			if req {
+				p.Query.Set(prm.Name, fmt.Sprint(example))
+			}
+		case "header":
+			if req {
+				p.Header.Set(prm.Name, fmt.Sprint(example))
+			}
+		}
+	}
+	if rb := op.Op.RequestBody; rb != nil && rb.Content != nil {
+		for ct, mt := range rb.Content.FromOldest() {
+			if !strings.Contains(ct, "json") {
+				continue
+			}
+			p.ContentType = ct
+			if v, ok := decodeNode(mt.Example); ok {
+				p.Body = v
+			} else if mt.Examples != nil && mt.Examples.Len() > 0 {
+				if v, ok := decodeNode(mt.Examples.First().Value().Value); ok {
+					p.Body = v
+				}
+			}
+			if p.Body == nil {
+				p.Body = t.gen.value(schemaOf(mt.Schema), "", 0)
+			}
+			break
+		}
+	}
+	return p
+}
+
+var pathParamRe = regexp.MustCompile(`\{([^}]+)\}`)
+
+// Request materializes p as identity id (nil = anonymous).
+func (t *Target) Request(p *Prepared, id *Identity) *Request {
+	path := pathParamRe.ReplaceAllStringFunc(p.Op.Template, func(m string) string {
+		return url.PathEscape(p.Path[m[1:len(m)-1]])
+	})
+	u := t.URL(path)
+	if len(p.Query) > 0 {
+		u += "?" + p.Query.Encode()
+	}
+	h := p.Header.Clone()
+	if h == nil {
+		h = http.Header{}
+	}
+	id.Apply(h)
+	r := &Request{Method: p.Op.Method, URL: u, Header: h, Op: p.Op.ID, Identity: identityName(id)}
+	if p.Body != nil {
+		r.Body, _ = json.Marshal(p.Body)
+		ct := p.ContentType
+		if ct == "" {
+			ct = "application/json"
+		}
+		h.Set("Content-Type", ct)
+	}
+	return r
+}
+
+// Send materializes p as id and sends it.
+func (t *Target) Send(ctx context.Context, p *Prepared, id *Identity) (*Exchange, error) {
+	return t.Client.Do(ctx, t.Request(p, id))
+}
+
+// Do sends a raw request to path (target-wide checks).
+func (t *Target) Do(ctx context.Context, method, path string, h http.Header, id *Identity) (*Exchange, error) {
+	if h == nil {
+		h = http.Header{}
+	}
+	id.Apply(h)
+	return t.Client.Do(ctx, &Request{Method: method, URL: t.URL(path), Header: h, Identity: identityName(id)})
+}
+
+func identityName(id *Identity) string {
+	if id == nil {
+		return ""
+	}
+	return id.Name
+}
+
+// Baseline returns the response of a valid request for op as id (nil =
+// anonymous), sending it on first use; IDs in 2xx JSON responses are
+// harvested. It returns (nil, nil) when safe mode forbids the method.
+func (t *Target) Baseline(ctx context.Context, op *openapi.Operation, id *Identity) (*Exchange, error) {
+	key := op.ID + "\x00" + identityName(id)
+	t.mu.Lock()
+	ex, ok := t.baselines[key]
+	t.mu.Unlock()
+	if ok {
+		return ex, nil
+	}
+	ex, err := t.Send(ctx, t.Prepare(op, id), id)
+	if errors.Is(err, ErrUnsafe) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if ex.OK() && id != nil {
+		t.Store.Harvest(id.Name, op, ex.Body, op.Method == http.MethodPost)
+	}
+	t.mu.Lock()
+	t.baselines[key] = ex
+	t.mu.Unlock()
+	return ex, nil
+}
+
+// Login logs id in through its login operation and makes it send the token.
+func (t *Target) Login(ctx context.Context, id *Identity) error {
+	tok, err := t.FreshToken(ctx, id)
+	if err != nil {
+		return err
+	}
+	id.setToken(tok)
+	if j, ok := ParseJWT(tok); ok {
+		if sub, ok := j.Claims["sub"].(string); ok && sub != "" {
+			t.Store.Add(id.Name, "user", sub, true)
+			t.Store.Add(id.Name, "me", sub, true)
+		}
+	}
+	return nil
+}
+
+// ErrNoToken: the login answered 2xx but no token was found in its body.
+var ErrNoToken = errors.New("no token in login response")
+
+// FreshToken logs in as id and returns the new token without changing the
+// token id currently sends (logout tests use it).
+func (t *Target) FreshToken(ctx context.Context, id *Identity) (string, error) {
+	if !id.CanLogin() {
+		return "", fmt.Errorf("identity %q has no login operation", id.Name)
+	}
+	op := t.Operation(id.LoginOp)
+	if op == nil {
+		return "", fmt.Errorf("identity %q: login operation %q is not in the spec", id.Name, id.LoginOp)
+	}
+	p := t.Prepare(op, nil)
+	body := p.BodyMap()
+	if body == nil {
+		body = map[string]any{}
+	}
+	for k, v := range id.LoginFields {
+		body[k] = v
+	}
+	p.Body = body
+	ex, err := t.Send(ctx, p, nil)
+	if err != nil {
+		return "", fmt.Errorf("login as %q: %w", id.Name, err)
+	}
+	if !ex.OK() {
+		return "", fmt.Errorf("login as %q: %s %s answered %d", id.Name, op.Method, op.Template, ex.Status)
+	}
+	t.Store.Harvest(id.Name, op, ex.Body, true)
+	if tok := findToken(ex.Body); tok != "" {
+		return tok, nil
+	}
+	return "", fmt.Errorf("login as %q: %w", id.Name, ErrNoToken)
+}
+
+var tokenKeys = []string{"token", "access_token", "accessToken", "jwt", "id_token", "auth_token", "authToken"}
+
+func findToken(body []byte) string {
+	var v any
+	if json.Unmarshal(body, &v) != nil {
+		return ""
+	}
+	var walk func(v any, depth int) string
+	walk = func(v any, depth int) string {
+		m, ok := v.(map[string]any)
+		if !ok || depth > 3 {
+			return ""
+		}
+		for _, k := range tokenKeys {
+			if s, ok := m[k].(string); ok && s != "" {
+				return s
+			}
+		}
+		for _, e := range m {
+			if s := walk(e, depth+1); s != "" {
+				return s
+			}
+		}
+		return ""
+	}
+	return walk(v, 0)
+}
+
+// Store holds object IDs harvested from responses, per identity and
+// resource key ("user", "note"). Owned values come from objects the identity
+// created or from its own token (its user ID). It is safe for concurrent use.
+type Store struct {
+	mu sync.Mutex
+	m  map[string]map[string][]storeValue
+}
+
+type storeValue struct {
+	v     string
+	owned bool
+}
+
+// NewStore returns an empty Store.
+func NewStore() *Store { return &Store{m: map[string]map[string][]storeValue{}} }
+
+// Add records value v of resource key for identity.
+func (s *Store) Add(identity, key, v string, owned bool) {
+	if v == "" || key == "" {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := s.m[identity]
+	if m == nil {
+		m = map[string][]storeValue{}
+		s.m[identity] = m
+	}
+	for i, x := range m[key] {
+		if x.v == v {
+			m[key][i].owned = x.owned || owned
+			return
+		}
+	}
+	if len(m[key]) < 200 {
+		m[key] = append(m[key], storeValue{v, owned})
+	}
+}
+
+// Owned returns the values of key that identity owns, newest first.
+func (s *Store) Owned(identity, key string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	vs := s.m[identity][key]
+	for i := len(vs) - 1; i >= 0; i-- {
+		if vs[i].owned {
+			out = append(out, vs[i].v)
+		}
+	}
+	return out
+}
+
+// Seen reports whether identity has seen value v of key at all.
+func (s *Store) Seen(identity, key, v string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, x := range s.m[identity][key] {
+		if x.v == v {
+			return true
+		}
+	}
+	return false
+}
+
+// Pick returns the best value of key for identity: its newest owned value,
+// then its newest seen value, then any identity's; "" if none.
+func (s *Store) Pick(identity, key string) string {
+	if o := s.Owned(identity, key); len(o) > 0 {
+		return o[0]
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if vs := s.m[identity][key]; len(vs) > 0 {
+		return vs[len(vs)-1].v
+	}
+	names := make([]string, 0, len(s.m))
+	for n := range s.m {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		if vs := s.m[n][key]; len(vs) > 0 {
+			return vs[len(vs)-1].v
+		}
+	}
+	return ""
+}
+
+// Harvest records the IDs found in a JSON response body of op: "id" fields
+// under the resource keys of op's path, "<x>_id"/"<x>Id" fields under x.
+func (s *Store) Harvest(identity string, op *openapi.Operation, body []byte, owned bool) {
+	d := json.NewDecoder(bytes.NewReader(body))
+	d.UseNumber()
+	var v any
+	if d.Decode(&v) != nil {
+		return
+	}
+	s.harvest(identity, resourceKeys(op.Template), v, owned, 0)
+}
+
+func (s *Store) harvest(identity string, keys []string, v any, owned bool, depth int) {
+	if depth > 3 {
+		return
+	}
+	switch x := v.(type) {
+	case []any:
+		for i, e := range x {
+			if i >= 50 {
+				break
+			}
+			s.harvest(identity, keys, e, false, depth+1) // list items are seen, not owned
+		}
+	case map[string]any:
+		for k, e := range x {
+			sv := scalar(e)
+			lk := strings.ToLower(k)
+			switch {
+			case sv != "" && lk == "id":
+				for _, key := range keys {
+					s.Add(identity, key, sv, owned)
+				}
+			case sv != "" && (strings.HasSuffix(lk, "_id") || strings.HasSuffix(k, "Id")):
+				s.Add(identity, Singular(strings.TrimSuffix(strings.TrimSuffix(lk, "_id"), "id")), sv, owned)
+			case sv == "":
+				sub := keys
+				if _, isObj := e.(map[string]any); isObj {
+					sub = []string{Singular(lk)}
+				}
+				s.harvest(identity, sub, e, owned, depth+1)
+			}
+		}
+	}
+}
+
+func scalar(v any) string {
+	switch x := v.(type) {
+	case string:
+		if len(x) > 0 && len(x) <= 128 {
+			return x
+		}
+	case json.Number:
+		return x.String()
+	case float64:
+		return fmt.Sprint(x)
+	}
+	return ""
+}
+
+// resourceKeys returns the singular static segments of a path template:
+// "/admin/users/{user_id}/role" → [admin user role].
+func resourceKeys(tmpl string) []string {
+	var out []string
+	for _, seg := range strings.Split(tmpl, "/") {
+		if seg == "" || strings.HasPrefix(seg, "{") || isVersionSeg(seg) {
+			continue
+		}
+		out = append(out, Singular(strings.ToLower(seg)))
+	}
+	return out
+}
+
+func isVersionSeg(s string) bool {
+	s = strings.ToLower(s)
+	return s == "api" || (len(s) >= 2 && s[0] == 'v' && s[1] >= '0' && s[1] <= '9')
+}
+
+// ParamKey returns the resource key of path parameter name in tmpl:
+// "user_id" → "user"; "id" in "/notes/{id}" → "note".
+func ParamKey(tmpl, name string) string {
+	l := strings.ToLower(name)
+	for _, suf := range []string{"_id", "-id", "id"} {
+		if strings.HasSuffix(l, suf) && len(l) > len(suf) {
+			return Singular(strings.TrimSuffix(l, suf))
+		}
+	}
+	if l != "id" {
+		return Singular(l)
+	}
+	prev := ""
+	for _, seg := range strings.Split(tmpl, "/") {
+		if seg == "{"+name+"}" {
+			return Singular(strings.ToLower(prev))
+		}
+		if !strings.HasPrefix(seg, "{") {
+			prev = seg
+		}
+	}
+	return l
+}
+
+// Singular is a crude English singular for resource names.
+func Singular(s string) string {
+	switch {
+	case strings.HasSuffix(s, "ies") && len(s) > 3:
+		return s[:len(s)-3] + "y"
+	case strings.HasSuffix(s, "sses"), strings.HasSuffix(s, "xes"):
+		return s[:len(s)-2]
+	case strings.HasSuffix(s, "ss"):
+		return s
+	case strings.HasSuffix(s, "s") && len(s) > 1:
+		return s[:len(s)-1]
+	}
+	return s
+}
+
+// RequiresAuth reports whether op declares a security requirement that is
+// not optional (operation-level security overrides the document's).
+func (t *Target) RequiresAuth(op *openapi.Operation) bool {
+	reqs := op.Op.Security
+	if reqs == nil && t.Spec.Model != nil {
+		reqs = t.Spec.Model.Security
+	}
+	if len(reqs) == 0 {
+		return false
+	}
+	for _, r := range reqs {
+		if r == nil || r.ContainsEmptyRequirement || r.Requirements == nil || r.Requirements.Len() == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func extTrue(op *openapi.Operation, name string) bool {
+	if op.Op.Extensions == nil {
+		return false
+	}
+	n := op.Op.Extensions.GetOrZero(name)
+	if n == nil {
+		return false
+	}
+	var b bool
+	return n.Decode(&b) == nil && b
+}
+
+var (
+	loginRe  = regexp.MustCompile(`(?i)(^|[^a-z])(log-?in|sign-?in|authenticate|token|session)s?($|[^a-z])|login|signin`)
+	logoutRe = regexp.MustCompile(`(?i)log-?out|sign-?out|revoke`)
+	adminRe  = regexp.MustCompile(`(?i)(^|[^a-z])(admin|administrator|internal|manage|management|backoffice|superuser|staff)($|[^a-z])|admin`)
+)
+
+// IsLogin reports whether op is a login operation (x-gatehouse-login, or a
+// POST whose ID or path says login/signin/token).
+func IsLogin(op *openapi.Operation) bool {
+	if extTrue(op, "x-gatehouse-login") {
+		return true
+	}
+	return op.Method == http.MethodPost && !IsLogout(op) && (loginRe.MatchString(op.ID) || loginRe.MatchString(op.Template))
+}
+
+// IsLogout reports whether op is a logout operation.
+func IsLogout(op *openapi.Operation) bool {
+	if extTrue(op, "x-gatehouse-logout") {
+		return true
+	}
+	return logoutRe.MatchString(op.ID) || logoutRe.MatchString(op.Template)
+}
+
+// LooksAdmin reports whether op looks administrative by its tags, path or ID.
+func LooksAdmin(op *openapi.Operation) bool {
+	if extTrue(op, "x-gatehouse-admin") {
+		return true
+	}
+	for _, tg := range op.Tags {
+		if adminRe.MatchString(tg) {
+			return true
+		}
+	}
+	return adminRe.MatchString(op.Template) || adminRe.MatchString(op.ID)
+}
+
+// ResponseSchema returns the JSON schema of op's response for status (or
+// its 2xx / default response), nil if none is declared.
+func ResponseSchema(op *openapi.Operation, status int) *base.Schema {
+	if op.Op.Responses == nil || op.Op.Responses.Codes == nil {
+		return nil
+	}
+	codes := []string{fmt.Sprint(status), fmt.Sprintf("%dXX", status/100), fmt.Sprintf("%dxx", status/100)}
+	for _, c := range codes {
+		if r := op.Op.Responses.Codes.GetOrZero(c); r != nil && r.Content != nil {
+			for ct, mt := range r.Content.FromOldest() {
+				if strings.Contains(ct, "json") {
+					return schemaOf(mt.Schema)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// SchemaOf resolves a schema proxy (nil-safe).
+func SchemaOf(p *base.SchemaProxy) *base.Schema { return schemaOf(p) }
