@@ -1,0 +1,503 @@
+package policy
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/gatehouse/gatehouse/authn"
+	"github.com/gatehouse/gatehouse/authz/celpolicy"
+	"github.com/gatehouse/gatehouse/internal/httpx"
+)
+
+// ownerCheck is an Owner rule compiled for one operation.
+type ownerCheck struct {
+	param  string
+	norm   string // folded, normalized param name
+	claim  string
+	unless []string
+	inPath bool
+	pathT  celpolicy.Type
+	queryT celpolicy.Type
+	bodyT  celpolicy.Type
+}
+
+func newOwnerCheck(o *Owner, op *Operation) (*ownerCheck, error) {
+	oc := &ownerCheck{param: o.Param, norm: foldKey(normalizeName(o.Param)), claim: o.Claim, unless: o.UnlessRoles}
+	var declT *celpolicy.Type
+	var qT, bT *celpolicy.Type
+	for i := range op.Params {
+		prm := &op.Params[i]
+		if prm.Name != o.Param {
+			continue
+		}
+		switch prm.In {
+		case InPath:
+			oc.inPath, oc.pathT = true, prm.Type
+			declT = &prm.Type
+		case InQuery:
+			qT = &prm.Type
+		case InBody:
+			bT = &prm.Type
+		}
+	}
+	if declT == nil {
+		declT = qT
+	}
+	if declT == nil {
+		declT = bT
+	}
+	if declT == nil {
+		return nil, fmt.Errorf("operation does not declare parameter %q in path, query or JSON body", o.Param)
+	}
+	// A location the spec does not declare is still checked (frameworks merge
+	// path, query and body parameters), with the declared type.
+	oc.queryT, oc.bodyT = *declT, *declT
+	if qT != nil {
+		oc.queryT = *qT
+	}
+	if bT != nil {
+		oc.bodyT = *bT
+	}
+	return oc, nil
+}
+
+// normalizeName maps a query or form name to the name an upstream framework
+// might bind it to: "user_id[]" / "user_id[0]" (array syntax) → "user_id",
+// and '.' or ' ' → '_' (PHP mangles "user.id" into "user_id").
+func normalizeName(s string) string {
+	if i := strings.IndexByte(s, '['); i > 0 {
+		s = s[:i]
+	}
+	if strings.ContainsAny(s, ". ") {
+		s = strings.NewReplacer(".", "_", " ", "_").Replace(s)
+	}
+	return s
+}
+
+// foldKey returns a case-folded form such that foldKey(a) == foldKey(b)
+// exactly when strings.EqualFold(a, b): each rune becomes the smallest member
+// of its Unicode simple-fold orbit (so "K", "k" and the Kelvin sign U+212A
+// agree, as they do for Go's encoding/json field matching).
+func foldKey(s string) string {
+	ascii := true
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			ascii = false
+			break
+		}
+	}
+	if ascii {
+		return strings.ToLower(s)
+	}
+	var b strings.Builder
+	for _, r := range s {
+		m := r
+		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+			if f < m {
+				m = f
+			}
+		}
+		b.WriteRune(m)
+	}
+	return b.String()
+}
+
+// occurrence is one value of the owner parameter found in the request.
+type occurrence struct {
+	loc string // "path", "query", "body"
+	raw string // the literal (JSON numbers as written, strings decoded)
+	// str tells a JSON string from a JSON number; kind "other" marks a value
+	// that can never be an id (null, bool, object, array).
+	str   bool
+	other string
+}
+
+// checkOwner returns "" when every occurrence of the parameter is the
+// principal's own id, else the reason for denial.
+func (ev *evalCtx) checkOwner(oc *ownerCheck) string {
+	pr := ev.pr
+	for _, role := range oc.unless {
+		if pr.HasRole(role) {
+			return ""
+		}
+	}
+	claim, ok := claimValue(pr, oc.claim)
+	if !ok {
+		return fmt.Sprintf("owner: principal has no claim %q", oc.claim)
+	}
+	n := 0
+	check := func(o occurrence, t celpolicy.Type) string {
+		n++
+		if o.other != "" {
+			return fmt.Sprintf("owner: %s %s is %s, not an id", o.loc, oc.param, o.other)
+		}
+		key, err := CanonicalID(o.raw, t)
+		if err != nil {
+			return fmt.Sprintf("owner: %s %s=%s is not a canonical %s", o.loc, oc.param, quote(o.raw), t)
+		}
+		if !claimHas(claim, key, t) {
+			return fmt.Sprintf("owner: %s %s=%s does not match claim %s", o.loc, oc.param, quote(o.raw), oc.claim)
+		}
+		return ""
+	}
+	if oc.inPath {
+		v, ok := ev.rt.Params[oc.param]
+		if !ok {
+			return fmt.Sprintf("owner: path parameter %s missing from the route", oc.param)
+		}
+		if r := check(occurrence{loc: InPath, raw: v}, oc.pathT); r != "" {
+			return r
+		}
+	}
+	pairs, err := ev.query()
+	if err != nil {
+		return "owner: " + err.Error()
+	}
+	for _, q := range pairs {
+		if foldKey(normalizeName(q.name)) == oc.norm {
+			if r := check(occurrence{loc: InQuery, raw: q.value}, oc.queryT); r != "" {
+				return r
+			}
+		}
+	}
+	b, err := ev.bodyScan()
+	if err != nil {
+		return "owner: " + err.Error()
+	}
+	if b != nil {
+		for _, o := range b.find(oc.norm, b.form) {
+			// A JSON string where an integer is declared counts only in its
+			// canonical spelling ("1"); anything else fails CanonicalID.
+			if r := check(o, oc.bodyT); r != "" {
+				return r
+			}
+		}
+	}
+	if n == 0 {
+		return fmt.Sprintf("owner: %s not present in the request", oc.param)
+	}
+	return ""
+}
+
+func quote(s string) string {
+	if len(s) > 32 {
+		s = s[:32] + "…"
+	}
+	return strconv.Quote(s)
+}
+
+// claimValue finds a claim: "sub" is the subject; other names are looked up
+// in Claims, first as a whole key, then as a dotted path into nested maps.
+func claimValue(p *authn.Principal, name string) (any, bool) {
+	if name == "sub" && p.Subject != "" {
+		return p.Subject, true
+	}
+	if v, ok := p.Claims[name]; ok && v != nil {
+		return v, true
+	}
+	var cur any = p.Claims
+	for _, part := range strings.Split(name, ".") {
+		m, ok := cur.(map[string]any)
+		if !ok {
+			return nil, false
+		}
+		if cur, ok = m[part]; !ok || cur == nil {
+			return nil, false
+		}
+	}
+	return cur, true
+}
+
+// claimHas reports whether the claim (scalar or list) holds key under type t.
+func claimHas(claim any, key string, t celpolicy.Type) bool {
+	switch c := claim.(type) {
+	case []any:
+		for _, e := range c {
+			if k, ok := canonicalClaim(e, t); ok && k == key {
+				return true
+			}
+		}
+		return false
+	case []string:
+		for _, e := range c {
+			if k, ok := canonicalClaim(e, t); ok && k == key {
+				return true
+			}
+		}
+		return false
+	}
+	k, ok := canonicalClaim(claim, t)
+	return ok && k == key
+}
+
+// qpair is one decoded query (or form) pair.
+type qpair struct{ name, value string }
+
+// parseQuery splits a raw query on '&' and ';' (some frameworks accept both)
+// and percent-decodes names and values ('+' is a space). Malformed escapes
+// are an error: the request is denied rather than guessed.
+func parseQuery(raw string) ([]qpair, error) {
+	if raw == "" {
+		return nil, nil
+	}
+	var out []qpair
+	for raw != "" {
+		var part string
+		if i := strings.IndexAny(raw, "&;"); i >= 0 {
+			part, raw = raw[:i], raw[i+1:]
+		} else {
+			part, raw = raw, ""
+		}
+		if part == "" {
+			continue
+		}
+		n, v, _ := strings.Cut(part, "=")
+		name, err := url.QueryUnescape(n)
+		if err != nil {
+			return nil, fmt.Errorf("malformed query escape in name %s", quote(n))
+		}
+		val, err := url.QueryUnescape(v)
+		if err != nil {
+			return nil, fmt.Errorf("malformed query escape in %s", quote(name))
+		}
+		out = append(out, qpair{name, val})
+	}
+	return out, nil
+}
+
+// bodyInfo is the result of scanning a request body once.
+type bodyInfo struct {
+	form  bool
+	pairs []qpair      // form bodies
+	top   []jsonMember // JSON: top-level members of an object body
+}
+
+type jsonMember struct {
+	key string // decoded (escapes resolved)
+	occ occurrence
+}
+
+func (b *bodyInfo) find(norm string, form bool) []occurrence {
+	var out []occurrence
+	if form {
+		for _, q := range b.pairs {
+			if foldKey(normalizeName(q.name)) == norm {
+				out = append(out, occurrence{loc: InBody, raw: q.value, str: true})
+			}
+		}
+		return out
+	}
+	for _, m := range b.top {
+		if foldKey(m.key) == norm {
+			out = append(out, m.occ)
+		}
+	}
+	return out
+}
+
+var errBodyJSON = errors.New("body is not valid JSON")
+
+// scanJSON validates b as one JSON value and returns the members of a
+// top-level object in order, duplicates included (keys decoded, so
+// "\u0075ser_id" is "user_id").
+func scanJSON(b []byte) ([]jsonMember, error) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, errBodyJSON
+	}
+	var top []jsonMember
+	if d, ok := tok.(json.Delim); ok && d == '{' {
+		for dec.More() {
+			kt, err := dec.Token()
+			if err != nil {
+				return nil, errBodyJSON
+			}
+			key, _ := kt.(string)
+			vt, err := dec.Token()
+			if err != nil {
+				return nil, errBodyJSON
+			}
+			m := jsonMember{key: key, occ: occurrence{loc: InBody}}
+			switch v := vt.(type) {
+			case json.Number:
+				m.occ.raw = v.String()
+			case string:
+				m.occ.raw, m.occ.str = v, true
+			case bool:
+				m.occ.other = "a boolean"
+			case nil:
+				m.occ.other = "null"
+			case json.Delim:
+				m.occ.other = "an object or array"
+				if err := skipNested(dec); err != nil {
+					return nil, err
+				}
+			}
+			top = append(top, m)
+		}
+		if _, err := dec.Token(); err != nil { // closing '}'
+			return nil, errBodyJSON
+		}
+	} else if d, ok := tok.(json.Delim); ok {
+		_ = d
+		if err := skipNested(dec); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, fmt.Errorf("%w: trailing data", errBodyJSON)
+	}
+	return top, nil
+}
+
+// skipNested consumes tokens until the container just opened is closed.
+func skipNested(dec *json.Decoder) error {
+	depth := 1
+	for depth > 0 {
+		t, err := dec.Token()
+		if err != nil {
+			return errBodyJSON
+		}
+		if d, ok := t.(json.Delim); ok {
+			if d == '{' || d == '[' {
+				depth++
+			} else {
+				depth--
+			}
+		}
+	}
+	return nil
+}
+
+// hasDuplicateKeys reports whether any object in b (at any depth) has two
+// keys equal under case folding — the spelling an upstream decoder might
+// merge. Used before exposing the body to CEL.
+func hasDuplicateKeys(b []byte) (bool, error) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	type frame struct {
+		obj    bool
+		keys   map[string]bool
+		expKey bool
+	}
+	var stack []*frame
+	for {
+		t, err := dec.Token()
+		if err == io.EOF {
+			return false, nil
+		}
+		if err != nil {
+			return false, errBodyJSON
+		}
+		var top *frame
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		if top != nil && top.obj && top.expKey {
+			if k, ok := t.(string); ok {
+				fk := foldKey(k)
+				if top.keys[fk] {
+					return true, nil
+				}
+				top.keys[fk] = true
+				top.expKey = false
+				continue
+			}
+		}
+		if d, ok := t.(json.Delim); ok {
+			switch d {
+			case '{':
+				stack = append(stack, &frame{obj: true, keys: map[string]bool{}, expKey: true})
+				continue
+			case '[':
+				stack = append(stack, &frame{})
+				continue
+			default:
+				stack = stack[:len(stack)-1]
+			}
+		}
+		if len(stack) > 0 && stack[len(stack)-1].obj {
+			stack[len(stack)-1].expKey = true
+		}
+	}
+}
+
+// readBody reads the (shared, bounded) request body.
+func (ev *evalCtx) readBody() ([]byte, error) {
+	r := ev.r
+	if r.Body == nil || r.Body == http.NoBody {
+		return nil, nil
+	}
+	b, err := httpx.Body(r, ev.p.maxBody)
+	if errors.Is(err, httpx.ErrBodyTooLarge) {
+		return nil, fmt.Errorf("body exceeds %d bytes; cannot verify", ev.p.maxBody)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read body: %w", err)
+	}
+	return b, nil
+}
+
+// mediaKind classifies the request's Content-Type.
+func mediaKind(r *http.Request) (json, form, declared bool) {
+	ct := r.Header.Get("Content-Type")
+	if ct == "" {
+		return false, false, false
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return false, false, true
+	}
+	mt = strings.ToLower(mt)
+	return mt == "application/json" || strings.HasSuffix(mt, "+json"), mt == "application/x-www-form-urlencoded", true
+}
+
+// bodyScan reads and scans the body once per request. A body whose media
+// type is JSON (or unlabelled, or any type when it parses as JSON — some
+// upstreams sniff) is scanned as JSON; a form body as pairs. Other bodies
+// (multipart, binary) are opaque: ownership is then checked on path and
+// query only.
+func (ev *evalCtx) bodyScan() (*bodyInfo, error) {
+	if ev.bodyDone {
+		return ev.body, ev.bodyErr
+	}
+	ev.bodyDone = true
+	b, err := ev.readBody()
+	if err != nil || len(b) == 0 {
+		ev.bodyErr = err
+		return nil, err
+	}
+	isJSON, isForm, declared := mediaKind(ev.r)
+	switch {
+	case isForm:
+		pairs, err := parseQuery(string(b))
+		if err != nil {
+			ev.bodyErr = fmt.Errorf("form body: %w", err)
+			return nil, ev.bodyErr
+		}
+		ev.body = &bodyInfo{form: true, pairs: pairs}
+	default:
+		top, err := scanJSON(b)
+		if err != nil {
+			if isJSON || !declared {
+				ev.bodyErr = err
+				return nil, err
+			}
+			return nil, nil // opaque
+		}
+		ev.body = &bodyInfo{top: top}
+	}
+	return ev.body, nil
+}
