@@ -57,6 +57,12 @@ func WithExposeDetails(ctx context.Context) context.Context {
 	return context.WithValue(ctx, exposeKey{}, true)
 }
 
+// ExposeDetailsFrom reports whether ctx was marked by WithExposeDetails.
+func ExposeDetailsFrom(ctx context.Context) bool {
+	v, _ := ctx.Value(exposeKey{}).(bool)
+	return v
+}
+
 // New returns the generic problem document for status.
 func New(ctx context.Context, status int) Details {
 	title := http.StatusText(status)

@@ -84,3 +84,6 @@ func PeerAddr(r *http.Request) netip.Addr {
 	}
 	return a.Unmap()
 }
+
+// Trusts reports whether a is inside one of the trusted prefixes.
+func (t TrustedProxies) Trusts(a netip.Addr) bool { return a.IsValid() && t.trusted(a) }

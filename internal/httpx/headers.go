@@ -1,0 +1,77 @@
+package httpx
+
+import (
+	"net/http"
+	"strings"
+)
+
+// IdentityHeaderPrefix starts every identity header the gateway itself sends
+// upstream (verified subject, roles...). Clients may never send one.
+const IdentityHeaderPrefix = "x-gatehouse-"
+
+// normName lower-cases a header name and maps '_' to '-', the way CGI, WSGI,
+// Rack and some proxies fold names, so "X_Gatehouse_Sub" and
+// "x-gatehouse-sub" are the same header to an upstream.
+func normName(k string) string {
+	return strings.ReplaceAll(strings.ToLower(k), "_", "-")
+}
+
+// StripIdentityHeaders deletes every header of h that an upstream could read
+// as a gatehouse identity header, whatever its case or '_'/'-' spelling, and
+// reports how many it removed.
+func StripIdentityHeaders(h http.Header) int {
+	n := 0
+	for k := range h {
+		if strings.HasPrefix(normName(k), IdentityHeaderPrefix) {
+			delete(h, k)
+			n++
+		}
+	}
+	return n
+}
+
+// forwardingHeaders are request headers that claim something about the
+// client's address, protocol or host; only a trusted proxy may send them.
+var forwardingHeaders = []string{
+	"forwarded", "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "x-forwarded-port",
+	"x-forwarded-prefix", "x-forwarded-server", "x-forwarded-ssl", "x-forwarded-scheme", "x-real-ip",
+	"x-client-ip", "true-client-ip", "x-original-forwarded-for", "x-cluster-client-ip", "cf-connecting-ip",
+	"fastly-client-ip", "x-forwarded", "forwarded-for", "x-originating-ip", "x-remote-ip", "x-remote-addr",
+}
+
+// IsForwardingHeader reports whether name (any case, '_' or '-') is a
+// forwarding header such as X-Forwarded-For, Forwarded or X-Real-IP.
+func IsForwardingHeader(name string) bool {
+	n := normName(name)
+	for _, f := range forwardingHeaders {
+		if n == f {
+			return true
+		}
+	}
+	return false
+}
+
+// StripForwardingHeaders deletes every forwarding header from h (any spelling).
+func StripForwardingHeaders(h http.Header) {
+	for k := range h {
+		if IsForwardingHeader(k) {
+			delete(h, k)
+		}
+	}
+}
+
+// SafeRequestID reports whether an incoming X-Request-ID may be reused: 1 to
+// 64 characters of [A-Za-z0-9._-]. Anything else (log injection, huge
+// values) is replaced by a fresh ID.
+func SafeRequestID(s string) bool {
+	if len(s) == 0 || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
