@@ -99,7 +99,7 @@ func load(data []byte, name, absPath string) (s *Spec, err error) {
 		if err == nil {
 			err = errors.New("no openapi 3 model could be built")
 		}
-		return nil, fmt.Errorf("%w: %w", ErrInvalidSpec, err)
+		return nil, fmt.Errorf("%w: %w", ErrInvalidSpec, locateErrs(err))
 	}
 	s.Document = doc
 	s.Model = &model.Model
@@ -126,6 +126,27 @@ func fatalModelErr(err error) bool {
 		return true
 	}
 	return false
+}
+
+// locateErrs rewrites libopenapi indexing/resolving errors so that each
+// one carries its JSON path and line:column (libopenapi keeps them in fields
+// that its Error method drops). Circular-reference warnings are dropped.
+func locateErrs(err error) error {
+	var out []error
+	for _, e := range unwrapAll(err) {
+		var ie *index.IndexingError
+		var re *index.ResolvingError
+		switch {
+		case errors.As(e, &ie) && ie.Node != nil:
+			out = append(out, fmt.Errorf("%w (at %s, line %d col %d)", e, ie.Path, ie.Node.Line, ie.Node.Column))
+		case errors.As(e, &re) && re.CircularReference != nil:
+		case errors.As(e, &re) && re.Node != nil:
+			out = append(out, fmt.Errorf("%w (at %s, line %d col %d)", e, re.Path, re.Node.Line, re.Node.Column))
+		default:
+			out = append(out, e)
+		}
+	}
+	return errors.Join(out...)
 }
 
 func unwrapAll(err error) []error {

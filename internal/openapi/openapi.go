@@ -3,6 +3,10 @@
 // matches (method, raw path) to an operation after canonical normalization.
 // The gateway, the scanner and the auditor all use it; nothing else parses
 // OpenAPI.
+//
+// Library: libopenapi (complete 3.1, line/column of every node, loads the
+// 2,900-file DigitalOcean spec that kin-openapi rejects); it keeps ~3x more
+// heap than kin-openapi (47 vs 15 MiB for the 3 MB OpenAI spec): see docs/spec-model.md.
 package openapi
 
 import (
