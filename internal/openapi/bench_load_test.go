@@ -74,6 +74,7 @@ func loadKin(p string) error {
 func BenchmarkLoadLibopenapiOpenAI(b *testing.B)       { benchLoad(b, openaiSpec, loadLibopenapi) }
 func BenchmarkLoadKinOpenAI(b *testing.B)              { benchLoad(b, openaiSpec, loadKin) }
 func BenchmarkLoadLibopenapiDigitalOcean(b *testing.B) { benchLoad(b, doSpec, loadLibopenapi) }
+
 // kin-openapi v0.153 cannot load this document (tags[].description is a
 // $ref, which it refuses); the benchmark records that as a skip.
 func BenchmarkLoadKinDigitalOcean(b *testing.B) {
