@@ -1,10 +1,257 @@
 package config
 
-// RateLimits configures rate limiting (issue: rate limiting). Owned by the rate-limit work.
-type RateLimits struct{}
+import (
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/gatehouse/gatehouse/ratelimit"
+)
+
+// RateLimits configures rate limiting and login brute-force protection:
+//
+//	rate_limits:
+//	  store: memory                  # or "redis://127.0.0.1:6379/0", "rediss://..."
+//	  on_store_error: local          # local | allow | deny
+//	  limits:
+//	    - { name: login-ip, operations: [login], key: ip, rate: "5/min", burst: 5 }
+//	    - { name: per-user, key: user, rate: "100/s", burst: 200 }
+//	    - { name: per-op, key: [operation, ip], rate: "50/s" }
+//	  login:
+//	    operations: [login]
+//	    account_field: /username
+//	    per_account: { rate: "10/min", burst: 10 }
+//	    lockout: { after_failures: 5, base: 1m, max: 1h }
+type RateLimits struct {
+	// Store is "memory" (per node) or a Redis URL (redis:// or rediss://)
+	// shared by every node.
+	Store string `yaml:"store"`
+	// Cluster parses Store as a Redis Cluster URL (more nodes as ?addr=host:port).
+	Cluster bool `yaml:"cluster"`
+	// OnStoreError is what happens while Redis is unreachable: local (count
+	// per node in memory), allow (no limit) or deny (503).
+	OnStoreError string `yaml:"on_store_error" enum:"local,allow,deny"`
+	// Mode forces enforce or monitor for rate limiting; empty follows the
+	// route's (or the global) mode.
+	Mode string `yaml:"mode" enum:"enforce,monitor"`
+	// MaxKeys caps the keys held in memory (the memory store and the local
+	// fallback); idle keys are evicted first.
+	MaxKeys int `yaml:"max_keys"`
+	// Backoff is how long a failed Redis is left alone before it is tried again.
+	Backoff Duration `yaml:"backoff"`
+	// Redis tunes the Redis connection pool.
+	Redis RedisLimits `yaml:"redis"`
+	// Limits lists the limits; every limit that applies to a request is checked.
+	Limits []RateLimit `yaml:"limits"`
+	// Login enables brute-force protection on login operations.
+	Login *LoginLimits `yaml:"login"`
+}
+
+// RedisLimits tunes the Redis client of the rate limiter.
+type RedisLimits struct {
+	PoolSize     int      `yaml:"pool_size"`
+	MinIdleConns int      `yaml:"min_idle_conns"`
+	DialTimeout  Duration `yaml:"dial_timeout"`
+	ReadTimeout  Duration `yaml:"read_timeout"`
+	WriteTimeout Duration `yaml:"write_timeout"`
+	// Timeout bounds one whole decision.
+	Timeout Duration `yaml:"timeout"`
+	// Prefix is prepended to every Redis key.
+	Prefix string `yaml:"prefix"`
+	// ClientTime uses the gateway's clock instead of Redis TIME (only with synced clocks).
+	ClientTime bool `yaml:"client_time"`
+}
+
+// RateLimit is one limit.
+type RateLimit struct {
+	// Name identifies the limit in headers, logs and metrics ([A-Za-z0-9_.-]).
+	Name string `yaml:"name"`
+	// Operations restricts the limit to these operationIds (empty: all).
+	Operations []string `yaml:"operations"`
+	// Key is one word or a list: ip, api_key, user, operation, header:NAME, claim:NAME.
+	Key StringList `yaml:"key"`
+	// Rate is "<count>/<period>", e.g. "5/min", "100/s", "10/1h".
+	Rate string `yaml:"rate"`
+	// Burst is how many requests may arrive at once (default: the rate's count).
+	Burst int `yaml:"burst"`
+}
+
+// LoginLimits configures brute-force protection.
+type LoginLimits struct {
+	// Operations lists the login operationIds.
+	Operations []string `yaml:"operations"`
+	// AccountField is the JSON pointer of the account name in the body.
+	AccountField string `yaml:"account_field"`
+	// PerIP limits attempts per client address.
+	PerIP *RateSpec `yaml:"per_ip"`
+	// PerAccount limits attempts per account.
+	PerAccount *RateSpec `yaml:"per_account"`
+	// Lockout locks an account after repeated failures (upstream 401/403).
+	Lockout *Lockout `yaml:"lockout"`
+}
+
+// RateSpec is a rate with a burst.
+type RateSpec struct {
+	Rate  string `yaml:"rate"`
+	Burst int    `yaml:"burst"`
+}
+
+// Lockout is a progressive lockout.
+type Lockout struct {
+	AfterFailures int      `yaml:"after_failures"`
+	Base          Duration `yaml:"base"`
+	Max           Duration `yaml:"max"`
+}
+
+// StringList decodes a YAML scalar or sequence of strings.
+type StringList []string
+
+// UnmarshalYAML accepts "ip" as well as [operation, ip].
+func (s *StringList) UnmarshalYAML(n *yaml.Node) error {
+	switch n.Kind {
+	case yaml.ScalarNode:
+		*s = StringList{n.Value}
+		return nil
+	case yaml.SequenceNode:
+		var l []string
+		if err := n.Decode(&l); err != nil {
+			return err
+		}
+		*s = l
+		return nil
+	}
+	return fmt.Errorf("want a string or a list of strings")
+}
 
 // setDefaults fills unset fields of RateLimits before decoding overwrites them.
-func (c *RateLimits) setDefaults() {}
+func (c *RateLimits) setDefaults() {
+	c.Store = "memory"
+	c.OnStoreError = "local"
+	c.MaxKeys = ratelimit.DefaultMaxKeys
+}
+
+// IsRedis tells whether Store names a Redis server.
+func (c *RateLimits) IsRedis() bool {
+	return strings.HasPrefix(c.Store, "redis://") || strings.HasPrefix(c.Store, "rediss://")
+}
+
+// Enabled tells whether any limit or login protection is configured.
+func (c *RateLimits) Enabled() bool { return len(c.Limits) > 0 || c.Login != nil }
 
 // validate reports problems in RateLimits; path is its YAML key path.
-func (c *RateLimits) validate(p *Problems, path string) {}
+func (c *RateLimits) validate(p *Problems, path string) {
+	switch {
+	case c.Store == "memory" || c.Store == "":
+	case c.IsRedis():
+		if u, err := url.Parse(c.Store); err != nil || u.Host == "" {
+			p.Errorf(path+".store", "store: want memory or a redis:// / rediss:// URL with a host")
+		} else if strings.HasPrefix(c.Store, "redis://") && !isLoopbackHost(u.Hostname()) {
+			p.Warnf(path+".store", "redis:// is plain text: use rediss:// for a Redis that is not on this host")
+		}
+	default:
+		p.Errorf(path+".store", "store: want memory or a redis:// / rediss:// URL")
+	}
+	if c.Cluster && !c.IsRedis() {
+		p.Errorf(path+".cluster", "cluster needs a redis:// or rediss:// store")
+	}
+	if _, err := ratelimit.ParseStoreErrorMode(c.OnStoreError); err != nil {
+		p.Errorf(path+".on_store_error", "on_store_error must be local, allow or deny, not %q", c.OnStoreError)
+	}
+	if c.OnStoreError == "allow" && c.IsRedis() {
+		p.Warnf(path+".on_store_error", "on_store_error allow: while Redis is down there is no rate limit at all (no brute-force protection)")
+	}
+	checkMode(p, path+".mode", c.Mode, true)
+	if c.MaxKeys < 1000 {
+		p.Errorf(path+".max_keys", "max_keys must be at least 1000")
+	}
+	if c.Backoff < 0 {
+		p.Errorf(path+".backoff", "backoff must not be negative")
+	}
+	r := c.Redis
+	if r.PoolSize < 0 || r.MinIdleConns < 0 || r.DialTimeout < 0 || r.ReadTimeout < 0 || r.WriteTimeout < 0 || r.Timeout < 0 {
+		p.Errorf(path+".redis", "redis pool sizes and timeouts must not be negative")
+	}
+	names := map[string]bool{}
+	for i, l := range c.Limits {
+		lp := path + ".limits[" + strconv.Itoa(i) + "]"
+		if l.Name == "" {
+			p.Errorf(lp+".name", "name is required")
+		} else if names[l.Name] {
+			p.Errorf(lp+".name", "duplicate limit name %q", l.Name)
+		}
+		names[l.Name] = true
+		checkRate(p, lp, l.Name, l.Rate, l.Burst)
+		if len(l.Key) == 0 {
+			p.Errorf(lp+".key", "key is required (ip, api_key, user, operation, header:NAME, claim:NAME)")
+		} else if _, err := ratelimit.ParseKey(l.Key, nil); err != nil {
+			p.Errorf(lp+".key", "%v", err)
+		}
+		for j, op := range l.Operations {
+			if op == "" {
+				p.Errorf(lp+".operations["+strconv.Itoa(j)+"]", "empty operation id")
+			}
+		}
+	}
+	if lg := c.Login; lg != nil {
+		lp := path + ".login"
+		if len(lg.Operations) == 0 {
+			p.Errorf(lp+".operations", "login needs the login operationIds")
+		}
+		if lg.AccountField != "" && !strings.HasPrefix(lg.AccountField, "/") {
+			p.Errorf(lp+".account_field", "account_field must be a JSON pointer such as /username")
+		}
+		if (lg.PerAccount != nil || lg.Lockout != nil) && lg.AccountField == "" {
+			p.Errorf(lp+".account_field", "per_account and lockout need account_field")
+		}
+		if lg.PerIP != nil {
+			checkRate(p, lp+".per_ip", "login-ip", lg.PerIP.Rate, lg.PerIP.Burst)
+			if names["login-ip"] {
+				p.Errorf(lp+".per_ip", "login.per_ip is named login-ip, which a limit already uses")
+			}
+		}
+		if lg.PerAccount != nil {
+			checkRate(p, lp+".per_account", "login-account", lg.PerAccount.Rate, lg.PerAccount.Burst)
+			if names["login-account"] {
+				p.Errorf(lp+".per_account", "login.per_account is named login-account, which a limit already uses")
+			}
+		}
+		if lo := lg.Lockout; lo != nil {
+			pol := ratelimit.LockoutPolicy{AfterFailures: lo.AfterFailures, Base: lo.Base.D(), Max: lo.Max.D()}
+			if err := pol.Validate(); err != nil {
+				p.Errorf(lp+".lockout", "%v", err)
+			}
+		}
+		if lg.PerIP == nil && lg.PerAccount == nil && lg.Lockout == nil {
+			p.Warnf(lp, "login has no per_ip, per_account or lockout: it does nothing")
+		}
+	}
+}
+
+func checkRate(p *Problems, path, name, rate string, burst int) {
+	if rate == "" {
+		p.Errorf(path+".rate", "rate is required, e.g. \"100/s\" or \"5/min\"")
+		return
+	}
+	r, err := ratelimit.ParseRate(rate)
+	if err != nil {
+		p.Errorf(path+".rate", "%v", err)
+		return
+	}
+	if burst < 0 {
+		p.Errorf(path+".burst", "burst must not be negative")
+		return
+	}
+	if name != "" {
+		if _, err := ratelimit.NewPolicy(name, r, burst); err != nil {
+			p.Errorf(path, "%v", err)
+		}
+	}
+}
+
+func isLoopbackHost(h string) bool {
+	return h == "localhost" || strings.HasPrefix(h, "127.") || h == "::1"
+}
+

@@ -1,0 +1,524 @@
+package ratelimit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/gatehouse/gatehouse"
+	"github.com/gatehouse/gatehouse/internal/httpx"
+	"github.com/gatehouse/gatehouse/problem"
+)
+
+// StoreErrorMode says what the middleware does when its Store fails.
+type StoreErrorMode int
+
+const (
+	// OnErrorLocal falls back to a per-node MemoryStore: limits stay
+	// enforced, but each node counts alone (N nodes allow up to N times the
+	// limit) until the shared store is back.
+	OnErrorLocal StoreErrorMode = iota
+	// OnErrorAllow lets requests through unlimited (fail open).
+	OnErrorAllow
+	// OnErrorDeny rejects requests with 503 (fail closed).
+	OnErrorDeny
+)
+
+// String returns the config word for m.
+func (m StoreErrorMode) String() string {
+	switch m {
+	case OnErrorAllow:
+		return "allow"
+	case OnErrorDeny:
+		return "deny"
+	}
+	return "local"
+}
+
+// ParseStoreErrorMode reads "local", "allow" or "deny".
+func ParseStoreErrorMode(s string) (StoreErrorMode, error) {
+	switch s {
+	case "local", "":
+		return OnErrorLocal, nil
+	case "allow":
+		return OnErrorAllow, nil
+	case "deny":
+		return OnErrorDeny, nil
+	}
+	return 0, fmt.Errorf("ratelimit: on_store_error %q: want local, allow or deny", s)
+}
+
+// Limit applies one Policy to the requests of some operations, keyed by Key.
+type Limit struct {
+	Policy *Policy
+	// Operations restricts the limit to these operation IDs (empty: all).
+	Operations []string
+	Key        Key
+}
+
+// Observer receives decision counts (the gateway exports them as Prometheus
+// counters). Implementations must be safe for concurrent use.
+type Observer interface {
+	// Decision counts one outcome ("allowed", "limited", "monitored",
+	// "store_error") of limit.
+	Decision(limit, outcome string)
+	// StoreError counts one failed store call.
+	StoreError()
+}
+
+// Options configure a Middleware.
+type Options struct {
+	Limits []Limit
+	// Store holds the counters (nil: a new MemoryStore bounded by MaxKeys).
+	Store Store
+	// Lockouts holds login lockout state (nil: Store if it implements
+	// LockoutStore, else the fallback MemoryStore).
+	Lockouts LockoutStore
+	// OnStoreError chooses what happens while Store fails.
+	OnStoreError StoreErrorMode
+	// MaxKeys bounds the memory store and the local fallback.
+	MaxKeys int
+	// Backoff is how long the middleware stops calling a failed store
+	// before trying it again (default 1s): requests meanwhile go straight to
+	// the OnStoreError path, so an outage adds no per-request timeout, and
+	// the first call after Backoff that succeeds restores normal operation.
+	Backoff time.Duration
+	// Mode forces enforce or monitor; nil uses the matched route's mode.
+	Mode *gatehouse.Mode
+	// Login enables brute-force protection (nil: none).
+	Login *Login
+	// Now is the clock (nil: time.Now).
+	Now func() time.Time
+	// Logger receives store errors (nil: discard).
+	Logger *slog.Logger
+	// Observer receives decision counts (nil: none).
+	Observer Observer
+	// ClientIP resolves the client address for Login.PerIP (nil: TCP peer).
+	ClientIP ClientIPFunc
+}
+
+// Middleware enforces a set of limits: every limit that applies to a request
+// is checked, all are charged only if all allow, and the strictest answer
+// wins. It is safe for concurrent use; build it once with New.
+type Middleware struct {
+	limits   []Limit
+	opsets   []map[string]bool
+	store    Store
+	fallback *MemoryStore
+	locks    LockoutStore
+	onErr    StoreErrorMode
+	backoff  time.Duration
+	mode     *gatehouse.Mode
+	login    *Login
+	loginOps map[string]bool
+	loginPtr []string
+	now      func() time.Time
+	log      *slog.Logger
+	obs      Observer
+	loginIP  Key
+
+	retryAt atomic.Int64 // unix ns: skip the store until then
+	lastLog atomic.Int64
+}
+
+type nopObserver struct{}
+
+func (nopObserver) Decision(string, string) {}
+func (nopObserver) StoreError()             {}
+
+// New validates o and returns the middleware.
+func New(o Options) (*Middleware, error) {
+	m := &Middleware{limits: o.Limits, store: o.Store, onErr: o.OnStoreError, backoff: o.Backoff,
+		mode: o.Mode, login: o.Login, now: o.Now, log: o.Logger, obs: o.Observer}
+	m.loginIP = KeyIP(o.ClientIP)
+	m.fallback = NewMemoryStore(MemoryOptions{MaxKeys: o.MaxKeys})
+	if m.store == nil {
+		m.store = m.fallback
+	}
+	m.locks = o.Lockouts
+	if m.locks == nil {
+		if ls, ok := m.store.(LockoutStore); ok {
+			m.locks = ls
+		} else {
+			m.locks = m.fallback
+		}
+	}
+	if m.backoff <= 0 {
+		m.backoff = time.Second
+	}
+	if m.now == nil {
+		m.now = time.Now
+	}
+	if m.log == nil {
+		m.log = slog.New(slog.DiscardHandler)
+	}
+	if m.obs == nil {
+		m.obs = nopObserver{}
+	}
+	names := map[string]bool{}
+	for i, l := range o.Limits {
+		if l.Policy == nil || len(l.Key.parts) == 0 {
+			return nil, fmt.Errorf("ratelimit: limit %d: policy and key are required", i)
+		}
+		if names[l.Policy.Name] {
+			return nil, fmt.Errorf("ratelimit: duplicate limit name %q", l.Policy.Name)
+		}
+		names[l.Policy.Name] = true
+		var set map[string]bool
+		if len(l.Operations) > 0 {
+			set = make(map[string]bool, len(l.Operations))
+			for _, op := range l.Operations {
+				set[op] = true
+			}
+		}
+		m.opsets = append(m.opsets, set)
+	}
+	if lg := o.Login; lg != nil {
+		if len(lg.Operations) == 0 {
+			return nil, errors.New("ratelimit: login needs operations")
+		}
+		m.loginOps = make(map[string]bool)
+		for _, op := range lg.Operations {
+			m.loginOps[op] = true
+		}
+		if lg.AccountField != "" {
+			p, err := parsePointer(lg.AccountField)
+			if err != nil {
+				return nil, err
+			}
+			m.loginPtr = p
+		} else if lg.PerAccount != nil || lg.Lockout != nil {
+			return nil, errors.New("ratelimit: login per_account and lockout need account_field")
+		}
+		for _, p := range []*Policy{lg.PerAccount, lg.PerIP} {
+			if p != nil && names[p.Name] {
+				return nil, fmt.Errorf("ratelimit: duplicate limit name %q", p.Name)
+			}
+		}
+		if lg.Lockout != nil {
+			if err := lg.Lockout.Validate(); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return m, nil
+}
+
+// Wrap is the gatehouse.Middleware: it rejects over-limit requests with 429.
+func (m *Middleware) Wrap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		m.serve(w, r, next)
+	})
+}
+
+// errDenyAll marks the OnErrorDeny path.
+var errDenyAll = errors.New("ratelimit: store failed, on_store_error deny")
+
+// take checks ops against the store, applying OnStoreError on failure.
+// ok=false with err=nil means "let it pass unlimited" (OnErrorAllow).
+func (m *Middleware) take(ctx context.Context, ops []Op, now time.Time, out []Decision) (ok bool, err error) {
+	if m.store == Store(m.fallback) {
+		return true, m.fallback.Take(ctx, ops, now, out)
+	}
+	if now.UnixNano() < m.retryAt.Load() {
+		err = ErrStoreUnavailable
+	} else {
+		err = m.store.Take(ctx, ops, now, out)
+	}
+	if err == nil {
+		return true, nil
+	}
+	m.storeFailed(err, now)
+	switch m.onErr {
+	case OnErrorAllow:
+		return false, nil
+	case OnErrorDeny:
+		return false, errDenyAll
+	}
+	return true, m.fallback.Take(ctx, ops, now, out)
+}
+
+func (m *Middleware) storeFailed(err error, now time.Time) {
+	if errors.Is(err, ErrStoreUnavailable) && now.UnixNano() < m.retryAt.Load() {
+		return // backing off: not a new failure
+	}
+	m.obs.StoreError()
+	ns := now.UnixNano()
+	m.retryAt.Store(ns + int64(m.backoff))
+	if last := m.lastLog.Load(); ns-last >= int64(m.backoff) && m.lastLog.CompareAndSwap(last, ns) {
+		m.log.Warn("rate-limit store failed", "on_store_error", m.onErr.String(), "retry_in", m.backoff, "err", err)
+	}
+}
+
+// locked returns the lock remaining for account, applying OnStoreError.
+func (m *Middleware) locked(ctx context.Context, acct string, now time.Time) (time.Duration, error) {
+	p := m.login.Lockout
+	if m.locks == LockoutStore(m.fallback) {
+		return m.fallback.Locked(ctx, p, acct, now)
+	}
+	var d time.Duration
+	err := ErrStoreUnavailable
+	if now.UnixNano() >= m.retryAt.Load() {
+		d, err = m.locks.Locked(ctx, p, acct, now)
+	}
+	if err == nil {
+		return d, nil
+	}
+	m.storeFailed(err, now)
+	switch m.onErr {
+	case OnErrorAllow:
+		return 0, nil
+	case OnErrorDeny:
+		return 0, errDenyAll
+	}
+	return m.fallback.Locked(ctx, p, acct, now)
+}
+
+func (m *Middleware) lockFeedback(ctx context.Context, acct string, status int, now time.Time) {
+	p := m.login.Lockout
+	ls := m.locks
+	if ls != LockoutStore(m.fallback) && now.UnixNano() < m.retryAt.Load() {
+		if m.onErr != OnErrorLocal {
+			return
+		}
+		ls = m.fallback
+	}
+	var err error
+	switch {
+	case status == http.StatusUnauthorized || status == http.StatusForbidden:
+		var lock time.Duration
+		lock, err = ls.Failure(ctx, p, acct, now)
+		if err == nil && lock > 0 {
+			gatehouse.RecordFrom(ctx).Set("ratelimit_lockout", lock.String())
+		}
+	case status >= 200 && status < 300:
+		err = ls.Success(ctx, p, acct)
+	}
+	if err != nil {
+		m.storeFailed(err, now)
+		if m.onErr == OnErrorLocal {
+			if status >= 400 {
+				_, _ = m.fallback.Failure(ctx, p, acct, now)
+			} else {
+				_ = m.fallback.Success(ctx, p, acct)
+			}
+		}
+	}
+}
+
+func (m *Middleware) modeFor(rt *gatehouse.Route) gatehouse.Mode {
+	if m.mode != nil {
+		return *m.mode
+	}
+	if rt != nil {
+		return rt.Mode
+	}
+	return gatehouse.Enforce
+}
+
+type opInfo struct {
+	name, kind string
+}
+
+func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Handler) {
+	ctx := r.Context()
+	now := m.now()
+	rt := gatehouse.RouteFrom(ctx)
+	opID := ""
+	if rt != nil {
+		opID = rt.OperationID
+	}
+	mode := m.modeFor(rt)
+
+	var opb [8]Op
+	var infb [8]opInfo
+	ops, infos := opb[:0], infb[:0]
+	var kb [256]byte
+	for i, l := range m.limits {
+		if set := m.opsets[i]; set != nil && !set[opID] {
+			continue
+		}
+		ops = append(ops, Op{Policy: l.Policy, Key: string(l.Key.Append(kb[:0], r))})
+		infos = append(infos, opInfo{l.Policy.Name, l.Key.kind})
+	}
+	var accts []string
+	isLogin := m.login != nil && m.loginOps[opID]
+	if isLogin {
+		if m.loginPtr != nil {
+			accts = accounts(r, m.loginPtr, m.login.MaxBody)
+		}
+		if p := m.login.PerIP; p != nil {
+			ops = append(ops, Op{Policy: p, Key: string(m.loginIP.Append(kb[:0], r))})
+			infos = append(infos, opInfo{p.Name, "ip"})
+		}
+		if p := m.login.PerAccount; p != nil {
+			for _, a := range accts {
+				ops = append(ops, Op{Policy: p, Key: a})
+				infos = append(infos, opInfo{p.Name, "account"})
+			}
+		}
+		if m.login.Lockout != nil {
+			for _, a := range accts {
+				lock, err := m.locked(ctx, a, now)
+				if err != nil {
+					m.deny503(w, r)
+					return
+				}
+				if lock > 0 {
+					m.obs.Decision("lockout", "limited")
+					if gatehouse.Decide(ctx, mode, "ratelimit", "lockout account") {
+						w.Header().Set("Retry-After", ceilSeconds(lock))
+						problem.Write(w, r, http.StatusTooManyRequests)
+						return
+					}
+					m.obs.Decision("lockout", "monitored")
+				}
+			}
+		}
+	}
+	if m.checkLimits(w, r, ops, infos, now, mode) {
+		m.forward(w, r, next, isLogin, accts, now)
+	}
+}
+
+// checkLimits returns false when it has written a rejection.
+func (m *Middleware) checkLimits(w http.ResponseWriter, r *http.Request, ops []Op, infos []opInfo, now time.Time, mode gatehouse.Mode) bool {
+	if len(ops) == 0 {
+		return true
+	}
+	ctx := r.Context()
+	var db [8]Decision
+	out := db[:0]
+	if len(ops) > len(db) {
+		out = make([]Decision, len(ops))
+	} else {
+		out = db[:len(ops)]
+	}
+	ok, err := m.take(ctx, ops, now, out)
+	if err != nil {
+		for _, in := range infos {
+			m.obs.Decision(in.name, "store_error")
+		}
+		if errors.Is(err, errDenyAll) {
+			m.deny503(w, r)
+			return false
+		}
+		// A local memory store cannot fail; treat any other error as allow.
+		return true
+	}
+	if !ok { // OnErrorAllow
+		for _, in := range infos {
+			m.obs.Decision(in.name, "store_error")
+		}
+		return true
+	}
+	worst := -1
+	for i, d := range out {
+		if !d.Allowed && (worst < 0 || out[worst].Allowed || d.RetryAfter > out[worst].RetryAfter) {
+			worst = i
+		}
+	}
+	if worst >= 0 {
+		in := infos[worst]
+		if gatehouse.Decide(ctx, mode, "ratelimit", "limit "+in.name+" key "+in.kind) {
+			for i, d := range out {
+				if !d.Allowed {
+					m.obs.Decision(infos[i].name, "limited")
+				}
+			}
+			d := out[worst]
+			h := w.Header()
+			h.Set("Retry-After", ceilSeconds(d.RetryAfter))
+			setHeaders(h, ops[worst].Policy, d)
+			problem.Write(w, r, http.StatusTooManyRequests)
+			return false
+		}
+		for i, d := range out {
+			if !d.Allowed {
+				m.obs.Decision(infos[i].name, "monitored")
+			}
+		}
+		return true
+	}
+	// Allowed: describe the most restrictive limit (fewest remaining).
+	best := 0
+	for i, d := range out {
+		m.obs.Decision(infos[i].name, "allowed")
+		if b := out[best]; d.Remaining < b.Remaining || (d.Remaining == b.Remaining && d.ResetAfter > b.ResetAfter) {
+			best = i
+		}
+	}
+	setHeaders(w.Header(), ops[best].Policy, out[best])
+	return true
+}
+
+func (m *Middleware) forward(w http.ResponseWriter, r *http.Request, next http.Handler, isLogin bool, accts []string, now time.Time) {
+	if !isLogin || m.login.Lockout == nil || len(accts) == 0 {
+		next.ServeHTTP(w, r)
+		return
+	}
+	sw := &httpx.StatusWriter{ResponseWriter: w}
+	next.ServeHTTP(sw, r)
+	status := sw.Status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	// Lock durations start at the attempt's instant.
+	for _, a := range accts {
+		m.lockFeedback(r.Context(), a, status, now)
+	}
+}
+
+func (m *Middleware) deny503(w http.ResponseWriter, r *http.Request) {
+	gatehouse.RecordFrom(r.Context()).Block("ratelimit", "store unavailable")
+	w.Header().Set("Retry-After", ceilSeconds(m.backoff))
+	problem.Write(w, r, http.StatusServiceUnavailable)
+}
+
+// ceilSeconds renders d as whole seconds, rounded up, at least 1.
+func ceilSeconds(d time.Duration) string {
+	s := int64((d + time.Second - 1) / time.Second)
+	return strconv.FormatInt(max(s, 1), 10)
+}
+
+// setHeaders writes the IETF RateLimit-Policy and RateLimit fields
+// (draft-ietf-httpapi-ratelimit-headers-10, structured-field lists):
+//
+//	RateLimit-Policy: "per-user";q=100;w=1
+//	RateLimit: "per-user";r=0;t=1
+//
+// q is the rate's count and w its period in seconds; r is the remaining
+// burst and t the seconds until it is full again (for a refused request:
+// until the next request is allowed).
+func setHeaders(h http.Header, p *Policy, d Decision) {
+	w := max(int64((p.Rate.Per+time.Second-1)/time.Second), 1)
+	h.Set("RateLimit-Policy", `"`+p.Name+`";q=`+strconv.Itoa(p.Rate.Count)+";w="+strconv.FormatInt(w, 10))
+	t := d.ResetAfter
+	if !d.Allowed {
+		t = d.RetryAfter
+	}
+	ts := int64((t + time.Second - 1) / time.Second)
+	h.Set("RateLimit", `"`+p.Name+`";r=`+strconv.Itoa(max(d.Remaining, 0))+";t="+strconv.FormatInt(ts, 10))
+}
+
+// Names lists the limit names in m (for metrics pre-registration).
+func (m *Middleware) Names() []string {
+	var n []string
+	for _, l := range m.limits {
+		n = append(n, l.Policy.Name)
+	}
+	if m.login != nil {
+		for _, p := range []*Policy{m.login.PerIP, m.login.PerAccount} {
+			if p != nil {
+				n = append(n, p.Name)
+			}
+		}
+	}
+	return slices.Clip(n)
+}
