@@ -32,7 +32,17 @@ type env struct {
 
 type envOpt func(*IssuerOptions, *Options)
 
-func newEnv(t *testing.T, opts ...envOpt) *env {
+func newEnv(t *testing.T, opts ...envOpt) *env { return newEnvTB(t, opts...) }
+
+func newEnvB(b *testing.B, cached bool) *env {
+	return newEnvTB(b, func(_ *IssuerOptions, o *Options) {
+		if !cached {
+			o.CacheSize = 0
+		}
+	})
+}
+
+func newEnvTB(t testing.TB, opts ...envOpt) *env {
 	t.Helper()
 	k := keys(t)
 	e := &env{k: k, clk: newClock()}
