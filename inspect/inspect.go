@@ -1,0 +1,242 @@
+// Package inspect detects injection payloads in free-form strings: SQL
+// injection and XSS with libinjection, NoSQL operator keys and operator
+// syntax, shell metacharacters and path traversal.
+//
+// It is a second line behind the contract: the gateway only inspects strings
+// the schema cannot constrain (no pattern, enum, format or const). The SQLi and
+// XSS checks are libinjection (corazawaf/libinjection-go): tokenizer based, no
+// regex backtracking, the same engine as ModSecurity/Coraza's @detectSQLi, with
+// a low false-positive rate on prose. Shell and traversal checks flag ordinary
+// punctuation, so they run only on fields the operator marks.
+//
+// All functions are pure and safe for concurrent use.
+package inspect
+
+import (
+	"net/url"
+	"strings"
+
+	"github.com/corazawaf/libinjection-go"
+)
+
+// Kind names a family of injection.
+type Kind string
+
+// Injection families reported by the checks.
+const (
+	SQLi      Kind = "sqli"
+	XSS       Kind = "xss"
+	NoSQL     Kind = "nosql"
+	Shell     Kind = "shell"
+	Traversal Kind = "traversal"
+)
+
+// Checks selects which checks String runs. The zero value runs none.
+type Checks struct {
+	SQLi, XSS, NoSQL bool
+	// Shell and Traversal are for fields marked as passed to a shell or used
+	// as a file path; on prose they would flag ordinary punctuation.
+	Shell, Traversal bool
+}
+
+// Default is SQLi, XSS and NoSQL operator syntax: the set safe for any free
+// string.
+var Default = Checks{SQLi: true, XSS: true, NoSQL: true}
+
+// Finding is one detection.
+type Finding struct {
+	Kind Kind
+	// Fingerprint is libinjection's SQLi token fingerprint, when Kind is SQLi.
+	Fingerprint string
+}
+
+// String runs the selected checks on s and returns the first detection.
+// s must already be decoded once (query parameters by net/url, JSON strings
+// unescaped); String does not decode again, except for traversal, where
+// encoded dot-dot sequences are the attack.
+func (c Checks) String(s string) (Finding, bool) {
+	if s == "" {
+		return Finding{}, false
+	}
+	if c.SQLi {
+		if ok, fp := libinjection.IsSQLi(s); ok {
+			return Finding{Kind: SQLi, Fingerprint: fp}, true
+		}
+	}
+	if c.XSS && libinjection.IsXSS(s) {
+		return Finding{Kind: XSS}, true
+	}
+	if c.NoSQL && HasNoSQLOperator(s) {
+		return Finding{Kind: NoSQL}, true
+	}
+	if c.Shell && HasShellMeta(s) {
+		return Finding{Kind: Shell}, true
+	}
+	if c.Traversal && HasTraversal(s) {
+		return Finding{Kind: Traversal}, true
+	}
+	return Finding{}, false
+}
+
+// mongoOperators are MongoDB query and aggregation operators an attacker uses
+// to turn an equality match into a predicate.
+var mongoOperators = map[string]bool{
+	"$ne": true, "$eq": true, "$gt": true, "$gte": true, "$lt": true, "$lte": true,
+	"$in": true, "$nin": true, "$regex": true, "$where": true, "$exists": true,
+	"$expr": true, "$or": true, "$and": true, "$not": true, "$nor": true,
+	"$elemmatch": true, "$function": true, "$accumulator": true, "$type": true,
+	"$size": true, "$all": true, "$options": true, "$text": true, "$search": true,
+	"$mod": true, "$jsonschema": true, "$lookup": true, "$set": true, "$unset": true,
+	"$inc": true, "$push": true, "$rename": true, "$comment": true,
+}
+
+// IsOperatorKey reports whether an object key is a NoSQL operator: a MongoDB
+// operator (any case), or any key starting with '$' (no ordinary API field
+// does; declared '$'-keys are allowed by the caller before it asks).
+func IsOperatorKey(key string) bool {
+	if !strings.HasPrefix(key, "$") {
+		return false
+	}
+	return true
+}
+
+// IsKnownOperator reports whether key is a known MongoDB operator (any case).
+func IsKnownOperator(key string) bool { return mongoOperators[strings.ToLower(key)] }
+
+// QueryKey reports whether a query parameter name carries operator syntax,
+// as in "password[$ne]=x" (PHP/Express qs bracket syntax that body parsers
+// turn into {"password": {"$ne": "x"}}).
+func QueryKey(name string) bool {
+	for {
+		i := strings.Index(name, "[")
+		if i < 0 {
+			return false
+		}
+		name = name[i+1:]
+		j := strings.Index(name, "]")
+		if j < 0 {
+			return false
+		}
+		if strings.HasPrefix(strings.TrimSpace(name[:j]), "$") {
+			return true
+		}
+		name = name[j+1:]
+	}
+}
+
+// HasNoSQLOperator reports whether a string value contains MongoDB operator
+// syntax: a known operator used as a key or bracket index ("$ne":, [$ne]) or
+// server-side JavaScript via $where.
+func HasNoSQLOperator(s string) bool {
+	if !strings.Contains(s, "$") {
+		return false
+	}
+	ls := strings.ToLower(s)
+	for i := 0; i < len(ls); i++ {
+		if ls[i] != '$' {
+			continue
+		}
+		j := i + 1
+		for j < len(ls) && (ls[j] >= 'a' && ls[j] <= 'z') {
+			j++
+		}
+		op := ls[i:j]
+		if !mongoOperators[op] {
+			continue
+		}
+		// Operator context: preceded by a quote, '{', '[' or ',' (JSON key,
+		// bracket syntax) or followed by a quote, ']' or ':'.
+		before := byte(' ')
+		if i > 0 {
+			before = ls[i-1]
+		}
+		after := byte(' ')
+		if j < len(ls) {
+			after = ls[j]
+		}
+		switch {
+		case before == '"' || before == '\'' || before == '{' || before == '[' || before == ',',
+			after == '"' || after == '\'' || after == ']' || after == ':':
+			return true
+		case op == "$where":
+			return true
+		}
+	}
+	return false
+}
+
+// HasShellMeta reports whether s contains shell metacharacters that chain,
+// substitute or redirect commands: ; | & ` $( ${ < > and newlines.
+func HasShellMeta(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case ';', '|', '&', '`', '<', '>', '\n', '\r':
+			return true
+		case '$':
+			if i+1 < len(s) && (s[i+1] == '(' || s[i+1] == '{' || isIdentStart(s[i+1])) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func isIdentStart(c byte) bool {
+	return c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+}
+
+// HasTraversal reports whether s, after up to three rounds of percent
+// decoding and with overlong/alternate separators folded, contains a dot-dot
+// path segment or a NUL byte.
+func HasTraversal(s string) bool {
+	cur := s
+	for round := 0; round < 4; round++ {
+		n := normalizeSeparators(cur)
+		if strings.ContainsRune(n, 0) {
+			return true
+		}
+		if hasDotDotSegment(n) {
+			return true
+		}
+		dec, err := url.PathUnescape(strings.ReplaceAll(cur, "%u", "%"))
+		if err != nil || dec == cur {
+			break
+		}
+		cur = dec
+	}
+	return false
+}
+
+// normalizeSeparators folds backslashes and the overlong/unicode encodings
+// of '.' and '/' that old decoders accepted.
+func normalizeSeparators(s string) string {
+	r := strings.NewReplacer(
+		"\\", "/",
+		"\xc0\xae", ".", "\xc0\xaf", "/", "\xc1\x9c", "/",
+		"\u2215", "/", "\u2216", "/", "\uff0e", ".", "\uff0f", "/",
+		"%c0%ae", ".", "%c0%af", "/", "%C0%AE", ".", "%C0%AF", "/",
+		"%e0%80%ae", ".", "%e0%80%af", "/", "%25c0%25ae", ".", "%25c0%25af", "/",
+	)
+	return r.Replace(s)
+}
+
+func hasDotDotSegment(s string) bool {
+	for i := 0; i+1 < len(s); i++ {
+		if s[i] != '.' || s[i+1] != '.' {
+			continue
+		}
+		start := i == 0 || s[i-1] == '/'
+		j := i + 2
+		for j < len(s) && s[j] == '.' { // "..." is still a parent reference on some systems
+			j++
+		}
+		end := j == len(s) || s[j] == '/' || s[j] == ';' || s[j] == '?'
+		if start && end {
+			return true
+		}
+		if end && j < len(s) && (i == 0 || s[i-1] == '/' || s[i-1] == '=') {
+			return true
+		}
+	}
+	return false
+}
