@@ -14,9 +14,11 @@ const DefaultMaxKeys = 1_000_000
 
 // MemoryOptions bound a MemoryStore.
 type MemoryOptions struct {
-	// MaxKeys caps the number of keys held (default DefaultMaxKeys). When a
-	// shard is full, its least recently used key is evicted: that key starts
-	// over with a full burst, so size the cap above the set of keys that are
+	// MaxKeys caps the number of keys held (default DefaultMaxKeys). Each
+	// shard holds at most MaxKeys/Shards keys; when a shard is full, its
+	// least recently used key is evicted (so the total may stay slightly
+	// below MaxKeys when hashing fills shards unevenly). An evicted key
+	// starts over with a full burst: size the cap above the set of keys
 	// active within one limit window.
 	MaxKeys int
 	// Shards is the number of independently locked shards, rounded up to a
@@ -78,7 +80,7 @@ func NewMemoryStore(o MemoryOptions) *MemoryStore {
 	if n < 1 {
 		n = 1
 	}
-	per := (o.MaxKeys + n - 1) / n
+	per := o.MaxKeys / n
 	if per < 1 {
 		per = 1
 	}
@@ -197,7 +199,15 @@ func (m *MemoryStore) Take(_ context.Context, ops []Op, now time.Time, out []Dec
 			s.ents[e].v1 = tats[i]
 		}
 	} else {
-		// Nothing was charged: report the allowed ones as not consumed.
+		// Nothing was charged: report the allowed ones as not consumed,
+		// and keep the refused keys fresh in the LRU order (an active
+		// attacker's key must not age out and come back with a full burst).
+		for i := range ops {
+			s := &m.shards[m.shardOf(hs[i])]
+			if e, ok := s.idx[hs[i]]; ok {
+				s.moveToFront(e)
+			}
+		}
 		for i := range out {
 			if out[i].Allowed {
 				out[i].Remaining++

@@ -90,7 +90,13 @@ func parsePeriod(p string) (time.Duration, error) {
 	if d, ok := units[strings.ToLower(p)]; ok {
 		return d, nil
 	}
-	// "<number><unit>": split at the first letter.
+	if d, err := time.ParseDuration(p); err == nil {
+		if d <= 0 {
+			return 0, errors.New("period must be positive")
+		}
+		return d, nil
+	}
+	// "<number><unit>" with a unit Go durations lack ("2d", "1.5min").
 	i := strings.IndexFunc(p, func(c rune) bool { return (c < '0' || c > '9') && c != '.' })
 	if i <= 0 {
 		return 0, fmt.Errorf("unknown period %q", p)
