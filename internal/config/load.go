@@ -16,12 +16,14 @@ import (
 	"sync"
 	"time"
 
+	goccy "github.com/goccy/go-yaml"
+	goccyparser "github.com/goccy/go-yaml/parser"
 	"gopkg.in/yaml.v3"
 )
 
 // maxNodes bounds the nodes one load visits, aliases expanded: a real config
 // has a few thousand; an alias bomb ("billion laughs") would have billions.
-const maxNodes = 1 << 20
+const maxNodes = 1 << 18
 
 // Load reads the YAML config at path: it starts from Default(), decodes the
 // file strictly (unknown keys, wrong types and duplicate keys are errors),
@@ -99,9 +101,15 @@ func load(path string, lookup func(string) (string, bool)) (*Config, error) {
 
 var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
-// syntaxProblem turns a yaml.v3 parse error into a located problem. yaml.v3
-// reports only the line of a syntax error, so the column is 1.
-func syntaxProblem(file string, err error) Problem {
+// syntaxProblem turns a yaml.v3 parse error into a located problem.
+// yaml.v3 reports only the line where the enclosing construct starts, so
+// the position (line and column of the offending token) and message come
+// from a second parser, goccy/go-yaml, when it also rejects the input;
+// otherwise yaml.v3's line and column 1 are used.
+func syntaxProblem(file string, data []byte, err error) Problem {
+	if line, col, msg, ok := goccyPosition(data); ok {
+		return Problem{File: file, Line: line, Col: col, Msg: "yaml syntax: " + msg}
+	}
 	msg := err.Error()
 	line := 1
 	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
@@ -111,6 +119,22 @@ func syntaxProblem(file string, err error) Problem {
 		msg = strings.TrimPrefix(msg, "yaml: ")
 	}
 	return Problem{File: file, Line: line, Col: 1, Msg: "yaml syntax: " + msg}
+}
+
+// goccyPosition parses data with goccy/go-yaml and returns the position of
+// its syntax error, if any. It never panics.
+func goccyPosition(data []byte) (line, col int, msg string, ok bool) {
+	defer func() {
+		if recover() != nil {
+			ok = false
+		}
+	}()
+	_, err := goccyparser.ParseBytes(data, 0)
+	var se *goccy.SyntaxError
+	if !errors.As(err, &se) || se.Token == nil || se.Token.Position == nil || se.Token.Position.Line < 1 {
+		return 0, 0, "", false
+	}
+	return se.Token.Position.Line, max(se.Token.Position.Column, 1), se.Message, true
 }
 
 // parse decodes data as the config file named file.
@@ -133,7 +157,7 @@ func parse(data []byte, file string, lookup func(string) (string, bool)) (c *Con
 		if errors.Is(err, io.EOF) { // empty file: Validate reports what is missing
 			return c, nil
 		}
-		return nil, &ValidationError{Problems: []Problem{syntaxProblem(file, err)}}
+		return nil, &ValidationError{Problems: []Problem{syntaxProblem(file, data, err)}}
 	}
 	var extra yaml.Node
 	switch err := dec.Decode(&extra); {
@@ -141,7 +165,7 @@ func parse(data []byte, file string, lookup func(string) (string, bool)) (c *Con
 		return nil, &ValidationError{Problems: []Problem{{File: file, Line: extra.Line, Col: extra.Column,
 			Msg: "a config file holds one YAML document; found a second one"}}}
 	case !errors.Is(err, io.EOF):
-		return nil, &ValidationError{Problems: []Problem{syntaxProblem(file, err)}}
+		return nil, &ValidationError{Problems: []Problem{syntaxProblem(file, data, err)}}
 	}
 
 	d := &decoder{file: file, lookup: lookup, pos: c.pos, budget: maxNodes, active: map[*yaml.Node]bool{}}
@@ -512,6 +536,10 @@ type pair struct{ k, v *yaml.Node }
 // explicit keys win over merged ones, and among merged mappings the first
 // wins. Duplicate explicit keys and non-string keys are errors.
 func (d *decoder) pairs(n *yaml.Node, path string) []pair {
+	d.budget -= len(n.Content) / 2
+	if !d.spend(n, path) {
+		return nil
+	}
 	var merged, own []pair
 	seen := map[string]*yaml.Node{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
