@@ -256,7 +256,7 @@ func defaultJSON(v reflect.Value) (any, bool) {
 
 // ParseDocs reads the Go doc comments of the struct types and fields in the
 // package directory dir (non-test files) and returns them keyed "Type" and
-// "Type.Field", each folded to one line. The schema test uses it so that
+// "Type.Field", each cut to its first paragraph and folded to one line. The schema test uses it so that
 // descriptions come from the comments next to the fields.
 func ParseDocs(dir string) (map[string]string, error) {
 	files, err := filepath.Glob(filepath.Join(dir, "*.go"))
@@ -317,5 +317,6 @@ func fold(cg *ast.CommentGroup) string {
 	if cg == nil {
 		return ""
 	}
-	return strings.Join(strings.Fields(cg.Text()), " ")
+	para, _, _ := strings.Cut(cg.Text(), "\n\n") // the first paragraph
+	return strings.Join(strings.Fields(para), " ")
 }
