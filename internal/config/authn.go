@@ -1,10 +1,402 @@
 package config
 
-// Authn configures authentication (issue: authentication). Owned by the authn work.
-type Authn struct{}
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Authn configures authentication:
+//
+//	authn:
+//	  jwt:
+//	    - issuer: "https://idp.example.com/"
+//	      discovery: true                 # or jwks_url: ..., or keys: [public.pem]
+//	      audiences: ["orders-api"]
+//	      algorithms: ["RS256", "ES256"]  # explicit allowlist; none is never accepted
+//	      leeway: 30s
+//	      roles_claim: realm_access.roles
+//	  api_keys: { file: keys.yaml, header: X-API-Key }
+//	  revocation: { store: memory }       # or redis://127.0.0.1:6379/0
+//	  logout_operation: logout            # its 2xx revokes the presented token
+//
+// Authenticators are tried in order: JWT issuers, then API keys. A request
+// without credentials passes unauthenticated; authz decides (see docs/authn.md).
+type Authn struct {
+	// JWT lists the trusted token issuers.
+	JWT []JWTIssuer `yaml:"jwt"`
+	// APIKeys enables API key authentication when file is set.
+	APIKeys APIKeys `yaml:"api_keys"`
+	// Revocation is where revoked tokens are kept.
+	Revocation Revocation `yaml:"revocation"`
+	// Cache is the verified-token cache.
+	Cache TokenCache `yaml:"cache"`
+	// Realm is sent in WWW-Authenticate.
+	Realm string `yaml:"realm"`
+	// IdentityHeaders names the headers carrying the verified identity to
+	// the upstream ("" leaves one out). Client-sent copies are always removed.
+	IdentityHeaders IdentityHeaders `yaml:"identity_headers"`
+	// LogoutOperation is the operationId of the upstream's logout; when it
+	// answers 2xx, the presented token is revoked.
+	LogoutOperation string `yaml:"logout_operation"`
+}
+
+// JWTIssuer is one trusted token issuer.
+type JWTIssuer struct {
+	// Issuer must equal the token's iss exactly.
+	Issuer string `yaml:"issuer" required:"true"`
+	// JWKSURL is the issuer's JWKS endpoint.
+	JWKSURL string `yaml:"jwks_url"`
+	// Discovery reads jwks_uri from the issuer's /.well-known/openid-configuration.
+	Discovery bool `yaml:"discovery"`
+	// Keys are local public (or private: only the public half is used) key files, PEM or JWK/JWKS.
+	Keys []string `yaml:"keys" path:"file"`
+	// Audiences: the token's aud must name one of them.
+	Audiences []string `yaml:"audiences"`
+	// Algorithms is the explicit allowlist: RS256/384/512, PS256/384/512, ES256/384/512, EdDSA, HS256/384/512 (HS only with hs_secret).
+	Algorithms []string `yaml:"algorithms" required:"true"`
+	// Leeway tolerates clock skew on exp, nbf and iat.
+	Leeway Duration `yaml:"leeway"`
+	// RequireExp rejects tokens without exp; turning it off draws a warning.
+	RequireExp bool `yaml:"require_exp"`
+	// MaxLifetime, when set, rejects tokens whose exp-iat exceeds it.
+	MaxLifetime Duration `yaml:"max_lifetime"`
+	// HSSecret is the shared secret for HS* algorithms, written only as a ${ENV} reference (at least 32 bytes).
+	HSSecret HMACSecret `yaml:"hs_secret"`
+	// RolesClaim is the claim path of the roles, e.g. realm_access.roles.
+	RolesClaim string `yaml:"roles_claim"`
+	// ScopesClaim is the claim path of the scopes; empty reads scope (space-separated) or scp (array).
+	ScopesClaim string `yaml:"scopes_claim"`
+	// TokenSource is where the token is read: bearer (Authorization header), header:NAME, cookie:NAME or query:NAME.
+	TokenSource string `yaml:"token_source"`
+	// MinRefresh is the shortest JWKS refresh interval (Cache-Control max-age is clamped to it).
+	MinRefresh Duration `yaml:"min_refresh"`
+	// MaxRefresh is the longest JWKS refresh interval.
+	MaxRefresh Duration `yaml:"max_refresh"`
+	// UnknownKIDCooldown is the least time between two JWKS refetches caused by an unknown kid.
+	UnknownKIDCooldown Duration `yaml:"unknown_kid_cooldown"`
+	// FetchTimeout bounds each discovery or JWKS request.
+	FetchTimeout Duration `yaml:"fetch_timeout"`
+}
+
+// APIKeys configures API key authentication.
+type APIKeys struct {
+	// File is the keys file: a YAML list of {hash: "sha256:<hex>", subject, roles, scopes, expires}.
+	File string `yaml:"file" path:"file"`
+	// Header carrying the key.
+	Header string `yaml:"header"`
+	// Query parameter carrying the key (discouraged: keys leak into logs).
+	Query string `yaml:"query"`
+}
+
+// Revocation configures the revocation store.
+type Revocation struct {
+	// Store is memory, none, or a redis:// (rediss://) URL shared by all replicas.
+	Store string `yaml:"store"`
+	// MaxEntries bounds the memory store.
+	MaxEntries int `yaml:"max_entries"`
+	// SubjectTTL is how long a "log out everywhere" entry is kept (the longest token lifetime you issue).
+	SubjectTTL Duration `yaml:"subject_ttl"`
+}
+
+// TokenCache configures the verified-token cache.
+type TokenCache struct {
+	// Size is the most tokens cached; 0 disables the cache.
+	Size int `yaml:"size"`
+	// TTL caps how long a token stays cached (never past its exp).
+	TTL Duration `yaml:"ttl"`
+}
+
+// IdentityHeaders names the identity headers sent to the upstream.
+type IdentityHeaders struct {
+	Subject string `yaml:"subject"`
+	Roles   string `yaml:"roles"`
+	Scopes  string `yaml:"scopes"`
+	Issuer  string `yaml:"issuer"`
+	Method  string `yaml:"method"`
+}
+
+// HMACSecret is a shared secret that may only come from the environment
+// (hs_secret: ${NAME}). It prints as <secret>.
+type HMACSecret struct {
+	value   string
+	set     bool
+	fromEnv bool
+}
+
+// Value returns the secret bytes.
+func (s HMACSecret) Value() []byte { return []byte(s.value) }
+
+// IsSet reports whether a secret was configured.
+func (s HMACSecret) IsSet() bool { return s.set }
+
+// String redacts the secret.
+func (s HMACSecret) String() string {
+	if !s.set {
+		return ""
+	}
+	return "<secret>"
+}
+
+// MarshalYAML redacts the secret.
+func (s HMACSecret) MarshalYAML() (any, error) { return s.String(), nil }
+
+// UnmarshalYAML records the value and whether it came from a ${ENV}
+// reference: Load hands over expanded scalars as untagged copies, while a
+// literal from the file keeps its !!str tag.
+func (s *HMACSecret) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		return fmt.Errorf("hs_secret must be a ${ENV} reference")
+	}
+	s.value, s.set = n.Value, true
+	s.fromEnv = n.Tag == ""
+	return nil
+}
+
+func (HMACSecret) jsonSchema() map[string]any {
+	return map[string]any{"type": "string", "pattern": "^" + envPattern + "$",
+		"description": "a ${NAME} reference to the shared secret (never the secret itself)"}
+}
+
+// Authn defaults.
+const (
+	DefaultIdentitySubject = "X-Gatehouse-Subject"
+	DefaultIdentityRoles   = "X-Gatehouse-Roles"
+	DefaultIdentityScopes  = "X-Gatehouse-Scopes"
+)
 
 // setDefaults fills unset fields of Authn before decoding overwrites them.
-func (c *Authn) setDefaults() {}
+func (c *Authn) setDefaults() {
+	c.APIKeys.setDefaults()
+	c.Revocation.setDefaults()
+	c.Cache.setDefaults()
+	c.Realm = "gatehouse"
+	c.IdentityHeaders = IdentityHeaders{Subject: DefaultIdentitySubject, Roles: DefaultIdentityRoles, Scopes: DefaultIdentityScopes}
+}
+
+func (c *APIKeys) setDefaults() { c.Header = "X-API-Key" }
+func (c *Revocation) setDefaults() {
+	*c = Revocation{Store: "memory", MaxEntries: 100000, SubjectTTL: Duration(24 * time.Hour)}
+}
+func (c *TokenCache) setDefaults() { *c = TokenCache{Size: 10000, TTL: Duration(5 * time.Minute)} }
+
+// setDefaults gives each issuer (a list item) its defaults.
+func (j *JWTIssuer) setDefaults() {
+	j.Leeway = Duration(30 * time.Second)
+	j.RequireExp = true
+	j.RolesClaim = "roles"
+	j.TokenSource = "bearer"
+	j.MinRefresh = Duration(time.Minute)
+	j.MaxRefresh = Duration(time.Hour)
+	j.UnknownKIDCooldown = Duration(10 * time.Second)
+	j.FetchTimeout = Duration(5 * time.Second)
+}
+
+// Enabled reports whether any authenticator is configured.
+func (c *Authn) Enabled() bool { return len(c.JWT) > 0 || c.APIKeys.File != "" }
+
+var jwtAlgs = map[string]bool{"RS256": true, "RS384": true, "RS512": true, "PS256": true, "PS384": true, "PS512": true,
+	"ES256": true, "ES384": true, "ES512": true, "EdDSA": true, "HS256": true, "HS384": true, "HS512": true}
 
 // validate reports problems in Authn; path is its YAML key path.
-func (c *Authn) validate(p *Problems, path string) {}
+func (c *Authn) validate(p *Problems, path string) {
+	seen := map[string]string{}
+	for i := range c.JWT {
+		ip := joinPath(path, "jwt") + "[" + strconv.Itoa(i) + "]"
+		j := &c.JWT[i]
+		j.validate(p, ip)
+		k := j.Issuer + "\x00" + strings.ToLower(j.TokenSource)
+		if prev, dup := seen[k]; dup && j.Issuer != "" {
+			p.Errorf(joinPath(ip, "issuer"), "issuer %q with token_source %q is already configured at %s", j.Issuer, j.TokenSource, prev)
+		}
+		seen[k] = ip
+	}
+	ak := joinPath(path, "api_keys")
+	if c.APIKeys.File != "" {
+		if st, err := os.Stat(c.APIKeys.File); err != nil {
+			p.Errorf(joinPath(ak, "file"), "keys file %q: %v", c.APIKeys.File, unwrapPathError(err))
+		} else if st.IsDir() {
+			p.Errorf(joinPath(ak, "file"), "keys file %q is a directory", c.APIKeys.File)
+		}
+		if c.APIKeys.Header == "" && c.APIKeys.Query == "" {
+			p.Errorf(joinPath(ak, "header"), "api_keys needs a header or a query parameter name")
+		}
+	}
+	if c.APIKeys.Header != "" {
+		checkHeaderName(p, joinPath(ak, "header"), c.APIKeys.Header)
+	}
+	if c.APIKeys.Query != "" {
+		p.Warnf(joinPath(ak, "query"), "API keys in the query string leak into access logs, proxies and Referer headers; prefer a header")
+	}
+	rp := joinPath(path, "revocation")
+	switch s := c.Revocation.Store; {
+	case s == "memory":
+	case s == "none":
+		if c.LogoutOperation != "" {
+			p.Errorf(joinPath(path, "logout_operation"), "logout_operation needs a revocation store (revocation.store is none)")
+		}
+	case strings.HasPrefix(s, "redis://") || strings.HasPrefix(s, "rediss://"):
+		if _, err := url.Parse(s); err != nil {
+			p.Errorf(joinPath(rp, "store"), "revocation store URL: %v", err)
+		}
+	default:
+		p.Errorf(joinPath(rp, "store"), "revocation store must be memory, none or a redis:// URL, not %q", s)
+	}
+	if c.Revocation.MaxEntries <= 0 {
+		p.Errorf(joinPath(rp, "max_entries"), "max_entries must be positive")
+	}
+	if c.Revocation.SubjectTTL <= 0 {
+		p.Errorf(joinPath(rp, "subject_ttl"), "subject_ttl must be positive")
+	}
+	if c.Cache.Size < 0 {
+		p.Errorf(joinPath(path, "cache.size"), "cache size must not be negative")
+	}
+	if c.Cache.TTL <= 0 {
+		p.Errorf(joinPath(path, "cache.ttl"), "cache ttl must be positive")
+	}
+	hp := joinPath(path, "identity_headers")
+	for _, h := range []struct{ key, v string }{{"subject", c.IdentityHeaders.Subject}, {"roles", c.IdentityHeaders.Roles},
+		{"scopes", c.IdentityHeaders.Scopes}, {"issuer", c.IdentityHeaders.Issuer}, {"method", c.IdentityHeaders.Method}} {
+		if h.v != "" {
+			checkHeaderName(p, joinPath(hp, h.key), h.v)
+		}
+	}
+	if c.LogoutOperation != "" && len(c.JWT) == 0 {
+		p.Warnf(joinPath(path, "logout_operation"), "logout_operation has no effect without jwt issuers")
+	}
+}
+
+func (j *JWTIssuer) validate(p *Problems, path string) {
+	hs, asym := false, false
+	for i, a := range j.Algorithms {
+		ap := joinPath(path, "algorithms") + "[" + strconv.Itoa(i) + "]"
+		switch {
+		case strings.EqualFold(a, "none"):
+			p.Errorf(ap, "alg none is never accepted: unsigned tokens would let anyone in")
+		case !jwtAlgs[a]:
+			p.Errorf(ap, "unsupported algorithm %q (RS256/384/512, PS256/384/512, ES256/384/512, EdDSA, HS256/384/512)", a)
+		case strings.HasPrefix(a, "HS"):
+			hs = true
+		default:
+			asym = true
+		}
+	}
+	sources := 0
+	for _, b := range []bool{j.JWKSURL != "", j.Discovery, len(j.Keys) > 0} {
+		if b {
+			sources++
+		}
+	}
+	switch {
+	case sources > 1:
+		p.Errorf(path, "set only one of jwks_url, discovery and keys")
+	case sources == 0 && asym:
+		p.Errorf(path, "asymmetric algorithms need keys: set jwks_url, discovery: true or keys")
+	case sources > 0 && !asym && hs:
+		p.Warnf(path, "keys are configured but only HS* algorithms are allowed: the keys are unused")
+	}
+	if j.JWKSURL != "" {
+		checkFetchURL(p, joinPath(path, "jwks_url"), j.JWKSURL)
+	}
+	if j.Discovery {
+		checkFetchURL(p, joinPath(path, "issuer"), j.Issuer)
+	}
+	for i, f := range j.Keys {
+		if _, err := os.Stat(f); err != nil {
+			p.Errorf(joinPath(path, "keys")+"["+strconv.Itoa(i)+"]", "key file %q: %v", f, unwrapPathError(err))
+		}
+	}
+	sp := joinPath(path, "hs_secret")
+	switch {
+	case j.HSSecret.set && !j.HSSecret.fromEnv:
+		p.Errorf(sp, "hs_secret must be a ${ENV} reference, never the secret itself")
+	case hs && !j.HSSecret.set:
+		p.Errorf(sp, "HS* algorithms need hs_secret (a ${ENV} reference to a secret of at least 32 bytes)")
+	case hs && len(j.HSSecret.value) < 32:
+		p.Errorf(sp, "hs_secret is %d bytes; HS* needs at least 32 random bytes", len(j.HSSecret.value))
+	case j.HSSecret.set && !hs:
+		p.Warnf(sp, "hs_secret is set but no HS* algorithm is allowed: it is unused")
+	}
+	if hs {
+		p.Warnf(joinPath(path, "algorithms"), "HS* shares one secret between issuer and gateway: anyone holding it can mint tokens; prefer RS256/ES256/EdDSA")
+	}
+	if !j.RequireExp {
+		p.Warnf(joinPath(path, "require_exp"), "require_exp is false: tokens without exp never expire")
+	}
+	if len(j.Audiences) == 0 {
+		p.Warnf(joinPath(path, "audiences"), "no audiences: tokens minted for any other API of this issuer are accepted")
+	}
+	if j.Leeway < 0 {
+		p.Errorf(joinPath(path, "leeway"), "leeway must not be negative")
+	} else if j.Leeway.D() > 5*time.Minute {
+		p.Warnf(joinPath(path, "leeway"), "leeway %s is long: expired tokens stay valid that much longer", j.Leeway)
+	}
+	if j.MaxLifetime < 0 {
+		p.Errorf(joinPath(path, "max_lifetime"), "max_lifetime must not be negative")
+	}
+	if j.MinRefresh.D() < time.Second {
+		p.Errorf(joinPath(path, "min_refresh"), "min_refresh must be at least 1s")
+	}
+	if j.MaxRefresh < j.MinRefresh {
+		p.Errorf(joinPath(path, "max_refresh"), "max_refresh must not be shorter than min_refresh")
+	}
+	if j.UnknownKIDCooldown.D() < time.Second {
+		p.Errorf(joinPath(path, "unknown_kid_cooldown"), "unknown_kid_cooldown must be at least 1s")
+	}
+	if j.FetchTimeout <= 0 {
+		p.Errorf(joinPath(path, "fetch_timeout"), "fetch_timeout must be positive")
+	}
+	tp := joinPath(path, "token_source")
+	kind, name, _ := strings.Cut(j.TokenSource, ":")
+	switch strings.ToLower(kind) {
+	case "bearer":
+		if name != "" {
+			p.Errorf(tp, "token_source bearer takes no name")
+		}
+	case "header", "cookie", "query":
+		if strings.TrimSpace(name) == "" {
+			p.Errorf(tp, "token_source %s needs a name, e.g. %s:access_token", kind, kind)
+		}
+		if strings.EqualFold(kind, "query") {
+			p.Warnf(tp, "tokens in the query string leak into access logs, proxies and Referer headers; prefer bearer")
+		}
+	default:
+		p.Errorf(tp, "token_source must be bearer, header:NAME, cookie:NAME or query:NAME, not %q", j.TokenSource)
+	}
+}
+
+// checkFetchURL checks a URL gatehouse fetches keys from.
+func checkFetchURL(p *Problems, path, s string) {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		p.Errorf(path, "%q is not an absolute http(s) URL", s)
+		return
+	}
+	if u.Scheme == "http" {
+		host := u.Hostname()
+		if ip := net.ParseIP(host); (ip == nil || !ip.IsLoopback()) && host != "localhost" {
+			p.Warnf(path, "%q is plain http: keys fetched over it can be replaced in transit", s)
+		}
+	}
+}
+
+var reservedHeaders = map[string]bool{"authorization": true, "cookie": true, "host": true, "connection": true,
+	"content-length": true, "transfer-encoding": true, "x-forwarded-for": true, "forwarded": true}
+
+func checkHeaderName(p *Problems, path, h string) {
+	for _, c := range h {
+		if !(c == '-' || c == '_' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
+			p.Errorf(path, "%q is not a valid header name", h)
+			return
+		}
+	}
+	if reservedHeaders[strings.ToLower(h)] {
+		p.Errorf(path, "%q is reserved and cannot be used here", h)
+	}
+}
