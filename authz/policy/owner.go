@@ -385,6 +385,9 @@ func skipNested(dec *json.Decoder) error {
 // keys equal under case folding — the spelling an upstream decoder might
 // merge. Used before exposing the body to CEL.
 func hasDuplicateKeys(b []byte) (bool, error) {
+	if !json.Valid(b) {
+		return false, errBodyJSON
+	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
 	type frame struct {
