@@ -331,7 +331,7 @@ func TestMonitorMode(t *testing.T) {
 	}
 	s := rec.Snapshot()
 	if s.Stage != "" || len(s.Monitored) != 1 || !strings.HasPrefix(s.Monitored[0], "authz: getUser: owner: path user_id=\"2\" does not match claim sub") {
-		t.Fatalf("record = %+v", s)
+		t.Fatalf("record = stage %q reason %q monitored %q", s.Stage, s.Reason, s.Monitored)
 	}
 	if got := counterValue(pol.counter.WithLabelValues("getUser", "monitor")); got != 1 {
 		t.Fatalf("monitor counter = %v, want 1", got)
@@ -361,14 +361,14 @@ func TestEnforceRecordAndMetrics(t *testing.T) {
 	}
 	w, s := do("alice", "/users/2")
 	if w.Code != 403 || s.Stage != "authz" || !strings.HasPrefix(s.Reason, "getUser: owner:") {
-		t.Fatalf("deny: %d %+v", w.Code, s)
+		t.Fatalf("deny: %d stage %q reason %q", w.Code, s.Stage, s.Reason)
 	}
 	if strings.Contains(w.Body.String(), "owner") || strings.Contains(w.Body.String(), "user_id") {
 		t.Fatalf("body leaks the reason: %s", w.Body)
 	}
 	w, s = do("", "/users/2")
 	if w.Code != 401 || s.Stage != "authz" {
-		t.Fatalf("anonymous: %d %+v", w.Code, s)
+		t.Fatalf("anonymous: %d stage %q reason %q", w.Code, s.Stage, s.Reason)
 	}
 	do("alice", "/users/1")
 	for _, c := range []struct {
