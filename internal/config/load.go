@@ -144,7 +144,7 @@ func parse(data []byte, file string, lookup func(string) (string, bool)) (c *Con
 		// runs on reload inside a serving process: fail, never crash.
 		if r := recover(); r != nil {
 			c = nil
-			err = &ValidationError{Problems: []Problem{{File: file, Line: 1, Col: 1, Msg: fmt.Sprintf("yaml: cannot parse: %v", r)}}}
+			err = &ValidationError{Problems: []Problem{{File: file, Line: 1, Col: 1, Msg: fmt.Sprintf("internal error while loading: %v", r)}}}
 		}
 	}()
 	c = Default()
