@@ -1,0 +1,268 @@
+package gateway
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gatehouse/gatehouse"
+	"github.com/gatehouse/gatehouse/internal/config"
+	"github.com/gatehouse/gatehouse/internal/httpx"
+	"github.com/gatehouse/gatehouse/internal/openapi"
+	"github.com/gatehouse/gatehouse/internal/proxy"
+	"github.com/gatehouse/gatehouse/problem"
+)
+
+// maxLoggedPath bounds the path written to the access log.
+const maxLoggedPath = 256
+
+// accessLog is the outermost stage: it assigns the request ID, creates the
+// audit record and the shared body cache, removes client-sent identity
+// headers, enforces the body limit, and writes one log line and the request
+// metrics when the request ends. No header value is ever logged.
+func accessLog(log *slog.Logger, m *Metrics, trusted httpx.TrustedProxies, cfg *config.Config, now func() time.Time) gatehouse.Middleware {
+	maxBody := int64(cfg.Limits.MaxBody)
+	expose := cfg.Errors.ExposeDetails
+	alog := log.With("component", "access")
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			start := now()
+			id := r.Header.Get("X-Request-Id")
+			if !httpx.SafeRequestID(id) {
+				id = httpx.NewRequestID()
+			}
+			r.Header.Set("X-Request-Id", id) // forwarded upstream: one ID in both logs
+			w.Header().Set("X-Request-Id", id)
+			rec := &gatehouse.Record{RequestID: id}
+			ctx := httpx.WithBodyCache(gatehouse.NewRecordContext(r.Context(), rec))
+			if expose {
+				ctx = problem.WithExposeDetails(ctx)
+			}
+			r = r.WithContext(ctx)
+			if n := httpx.StripIdentityHeaders(r.Header); n > 0 {
+				rec.Set("stripped_identity_headers", strconv.Itoa(n))
+			}
+			sw := &httpx.StatusWriter{ResponseWriter: w}
+			defer func() {
+				v := recover()
+				writeAccess(alog, m, trusted, r, rec, sw, now().Sub(start), v != nil)
+				if v != nil {
+					panic(v)
+				}
+			}()
+			if r.ContentLength > maxBody {
+				rec.Block("limits", "body_too_large")
+				problem.Write(sw, r, http.StatusRequestEntityTooLarge)
+				return
+			}
+			if r.Body != nil && r.Body != http.NoBody {
+				r.Body = http.MaxBytesReader(sw, r.Body, maxBody)
+			}
+			next.ServeHTTP(sw, r)
+		})
+	}
+}
+
+func writeAccess(log *slog.Logger, m *Metrics, trusted httpx.TrustedProxies, r *http.Request,
+	rec *gatehouse.Record, sw *httpx.StatusWriter, d time.Duration, aborted bool) {
+	s := rec.Snapshot()
+	status := sw.Status
+	if status == 0 && !aborted {
+		status = http.StatusOK
+	}
+	op := s.OperationID
+	if op == "" {
+		op = "unmatched"
+	}
+	code := strconv.Itoa(status)
+	m.Requests.WithLabelValues(op, code).Inc()
+	m.Duration.WithLabelValues(op).Observe(d.Seconds())
+	if s.Stage != "" {
+		m.Blocked.WithLabelValues(s.Stage, s.Reason).Inc()
+	}
+	path := r.URL.EscapedPath()
+	if len(path) > maxLoggedPath {
+		path = path[:maxLoggedPath] + "..."
+	}
+	attrs := []slog.Attr{
+		slog.String("request_id", s.RequestID),
+		slog.String("method", r.Method),
+		slog.String("path", strings.ToValidUTF8(path, "?")),
+		slog.String("operation_id", s.OperationID),
+		slog.Int("status", status),
+		slog.String("stage", s.Stage),
+		slog.String("reason", s.Reason),
+		slog.String("subject", s.Subject),
+		slog.Float64("latency_ms", float64(d.Microseconds())/1000),
+		slog.Int64("bytes", sw.Bytes),
+		slog.String("client_ip", trusted.ClientIP(r).String()),
+		slog.Any("monitored", s.Monitored),
+	}
+	if aborted {
+		attrs = append(attrs, slog.Bool("aborted", true))
+	}
+	if len(s.Attrs) > 0 {
+		keys := make([]string, 0, len(s.Attrs))
+		for k := range s.Attrs {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		extra := make([]any, 0, len(keys))
+		for _, k := range keys {
+			extra = append(extra, slog.String(k, s.Attrs[k]))
+		}
+		attrs = append(attrs, slog.Group("attrs", extra...))
+	}
+	log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
+}
+
+// recoverPanics turns a panic in an inner stage into a generic 500 (the
+// stack goes to the log). http.ErrAbortHandler is re-panicked so the server
+// aborts the connection as intended; a panic after the response started
+// also aborts, so the client never takes a truncated body for a whole one.
+func recoverPanics(log *slog.Logger) gatehouse.Middleware {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			defer func() {
+				v := recover()
+				if v == nil {
+					return
+				}
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				rec := gatehouse.RecordFrom(r.Context())
+				rec.Block("recover", "panic")
+				log.Error("panic serving request", "request_id", rec.Snapshot().RequestID,
+					"panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+				if sw, ok := w.(*httpx.StatusWriter); ok && sw.Status != 0 {
+					panic(http.ErrAbortHandler)
+				}
+				problem.Write(w, r, http.StatusInternalServerError)
+			}()
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// routeStage matches requests against the spec.
+type routeStage struct {
+	spec    *openapi.Spec
+	modes   map[*openapi.Operation]gatehouse.Mode
+	def     gatehouse.Mode
+	methods []string // every method the spec uses, for Allow
+}
+
+func parseMode(s string) gatehouse.Mode {
+	if s == config.ModeMonitor {
+		return gatehouse.Monitor
+	}
+	return gatehouse.Enforce
+}
+
+func newRouteStage(spec *openapi.Spec, cfg *config.Config) (*routeStage, error) {
+	s := &routeStage{spec: spec, modes: map[*openapi.Operation]gatehouse.Mode{}, def: parseMode(cfg.Mode)}
+	seen := map[string]bool{}
+	for _, op := range spec.Operations {
+		if !seen[op.Method] {
+			seen[op.Method] = true
+			s.methods = append(s.methods, op.Method)
+		}
+	}
+	sort.Strings(s.methods)
+	keys := make([]string, 0, len(cfg.Routes))
+	for k := range cfg.Routes {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, key := range keys {
+		ro := cfg.Routes[key]
+		op := findOperation(spec, key)
+		if op == nil {
+			return nil, config.AtPath("routes."+key, fmt.Errorf("operation %q is not in the spec", key))
+		}
+		if ro.Mode != "" {
+			s.modes[op] = parseMode(ro.Mode)
+		}
+	}
+	return s, nil
+}
+
+// findOperation looks an operation up by operationId or "METHOD /template".
+func findOperation(spec *openapi.Spec, key string) *openapi.Operation {
+	for _, op := range spec.Operations {
+		if op.ID == key || op.Method+" "+op.Template == key {
+			return op
+		}
+	}
+	if m, t, ok := strings.Cut(key, " "); ok {
+		for _, op := range spec.Operations {
+			if strings.EqualFold(op.Method, m) && op.Template == t {
+				return op
+			}
+		}
+	}
+	return nil
+}
+
+func (s *routeStage) allow(rawPath string) string {
+	var ok []string
+	for _, m := range s.methods {
+		if _, err := s.spec.Match(m, rawPath); err == nil {
+			ok = append(ok, m)
+		}
+	}
+	return strings.Join(ok, ", ")
+}
+
+func (s *routeStage) middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := gatehouse.RecordFrom(r.Context())
+		if n := httpx.StripOverrideHeaders(r.Header); n > 0 {
+			rec.Set("stripped_override_headers", strconv.Itoa(n))
+		}
+		raw := r.RequestURI
+		if i := strings.IndexByte(raw, '?'); i >= 0 {
+			raw = raw[:i]
+		}
+		if raw == "" || raw[0] != '/' { // "*" and absolute-form targets
+			rec.Block("route", "bad_path")
+			problem.Write(w, r, http.StatusBadRequest)
+			return
+		}
+		m, err := s.spec.Match(r.Method, raw)
+		if err != nil {
+			switch {
+			case errors.Is(err, openapi.ErrBadPath):
+				rec.Block("route", "bad_path")
+				problem.Write(w, r, http.StatusBadRequest)
+			case errors.Is(err, openapi.ErrMethodNotAllowed):
+				rec.Block("route", "method_not_allowed")
+				if a := s.allow(raw); a != "" {
+					w.Header().Set("Allow", a)
+				}
+				problem.Write(w, r, http.StatusMethodNotAllowed)
+			default:
+				rec.Block("route", "no_route")
+				problem.Write(w, r, http.StatusNotFound)
+			}
+			return
+		}
+		op := m.Operation
+		mode, ok := s.modes[op]
+		if !ok {
+			mode = s.def
+		}
+		rec.OperationID = op.ID
+		rt := &gatehouse.Route{OperationID: op.ID, Method: op.Method, Template: op.Template,
+			Path: m.Path, Params: m.Params, Tags: op.Tags, Mode: mode}
+		ctx := proxy.WithTargetPath(gatehouse.WithRoute(r.Context(), rt), m.RawPath)
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
