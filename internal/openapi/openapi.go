@@ -28,6 +28,9 @@ type Spec struct {
 	Model *v3.Document
 	// Operations lists every operation in document order.
 	Operations []*Operation
+	// Warnings lists non-fatal problems found at load, each prefixed with
+	// "file:line:col: " (e.g. a path template that cannot be routed).
+	Warnings []string
 
 	file   string     // absolute path, "" for LoadBytes
 	root   *yaml.Node // root of the source file, for Position
