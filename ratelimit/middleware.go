@@ -498,13 +498,14 @@ func ceilSeconds(d time.Duration) string {
 // until the next request is allowed).
 func setHeaders(h http.Header, p *Policy, d Decision) {
 	w := max(int64((p.Rate.Per+time.Second-1)/time.Second), 1)
-	h.Set("RateLimit-Policy", `"`+p.Name+`";q=`+strconv.Itoa(p.Rate.Count)+";w="+strconv.FormatInt(w, 10))
+	// Direct map writes: the keys are already canonical ("Ratelimit-Policy").
+	h["Ratelimit-Policy"] = []string{`"` + p.Name + `";q=` + strconv.Itoa(p.Rate.Count) + ";w=" + strconv.FormatInt(w, 10)}
 	t := d.ResetAfter
 	if !d.Allowed {
 		t = d.RetryAfter
 	}
 	ts := int64((t + time.Second - 1) / time.Second)
-	h.Set("RateLimit", `"`+p.Name+`";r=`+strconv.Itoa(max(d.Remaining, 0))+";t="+strconv.FormatInt(ts, 10))
+	h["Ratelimit"] = []string{`"` + p.Name + `";r=` + strconv.Itoa(max(d.Remaining, 0)) + ";t=" + strconv.FormatInt(ts, 10)}
 }
 
 // Names lists the limit names in m (for metrics pre-registration).
