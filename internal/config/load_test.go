@@ -612,6 +612,7 @@ func TestProblemString(t *testing.T) {
 		{Problem{File: "g.yaml", Line: 3, Col: 5, Path: "a.b", Msg: "bad"}, "g.yaml:3:5: a.b: bad"},
 		{Problem{File: "g.yaml", Line: 3, Col: 5, Path: "a.b", Msg: "meh", Warning: true}, "g.yaml:3:5: warning: a.b: meh"},
 		{Problem{File: "g.yaml", Line: 1, Col: 1, Msg: "whole file"}, "g.yaml:1:1: whole file"},
+		{Problem{File: "g.yaml", Line: 2, Col: 3, Path: "x", Msg: "two\nlines"}, "g.yaml:2:3: x: two\n\tlines"},
 	} {
 		if got := tc.p.String(); got != tc.want {
 			t.Errorf("String() = %q, want %q", got, tc.want)

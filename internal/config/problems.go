@@ -23,7 +23,8 @@ type Problem struct {
 }
 
 // String formats p as "FILE:LINE:COL: [warning: ]key.path: message"; the
-// path part is left out when the problem belongs to the whole file.
+// path part is left out when the problem belongs to the whole file, and
+// continuation lines of a multi-line message are indented with a tab.
 func (p Problem) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s:%d:%d: ", p.File, p.Line, p.Col)
@@ -34,7 +35,9 @@ func (p Problem) String() string {
 		b.WriteString(p.Path)
 		b.WriteString(": ")
 	}
-	b.WriteString(p.Msg)
+	// A multi-line message (a CEL compile error, say) keeps one problem per
+	// unindented line: continuation lines are indented with a tab.
+	b.WriteString(strings.ReplaceAll(p.Msg, "\n", "\n\t"))
 	return b.String()
 }
 

@@ -256,8 +256,9 @@ func defaultJSON(v reflect.Value) (any, bool) {
 
 // ParseDocs reads the Go doc comments of the struct types and fields in the
 // package directory dir (non-test files) and returns them keyed "Type" and
-// "Type.Field", each cut to its first paragraph and folded to one line. The schema test uses it so that
-// descriptions come from the comments next to the fields.
+// "Type.Field", each cut to its first paragraph and folded to one line.
+// The schema test uses it so that descriptions come from the comments next
+// to the fields.
 func ParseDocs(dir string) (map[string]string, error) {
 	files, err := filepath.Glob(filepath.Join(dir, "*.go"))
 	if err != nil {
