@@ -37,8 +37,6 @@ type Authz struct {
 	CELCostLimit uint64 `yaml:"cel_cost_limit"`
 	// CELTimeout caps the wall time of one CEL evaluation that loops.
 	CELTimeout Duration `yaml:"cel_timeout"`
-	// MaxBody caps how much request body is read to check ownership or feed request.body.
-	MaxBody ByteSize `yaml:"max_body"`
 }
 
 // AuthzRule is one rule; every condition given must hold.
@@ -81,7 +79,6 @@ func (c *Authz) setDefaults() {
 	c.Default = "authenticated"
 	c.CELCostLimit = AuthzDefaultCELCostLimit
 	c.CELTimeout = Duration(20e6) // 20ms
-	c.MaxBody = 1 << 20
 }
 
 // validate reports problems in Authz that need no spec; rule keys and CEL
@@ -105,9 +102,6 @@ func (c *Authz) validate(p *Problems, path string) {
 	}
 	if c.CELTimeout <= 0 {
 		p.Errorf(joinPath(path, "cel_timeout"), "cel_timeout must be positive")
-	}
-	if c.MaxBody <= 0 {
-		p.Errorf(joinPath(path, "max_body"), "max_body must be positive")
 	}
 	for key, r := range c.Rules {
 		rp := joinPath(joinPath(path, "rules"), key)

@@ -43,7 +43,7 @@ authz:
 		t.Fatalf("Validate: %v", err)
 	}
 	a := c.Authz
-	if a.Default != "deny" || a.Mode != "monitor" || a.CELTimeout.D().Milliseconds() != 5 || a.CELCostLimit != AuthzDefaultCELCostLimit || a.MaxBody != 1<<20 {
+	if a.Default != "deny" || a.Mode != "monitor" || a.CELTimeout.D().Milliseconds() != 5 || a.CELCostLimit != AuthzDefaultCELCostLimit {
 		t.Fatalf("Authz = %+v", a)
 	}
 	if len(a.Rules) != 5 || a.Rules["getUser"].Owner.Param != "user_id" || !a.Rules["getHealth"].Public {

@@ -2,11 +2,218 @@ package gateway
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+
+	"github.com/pb33f/libopenapi/datamodel/high/base"
 
 	"github.com/gatehouse/gatehouse"
+	"github.com/gatehouse/gatehouse/authz/celpolicy"
+	"github.com/gatehouse/gatehouse/authz/policy"
+	"github.com/gatehouse/gatehouse/internal/config"
+	"github.com/gatehouse/gatehouse/internal/httpx"
+	"github.com/gatehouse/gatehouse/internal/openapi"
 )
 
-// buildAuthz compiles the authz stage; a nil Middleware means the stage is off.
+// buildAuthz compiles the authz stage; a nil Middleware means the stage is
+// off (it never is: with no rules the default stance still applies). Rules
+// are compiled against the spec here, so a CEL type error or a rule key that
+// matches no operation fails Build (and `gatehouse validate`) with the key
+// path authz.rules.<key>[.<field>]. Operations whose effective rule is public
+// are logged as a warning; AuthzPublicOperations returns them for validate.
 func (b *builder) buildAuthz(ctx context.Context) (gatehouse.Middleware, error) {
-	return nil, nil
+	pol, err := compileAuthz(b.cfg, b.spec, b)
+	if err != nil {
+		return nil, err
+	}
+	if pub := pol.PublicOperations(); len(pub) > 0 {
+		b.log.Warn("operations open to anonymous callers", "component", "authz", "operations", strings.Join(pub, ","))
+	}
+	return pol.Middleware, nil
+}
+
+// AuthzPublicOperations compiles cfg's authz rules against spec and returns
+// the operations whose effective rule lets anonymous callers in (for
+// `gatehouse validate` to print as warnings), or the located compile error.
+func AuthzPublicOperations(cfg *config.Config, spec *openapi.Spec) ([]string, error) {
+	pol, err := compileAuthz(cfg, spec, nil)
+	if err != nil {
+		return nil, err
+	}
+	return pol.PublicOperations(), nil
+}
+
+func compileAuthz(cfg *config.Config, spec *openapi.Spec, b *builder) (*policy.Policy, error) {
+	if spec == nil {
+		return nil, config.AtPath("authz", errors.New("authorization needs the spec's operations"))
+	}
+	ac := &cfg.Authz
+	stance, err := policy.ParseStance(ac.Default)
+	if err != nil {
+		return nil, config.AtPath("authz.default", err)
+	}
+	opts := policy.Options{
+		Default:    stance,
+		Operations: AuthzOperations(spec),
+		MaxBody:    int64(cfg.Limits.MaxBody),
+		CEL:        celpolicy.Options{CostLimit: ac.CELCostLimit, Timeout: ac.CELTimeout.D()},
+	}
+	switch ac.Mode {
+	case config.ModeEnforce:
+		opts.ModeFor = func(*gatehouse.Route) gatehouse.Mode { return gatehouse.Enforce }
+	case config.ModeMonitor:
+		opts.ModeFor = func(*gatehouse.Route) gatehouse.Mode { return gatehouse.Monitor }
+	}
+	if b != nil {
+		opts.Logger = b.log
+		opts.Metrics = b.metrics
+		opts.Now = b.now
+		if trusted, err := httpx.ParseTrustedProxies(cfg.TrustedProxies); err == nil {
+			opts.ClientIP = func(r *http.Request) string { return trusted.ClientIP(r).String() }
+		}
+	}
+	keys := make([]string, 0, len(ac.Rules))
+	for k := range ac.Rules {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		r := ac.Rules[k]
+		if r == nil {
+			return nil, config.AtPath("authz.rules."+k, errors.New("empty rule"))
+		}
+		pr := policy.Rule{Key: k, Public: r.Public, Authenticated: r.Authenticated, Roles: r.Roles,
+			RolesAll: r.RolesAll, Scopes: r.Scopes, Allow: r.Allow}
+		if r.Owner != nil {
+			pr.Owner = &policy.Owner{Param: r.Owner.Param, Claim: r.Owner.Claim, UnlessRoles: r.Owner.UnlessRolesAll()}
+		}
+		opts.Rules = append(opts.Rules, pr)
+	}
+	pol, err := policy.New(opts)
+	if err != nil {
+		var re *policy.RuleError
+		if errors.As(err, &re) {
+			path := "authz.rules." + re.Key
+			if re.Field != "" {
+				path += "." + re.Field
+			}
+			msg := re.Err
+			if re.Operation != "" {
+				msg = fmt.Errorf("%w (compiled for operation %s)", re.Err, re.Operation)
+			}
+			return nil, config.AtPath(path, msg)
+		}
+		return nil, config.AtPath("authz", err)
+	}
+	return pol, nil
+}
+
+// AuthzOperations translates the spec's operations into what the policy
+// needs: parameter types from their schemas (integer → int, number →
+// double, boolean → bool, anything else → string) and the top-level
+// properties of a JSON request body.
+func AuthzOperations(spec *openapi.Spec) []policy.Operation {
+	ops := make([]policy.Operation, 0, len(spec.Operations))
+	for _, op := range spec.Operations {
+		po := policy.Operation{ID: op.ID, Method: op.Method, Template: op.Template, Tags: op.Tags}
+		for _, prm := range op.Params {
+			if prm == nil || (prm.In != "path" && prm.In != "query") {
+				continue
+			}
+			in := policy.InPath
+			if prm.In == "query" {
+				in = policy.InQuery
+			}
+			po.Params = append(po.Params, policy.Param{Name: prm.Name, In: in, Type: schemaType(prm.Schema, 0)})
+		}
+		if op.Op != nil && op.Op.RequestBody != nil && op.Op.RequestBody.Content != nil {
+			for mt, media := range op.Op.RequestBody.Content.FromOldest() {
+				if !isJSONMedia(mt) {
+					continue
+				}
+				po.JSONBody = true
+				if media != nil {
+					for name, t := range bodyProps(media.Schema, 0) {
+						po.Params = append(po.Params, policy.Param{Name: name, In: policy.InBody, Type: t})
+					}
+				}
+				break
+			}
+		}
+		ops = append(ops, po)
+	}
+	return ops
+}
+
+func isJSONMedia(mt string) bool {
+	mt = strings.ToLower(strings.TrimSpace(strings.SplitN(mt, ";", 2)[0]))
+	return mt == "application/json" || strings.HasSuffix(mt, "+json") || mt == "*/*" || mt == "application/*"
+}
+
+// schemaType maps a schema to the CEL type of its values: exactly one
+// non-null scalar type of integer/number/boolean maps to int/double/bool;
+// anything else (string, several types, no type, objects) is a string,
+// compared exactly.
+func schemaType(sp *base.SchemaProxy, depth int) celpolicy.Type {
+	if sp == nil || depth > 8 {
+		return celpolicy.String
+	}
+	s := sp.Schema()
+	if s == nil {
+		return celpolicy.String
+	}
+	var types []string
+	for _, t := range s.Type {
+		if t != "null" {
+			types = append(types, t)
+		}
+	}
+	if len(types) == 0 && len(s.AllOf) > 0 {
+		for _, sub := range s.AllOf {
+			if t := schemaType(sub, depth+1); t != celpolicy.String {
+				return t
+			}
+		}
+	}
+	if len(types) != 1 {
+		return celpolicy.String
+	}
+	switch types[0] {
+	case "integer":
+		return celpolicy.Int
+	case "number":
+		return celpolicy.Double
+	case "boolean":
+		return celpolicy.Bool
+	}
+	return celpolicy.String
+}
+
+// bodyProps returns the top-level properties of an object schema (allOf
+// parts included) with their types.
+func bodyProps(sp *base.SchemaProxy, depth int) map[string]celpolicy.Type {
+	out := map[string]celpolicy.Type{}
+	if sp == nil || depth > 8 {
+		return out
+	}
+	s := sp.Schema()
+	if s == nil {
+		return out
+	}
+	if s.Properties != nil {
+		for name, p := range s.Properties.FromOldest() {
+			out[name] = schemaType(p, depth+1)
+		}
+	}
+	for _, sub := range s.AllOf {
+		for name, t := range bodyProps(sub, depth+1) {
+			if _, ok := out[name]; !ok {
+				out[name] = t
+			}
+		}
+	}
+	return out
 }
