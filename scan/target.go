@@ -619,3 +619,55 @@ func ResponseSchema(op *openapi.Operation, status int) *base.Schema {
 
 // SchemaOf resolves a schema proxy (nil-safe).
 func SchemaOf(p *base.SchemaProxy) *base.Schema { return schemaOf(p) }
+
+// Baselines returns the baseline exchanges recorded so far (crawl and
+// Baseline calls), ordered by operation and identity.
+func (t *Target) Baselines() []*Exchange {
+	t.mu.Lock()
+	keys := make([]string, 0, len(t.baselines))
+	for k := range t.baselines {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	out := make([]*Exchange, 0, len(keys))
+	for _, k := range keys {
+		if ex := t.baselines[k]; ex != nil {
+			out = append(out, ex)
+		}
+	}
+	t.mu.Unlock()
+	return out
+}
+
+// Identity returns the identity with the given name, or nil.
+func (t *Target) Identity(name string) *Identity {
+	for _, id := range t.Identities {
+		if id.Name == name {
+			return id
+		}
+	}
+	return nil
+}
+
+// WithToken returns the request for p sent with "Authorization: Bearer tok"
+// instead of any identity's credentials.
+func (t *Target) WithToken(p *Prepared, tok string) *Request {
+	r := t.Request(p, nil)
+	r.Header.Set("Authorization", "Bearer "+tok)
+	r.Identity = "forged"
+	return r
+}
+
+// Stop reports whether err must end a check: the budget is spent, the
+// context is done, or the target stopped answering. Other errors (a
+// request forbidden by safe mode) only skip the request.
+func Stop(ctx context.Context, err error) bool {
+	if err == nil {
+		return false
+	}
+	if ctx.Err() != nil || errors.Is(err, ErrBudget) {
+		return true
+	}
+	var ne interface{ Timeout() bool }
+	return errors.As(err, &ne) && !errors.Is(err, ErrUnsafe)
+}

@@ -1,0 +1,86 @@
+// Package checks lists gatehouse's checks: the dynamic ones run by
+// `gatehouse scan` (GH2xxx, in internal/checks/dynamic).
+package checks
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/gatehouse/gatehouse/internal/checks/dynamic"
+	"github.com/gatehouse/gatehouse/scan"
+)
+
+// Dynamic returns every dynamic check, in ID order.
+func Dynamic() []scan.Check {
+	cs := []scan.Check{
+		dynamic.NoAuth{},
+		dynamic.JWTSignature{},
+		dynamic.WeakSecret{},
+		dynamic.TokenLifetime{},
+		dynamic.AfterLogout{},
+		dynamic.ExpiredToken{},
+		dynamic.BOLA{},
+		dynamic.BFLA{},
+		dynamic.Exposure{},
+		dynamic.Undeclared{},
+		dynamic.MassAssignment{},
+		dynamic.LoginRateLimit{},
+		dynamic.ErrorHandling{},
+		dynamic.SQLiError{},
+		dynamic.SQLiBoolean{},
+		dynamic.SecurityHeaders{},
+		dynamic.CORS{},
+		dynamic.VersionDisclosure{},
+		dynamic.Trace{},
+	}
+	sort.Slice(cs, func(i, j int) bool { return cs[i].Meta().ID < cs[j].Meta().ID })
+	return cs
+}
+
+// Select returns the dynamic checks matching a comma-separated list of
+// check IDs ("GH2010") and categories ("authn", "injection"); "" or "all"
+// selects every check. A leading "-" excludes ("all,-injection").
+func Select(spec string) ([]scan.Check, error) {
+	all := Dynamic()
+	if strings.TrimSpace(spec) == "" {
+		return all, nil
+	}
+	include := map[string]bool{}
+	exclude := map[string]bool{}
+	anyInclude := false
+	for _, tok := range strings.Split(spec, ",") {
+		tok = strings.TrimSpace(tok)
+		if tok == "" {
+			continue
+		}
+		neg := strings.HasPrefix(tok, "-")
+		tok = strings.ToLower(strings.TrimPrefix(tok, "-"))
+		known := tok == "all"
+		for _, c := range all {
+			m := c.Meta()
+			if strings.EqualFold(m.ID, tok) || m.Category == tok {
+				known = true
+			}
+		}
+		if !known {
+			return nil, fmt.Errorf("unknown check or category %q (categories: authn, bola, bfla, exposure, mass-assignment, ratelimit, errors, injection, misconfig)", tok)
+		}
+		if neg {
+			exclude[tok] = true
+		} else {
+			include[tok] = true
+			anyInclude = true
+		}
+	}
+	var out []scan.Check
+	for _, c := range all {
+		m := c.Meta()
+		id, cat := strings.ToLower(m.ID), m.Category
+		in := !anyInclude || include["all"] || include[id] || include[cat]
+		if in && !exclude[id] && !exclude[cat] {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
