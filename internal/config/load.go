@@ -328,6 +328,12 @@ func (d *decoder) deref(n *yaml.Node, path string) (target *yaml.Node, release f
 	return n, release, true
 }
 
+// isLocalTag tells whether tag is an application tag such as !vault or
+// !env: silently reading its text as a plain value would surprise.
+func isLocalTag(tag string) bool {
+	return strings.HasPrefix(tag, "!") && !strings.HasPrefix(tag, "!!") && tag != "!"
+}
+
 func isNull(n *yaml.Node) bool {
 	return n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null"
 }
@@ -358,6 +364,10 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		return
 	}
 	defer release()
+	if isLocalTag(n.Tag) {
+		d.errorf(n, path, "YAML tag %s is not supported (gatehouse resolves no custom tags; use ${ENV} for values from the environment)", n.Tag)
+		return
+	}
 	if isNull(n) {
 		return
 	}

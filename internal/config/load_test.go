@@ -453,6 +453,8 @@ func TestDecoderErrors(t *testing.T) {
 		{"list for scalar", "extra: [a]\n", []string{`x.yaml:1:8: extra: expected a string, got a list`}},
 		{"mapping for list", "items: {a: b}\n", []string{`x.yaml:1:8: items: expected a list, got a mapping`}},
 		{"merge of scalar", "ptr:\n  <<: 3\n", []string{`x.yaml:2:7: ptr: merge key << wants a mapping or a list of mappings`}},
+		{"custom tag", "extra: !vault secret/db\n", []string{`x.yaml:1:8: extra: YAML tag !vault is not supported`}},
+		{"custom tag on mapping", "ptr: !thing {name: a}\n", []string{`x.yaml:1:6: ptr: YAML tag !thing is not supported`}},
 		{"duplicate in map", "by_name:\n  a: {}\n  a: {}\n", []string{`x.yaml:3:3: by_name.a: duplicate key "a" (first at line 2)`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -660,4 +662,26 @@ func writeFile(t *testing.T, dir, name, content string) string {
 		t.Fatal(err)
 	}
 	return f
+}
+
+func BenchmarkCheck(b *testing.B) {
+	for _, f := range []string{"testdata/minimal.good.yaml", "testdata/full.good.yaml"} {
+		b.Run(filepath.Base(f), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := Check(f); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkGenerateSchema(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := GenerateSchema(nil); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
