@@ -234,6 +234,9 @@ func (s *Shape) finish() {
 // lookup returns the shapes that declare key in any of ss, and whether key
 // is allowed (declared, matched by patternProperties, or the object is open).
 func lookup(ss []*Shape, key string) (children []*Shape, allowed bool) {
+	if len(ss) == 0 {
+		return nil, true // no schema here: nothing to compare against
+	}
 	for _, s := range ss {
 		if s == nil {
 			continue

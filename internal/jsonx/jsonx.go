@@ -44,6 +44,9 @@ type Limits struct {
 	MaxArrayLen  int // elements of one array; default 10000
 	MaxKeys      int // keys of one object; default 1000
 	MaxNumberLen int // characters of one number literal; default 40
+	// AnyNumber skips the int64/float64 range check (for upstream responses
+	// that are re-serialized verbatim, never interpreted).
+	AnyNumber bool
 }
 
 // Defaults returns l with zero fields set to their defaults.
@@ -470,6 +473,10 @@ func (p *parser) number() (any, error) {
 	lit := string(d[start:i])
 	if len(lit) > p.lim.MaxNumberLen {
 		return nil, p.fail(ErrNumber, "number literal too long")
+	}
+	if p.lim.AnyNumber {
+		p.pos = i
+		return json.Number(lit), nil
 	}
 	if isInt {
 		if _, err := strconv.ParseInt(lit, 10, 64); err != nil {

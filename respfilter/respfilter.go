@@ -1,0 +1,672 @@
+// Package respfilter enforces the response half of the contract: JSON
+// response bodies are filtered to the properties their schema declares,
+// validated against it, or passed untouched, per operation and status code;
+// sensitive fields (password_hash, token, ssn, card numbers...) are removed
+// wherever they appear, even when the schema declares them.
+//
+// Filtering rather than only blocking keeps an API working while it stops
+// leaking (OWASP API3:2023, excessive data exposure). Bodies are buffered only
+// up to a limit; larger or streaming responses are passed through or blocked
+// by configuration, never buffered without bound. Shapes come from
+// oasvalidate, so request and response agree on what "declared" means.
+package respfilter
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/pb33f/jsonschema/v6"
+	"github.com/pb33f/libopenapi-validator/config"
+	"github.com/pb33f/libopenapi-validator/helpers"
+	"github.com/pb33f/libopenapi-validator/schema_validation"
+	v3 "github.com/pb33f/libopenapi/datamodel/high/v3"
+
+	"github.com/gatehouse/gatehouse"
+	"github.com/gatehouse/gatehouse/internal/jsonx"
+	"github.com/gatehouse/gatehouse/oasvalidate"
+	"github.com/gatehouse/gatehouse/problem"
+)
+
+// Stage is the name this stage records in the audit record.
+const Stage = "response_filter"
+
+// Mode is what happens to a JSON response.
+type Mode int
+
+const (
+	// ModeFilter removes undeclared and masked properties (the default).
+	ModeFilter Mode = iota
+	// ModeValidate blocks a response that does not conform with a generic
+	// 502, then removes masked properties.
+	ModeValidate
+	// ModeOff passes the response untouched.
+	ModeOff
+)
+
+func (m Mode) String() string {
+	switch m {
+	case ModeValidate:
+		return "validate"
+	case ModeOff:
+		return "off"
+	}
+	return "filter"
+}
+
+// ParseMode parses "filter", "validate" or "off".
+func ParseMode(s string) (Mode, error) {
+	switch s {
+	case "filter", "":
+		return ModeFilter, nil
+	case "validate":
+		return ModeValidate, nil
+	case "off":
+		return ModeOff, nil
+	}
+	return ModeFilter, fmt.Errorf("respfilter: unknown mode %q", s)
+}
+
+// Oversize says what happens to a JSON response larger than MaxBody.
+type Oversize int
+
+const (
+	// OversizeBlock replaces it with a generic 502 (fail closed; the default).
+	OversizeBlock Oversize = iota
+	// OversizePass streams it through unfiltered, with a log line.
+	OversizePass
+)
+
+// DefaultMask lists the property names removed from every response by
+// default. Names match case-insensitively with '_' and '-' ignored, so
+// "passwordHash" matches "password_hash".
+var DefaultMask = []string{
+	"password", "password_hash", "passwd", "pwd", "secret", "client_secret", "token", "access_token",
+	"refresh_token", "id_token", "api_key", "apikey", "private_key", "ssn", "social_security_number",
+	"credit_card", "card_number", "cvv", "cvc", "pin", "otp_secret", "mfa_secret", "session_token",
+}
+
+// OperationOptions override the defaults for one operation.
+type OperationOptions struct {
+	// Mode overrides Options.Mode for this operation.
+	Mode *Mode
+	// Status overrides the mode per status code ("200", "2XX", "default").
+	Status map[string]Mode
+	// Unmask lists mask names this operation may return (e.g. "token" for login).
+	Unmask []string
+}
+
+// Options configure a Filter.
+type Options struct {
+	Mode       Mode
+	Operations map[string]OperationOptions
+	// Mask lists property names removed wherever they appear (nil: DefaultMask;
+	// empty non-nil: none).
+	Mask []string
+	// MaskCards replaces strings that look like payment card numbers (IIN
+	// prefix, 13-19 digits, Luhn-valid) with a mask keeping the last four digits.
+	MaskCards bool
+	// MaxBody bounds the buffered response in bytes (default 1 MiB).
+	MaxBody int64
+	// Oversize decides what happens to larger responses.
+	Oversize Oversize
+	// Logger gets one line per filtered, blocked or passed-oversize response.
+	Logger *slog.Logger
+	// Observe, when set, is called with the operation ID and an action:
+	// "stripped", "masked", "invalid", "oversize_pass", "oversize_block",
+	// "unparseable", "encoded".
+	Observe func(operation, action string)
+}
+
+// Filter applies the response contract. It is immutable after New and safe
+// for concurrent use.
+type Filter struct {
+	opts Options
+	log  *slog.Logger
+	mask map[string]bool
+	ops  map[string]*compiledOp
+}
+
+type compiledOp struct {
+	mode   Mode
+	status map[string]Mode
+	unmask map[string]bool
+	resp   map[string]*compiledResp // "200", "2XX", "default"
+}
+
+type compiledResp struct {
+	json   bool // declares a JSON body
+	shape  *oasvalidate.Shape
+	schema *jsonschema.Schema
+}
+
+// New compiles the response schemas of ops.
+func New(doc *v3.Document, ops []oasvalidate.Operation, opts Options) (*Filter, error) {
+	if doc == nil {
+		return nil, errors.New("respfilter: nil document")
+	}
+	if opts.MaxBody <= 0 {
+		opts.MaxBody = 1 << 20
+	}
+	f := &Filter{opts: opts, log: opts.Logger, ops: map[string]*compiledOp{}}
+	if f.log == nil {
+		f.log = slog.New(slog.DiscardHandler)
+	}
+	mask := opts.Mask
+	if mask == nil {
+		mask = DefaultMask
+	}
+	f.mask = map[string]bool{}
+	for _, m := range mask {
+		f.mask[normName(m)] = true
+	}
+	version := helpers.VersionToFloat(doc.Version)
+	copts := config.NewValidationOptions(config.WithFormatAssertions())
+	for _, op := range ops {
+		oo := opts.Operations[op.ID]
+		c := &compiledOp{mode: opts.Mode, status: oo.Status, resp: map[string]*compiledResp{}}
+		if oo.Mode != nil {
+			c.mode = *oo.Mode
+		}
+		if len(oo.Unmask) > 0 {
+			c.unmask = map[string]bool{}
+			for _, u := range oo.Unmask {
+				c.unmask[normName(u)] = true
+			}
+		}
+		if op.Op != nil && op.Op.Responses != nil {
+			add := func(code string, r *v3.Response) error {
+				cr := &compiledResp{}
+				c.resp[strings.ToUpper(code)] = cr
+				if r == nil || r.Content == nil {
+					return nil
+				}
+				for mt, m := range r.Content.FromOldest() {
+					base, _, _ := strings.Cut(strings.ToLower(mt), ";")
+					if !isJSON(strings.TrimSpace(base)) || m == nil || m.Schema == nil {
+						continue
+					}
+					cr.json = true
+					sh, err := oasvalidate.CompileShape(m.Schema)
+					if err != nil {
+						return fmt.Errorf("response %s: %w", code, err)
+					}
+					cr.shape = sh
+					if sch := m.Schema.Schema(); sch != nil {
+						compiled, err := schema_validation.CompileSchemaForValidation(sch,
+							schema_validation.SchemaValidationPurposeResponseBody, copts, version)
+						if err != nil {
+							return fmt.Errorf("response %s: %w", code, err)
+						}
+						if compiled != nil {
+							cr.schema = compiled.CompiledSchema
+						}
+					}
+					break
+				}
+				return nil
+			}
+			if op.Op.Responses.Codes != nil {
+				for code, r := range op.Op.Responses.Codes.FromOldest() {
+					if err := add(code, r); err != nil {
+						return nil, fmt.Errorf("respfilter: operation %q: %w", op.ID, err)
+					}
+				}
+			}
+			if op.Op.Responses.Default != nil {
+				if err := add("default", op.Op.Responses.Default); err != nil {
+					return nil, fmt.Errorf("respfilter: operation %q: %w", op.ID, err)
+				}
+			}
+		}
+		f.ops[op.ID] = c
+	}
+	return f, nil
+}
+
+func isJSON(mt string) bool { return mt == "application/json" || strings.HasSuffix(mt, "+json") }
+
+func normName(s string) string {
+	s = strings.ToLower(s)
+	if strings.ContainsAny(s, "_-") {
+		s = strings.NewReplacer("_", "", "-", "").Replace(s)
+	}
+	return s
+}
+
+// lookupResp finds the response for status: exact code, then "2XX", then default.
+func (c *compiledOp) lookupResp(status int) (*compiledResp, Mode, bool) {
+	code := strconv.Itoa(status)
+	rng := code[:1] + "XX"
+	mode := c.mode
+	for _, k := range []string{code, rng, "DEFAULT"} {
+		if m, ok := c.status[k]; ok {
+			mode = m
+			break
+		}
+		if k == "DEFAULT" {
+			if m, ok := c.status["default"]; ok {
+				mode = m
+			}
+		}
+	}
+	for _, k := range []string{code, rng, "DEFAULT"} {
+		if r, ok := c.resp[k]; ok {
+			return r, mode, true
+		}
+	}
+	return nil, mode, false
+}
+
+// Result says what Apply did.
+type Result struct {
+	// Stripped and Masked list JSON pointers of removed properties (at most 16 each).
+	Stripped, Masked []string
+	// NStripped and NMasked count them all.
+	NStripped, NMasked int
+	// Changed tells whether the body was rewritten.
+	Changed bool
+}
+
+// ErrInvalid wraps a response that fails its schema in Validate mode.
+var ErrInvalid = errors.New("respfilter: response does not conform to its schema")
+
+// ErrUnparseable wraps a JSON response that the strict reader rejects.
+var ErrUnparseable = errors.New("respfilter: response is not valid json")
+
+// Apply filters one complete JSON response body for operation op and status
+// code status. It returns the body to send (body itself when nothing changed).
+// An error means the response must not be sent (Validate mode failure or
+// unparseable JSON).
+func (f *Filter) Apply(op string, status int, body []byte) ([]byte, Result, error) {
+	c := f.ops[op]
+	var res Result
+	if c == nil {
+		c = &compiledOp{mode: f.opts.Mode}
+	}
+	cr, mode, _ := c.lookupResp(status)
+	if mode == ModeOff {
+		return body, res, nil
+	}
+	val, err := jsonx.Parse(body, jsonx.Limits{MaxDepth: 256, MaxStringLen: int(f.opts.MaxBody), MaxArrayLen: int(f.opts.MaxBody),
+		MaxKeys: int(f.opts.MaxBody), MaxNumberLen: 1024, AnyNumber: true})
+	if err != nil {
+		return nil, res, fmt.Errorf("%w: %w", ErrUnparseable, err)
+	}
+	var ss []*oasvalidate.Shape
+	if cr != nil && cr.shape != nil {
+		ss = []*oasvalidate.Shape{cr.shape}
+	}
+	if mode == ModeValidate && cr != nil && cr.schema != nil {
+		if err := cr.schema.Validate(val); err != nil {
+			return nil, res, fmt.Errorf("%w: %w", ErrInvalid, err)
+		}
+	}
+	w := &walker{f: f, unmask: c.unmask, strip: mode == ModeFilter, res: &res}
+	val = w.walk(val, ss)
+	if !res.Changed {
+		return body, res, nil
+	}
+	out, err := marshal(val)
+	if err != nil {
+		return nil, res, fmt.Errorf("respfilter: re-encode: %w", err)
+	}
+	return out, res, nil
+}
+
+func marshal(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(true)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimRight(b.Bytes(), "\n"), nil
+}
+
+type walker struct {
+	f      *Filter
+	unmask map[string]bool
+	strip  bool
+	res    *Result
+	path   []string
+}
+
+func (w *walker) note(list *[]string, n *int, key string) {
+	*n++
+	w.res.Changed = true
+	if len(*list) < 16 {
+		*list = append(*list, jsonx.Pointer(append(w.path, key)...))
+	}
+}
+
+func (w *walker) walk(v any, ss []*oasvalidate.Shape) any {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, child := range x {
+			if nk := normName(k); w.f.mask[nk] && !w.unmask[nk] {
+				delete(x, k)
+				w.note(&w.res.Masked, &w.res.NMasked, k)
+				continue
+			}
+			children, allowed := oasvalidate.Lookup(ss, k)
+			if w.strip && !allowed {
+				delete(x, k)
+				w.note(&w.res.Stripped, &w.res.NStripped, k)
+				continue
+			}
+			w.path = append(w.path, k)
+			x[k] = w.walk(child, children)
+			w.path = w.path[:len(w.path)-1]
+		}
+		return x
+	case []any:
+		for i, e := range x {
+			w.path = append(w.path, strconv.Itoa(i))
+			x[i] = w.walk(e, oasvalidate.Elems(ss, i))
+			w.path = w.path[:len(w.path)-1]
+		}
+		return x
+	case string:
+		if w.f.opts.MaskCards {
+			if m, ok := maskCard(x); ok {
+				w.note(&w.res.Masked, &w.res.NMasked, "")
+				return m
+			}
+		}
+	}
+	return v
+}
+
+// maskCard returns s masked to its last four digits when it looks like a
+// payment card number: 13-19 digits (spaces and dashes allowed), a known
+// issuer prefix and a valid Luhn checksum.
+func maskCard(s string) (string, bool) {
+	if len(s) < 13 || len(s) > 23 {
+		return "", false
+	}
+	var d [23]byte
+	n := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= '0' && c <= '9':
+			d[n] = c - '0'
+			n++
+		case c == ' ' || c == '-':
+		default:
+			return "", false
+		}
+	}
+	if n < 13 || n > 19 || !issuer(d[:n]) || !luhn(d[:n]) {
+		return "", false
+	}
+	last := make([]byte, 4)
+	for i := 0; i < 4; i++ {
+		last[i] = '0' + d[n-4+i]
+	}
+	return strings.Repeat("*", n-4) + string(last), true
+}
+
+func issuer(d []byte) bool {
+	p2 := int(d[0])*10 + int(d[1])
+	p4 := p2*100 + int(d[2])*10 + int(d[3])
+	switch {
+	case d[0] == 4: // Visa
+		return true
+	case p2 >= 51 && p2 <= 55, p4 >= 2221 && p4 <= 2720: // Mastercard
+		return true
+	case p2 == 34 || p2 == 37: // Amex
+		return true
+	case p4 == 6011 || p2 == 65 || (p4/10 >= 644 && p4/10 <= 649): // Discover
+		return true
+	case p2 == 35 || p2 == 36 || p2 == 38 || p2 == 30: // JCB, Diners
+		return true
+	case p2 == 62: // UnionPay
+		return true
+	}
+	return false
+}
+
+func luhn(d []byte) bool {
+	sum := 0
+	double := false
+	for i := len(d) - 1; i >= 0; i-- {
+		x := int(d[i])
+		if double {
+			x *= 2
+			if x > 9 {
+				x -= 9
+			}
+		}
+		sum += x
+		double = !double
+	}
+	return sum%10 == 0
+}
+
+// Middleware applies the filter to responses of routed requests. It removes
+// Accept-Encoding from the forwarded request so the upstream answers in
+// identity encoding that can be inspected; a compressed JSON response is
+// treated as unparseable.
+func (f *Filter) Middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rt := gatehouse.RouteFrom(r.Context())
+		if rt == nil {
+			next.ServeHTTP(w, r)
+			return
+		}
+		c := f.ops[rt.OperationID]
+		if c == nil || (c.mode == ModeOff && len(c.status) == 0) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		r.Header.Del("Accept-Encoding")
+		bw := &bufWriter{rw: w, f: f, r: r, op: rt.OperationID, monitor: rt.Mode == gatehouse.Monitor, c: c}
+		next.ServeHTTP(bw, r)
+		bw.finish()
+	})
+}
+
+func (f *Filter) observe(op, action string) {
+	if f.opts.Observe != nil {
+		f.opts.Observe(op, action)
+	}
+}
+
+type bwState int
+
+const (
+	stUndecided bwState = iota
+	stBuffering
+	stPassing
+	stBlocked
+)
+
+// bufWriter buffers a JSON response up to MaxBody; anything else passes
+// straight through. Not safe for concurrent use (neither is ResponseWriter).
+type bufWriter struct {
+	rw      http.ResponseWriter
+	f       *Filter
+	r       *http.Request
+	c       *compiledOp
+	op      string
+	monitor bool
+	state   bwState
+	status  int
+	buf     bytes.Buffer
+}
+
+func (b *bufWriter) Header() http.Header { return b.rw.Header() }
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (b *bufWriter) Unwrap() http.ResponseWriter { return b.rw }
+
+func (b *bufWriter) Flush() {
+	if b.state == stPassing {
+		if fl, ok := b.rw.(http.Flusher); ok {
+			fl.Flush()
+		}
+	}
+}
+
+func (b *bufWriter) WriteHeader(code int) {
+	if b.state != stUndecided {
+		return
+	}
+	if code >= 100 && code < 200 {
+		b.rw.WriteHeader(code)
+		return
+	}
+	b.status = code
+	b.state = b.decide(code)
+	if b.state == stPassing {
+		b.rw.WriteHeader(code)
+	}
+}
+
+func (b *bufWriter) decide(code int) bwState {
+	if b.r.Method == http.MethodHead || code == http.StatusNoContent || code == http.StatusNotModified {
+		return stPassing
+	}
+	_, mode, _ := b.c.lookupResp(code)
+	if mode == ModeOff {
+		return stPassing
+	}
+	h := b.rw.Header()
+	mt, _, err := mime.ParseMediaType(h.Get("Content-Type"))
+	if err != nil || !isJSON(strings.ToLower(mt)) {
+		return stPassing // non-JSON (including text/event-stream) passes untouched
+	}
+	if ce := h.Get("Content-Encoding"); ce != "" && !strings.EqualFold(ce, "identity") {
+		b.f.observe(b.op, "encoded")
+		b.f.log.Info("response filter: encoded json response cannot be inspected", "operation", b.op, "content_encoding", ce)
+		return b.blockOrPass("encoded")
+	}
+	if cl := h.Get("Content-Length"); cl != "" {
+		if n, err := strconv.ParseInt(cl, 10, 64); err == nil && n > b.f.opts.MaxBody {
+			return b.oversize(n)
+		}
+	}
+	return stBuffering
+}
+
+func (b *bufWriter) blockOrPass(reason string) bwState {
+	if b.monitor {
+		gatehouse.RecordFrom(b.r.Context()).Monitor(Stage, reason)
+		return stPassing
+	}
+	gatehouse.RecordFrom(b.r.Context()).Block(Stage, reason)
+	return stBlocked
+}
+
+func (b *bufWriter) oversize(n int64) bwState {
+	if b.f.opts.Oversize == OversizePass {
+		b.f.observe(b.op, "oversize_pass")
+		b.f.log.Info("response filter: oversize response passed unfiltered", "operation", b.op,
+			"bytes_at_least", n, "max_body", b.f.opts.MaxBody)
+		gatehouse.RecordFrom(b.r.Context()).Set("response_filter", "oversize_pass")
+		return stPassing
+	}
+	b.f.observe(b.op, "oversize_block")
+	b.f.log.Info("response filter: oversize response blocked", "operation", b.op,
+		"bytes_at_least", n, "max_body", b.f.opts.MaxBody)
+	return b.blockOrPass("oversize response")
+}
+
+func (b *bufWriter) Write(p []byte) (int, error) {
+	if b.state == stUndecided {
+		b.WriteHeader(http.StatusOK)
+	}
+	switch b.state {
+	case stPassing:
+		return b.rw.Write(p)
+	case stBlocked:
+		return len(p), nil
+	}
+	if int64(b.buf.Len()+len(p)) > b.f.opts.MaxBody {
+		b.state = b.oversize(int64(b.buf.Len() + len(p)))
+		if b.state == stPassing {
+			b.rw.WriteHeader(b.status)
+			if _, err := b.rw.Write(b.buf.Bytes()); err != nil {
+				return 0, err
+			}
+			b.buf = bytes.Buffer{}
+			return b.rw.Write(p)
+		}
+		b.buf = bytes.Buffer{}
+		return len(p), nil
+	}
+	return b.buf.Write(p)
+}
+
+func (b *bufWriter) finish() {
+	switch b.state {
+	case stUndecided, stPassing:
+		return
+	case stBlocked:
+		b.fail()
+		return
+	}
+	body, res, err := b.f.Apply(b.op, b.status, b.buf.Bytes())
+	ctx := b.r.Context()
+	if err != nil {
+		action := "invalid"
+		if errors.Is(err, ErrUnparseable) {
+			action = "unparseable"
+		}
+		b.f.observe(b.op, action)
+		b.f.log.Info("response filter: response blocked", "operation", b.op, "status", b.status,
+			"action", action, "reason", err.Error(), "monitor", b.monitor)
+		if b.monitor {
+			gatehouse.RecordFrom(ctx).Monitor(Stage, action+": "+err.Error())
+			b.send(b.buf.Bytes())
+			return
+		}
+		gatehouse.RecordFrom(ctx).Block(Stage, action+": "+err.Error())
+		b.fail()
+		return
+	}
+	if res.Changed {
+		if res.NStripped > 0 {
+			b.f.observe(b.op, "stripped")
+		}
+		if res.NMasked > 0 {
+			b.f.observe(b.op, "masked")
+		}
+		b.f.log.Info("response filter: fields removed", "operation", b.op, "status", b.status,
+			"stripped", strings.Join(res.Stripped, ","), "masked", strings.Join(res.Masked, ","),
+			"n_stripped", res.NStripped, "n_masked", res.NMasked, "monitor", b.monitor)
+		gatehouse.RecordFrom(ctx).Set("response_filter", fmt.Sprintf("stripped=%d masked=%d", res.NStripped, res.NMasked))
+		if b.monitor {
+			gatehouse.RecordFrom(ctx).Monitor(Stage, fmt.Sprintf("would strip %d and mask %d fields", res.NStripped, res.NMasked))
+			body = b.buf.Bytes()
+		} else {
+			h := b.rw.Header()
+			for _, k := range []string{"Etag", "Content-Md5", "Digest", "Repr-Digest", "Content-Digest"} {
+				h.Del(k)
+			}
+		}
+	}
+	b.send(body)
+}
+
+func (b *bufWriter) send(body []byte) {
+	b.rw.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	b.rw.WriteHeader(b.status)
+	_, _ = b.rw.Write(body)
+}
+
+func (b *bufWriter) fail() {
+	h := b.rw.Header()
+	for _, k := range []string{"Content-Length", "Etag", "Content-Encoding", "Last-Modified"} {
+		h.Del(k)
+	}
+	problem.Write(b.rw, b.r, http.StatusBadGateway)
+}
