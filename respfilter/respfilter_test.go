@@ -61,9 +61,9 @@ func canon(t *testing.T, s string) string {
 func TestApply(t *testing.T) {
 	validate, off := ModeValidate, ModeOff
 	f := newFilter(t, "testdata/users30.yaml", Options{MaskCards: true, Operations: map[string]OperationOptions{
-		"createUser": {Unmask: []string{"token"}},
-		"updateUser": {Mode: &validate},
-		"listUsers":  {Status: map[string]Mode{"404": ModeOff}},
+		"createUser":  {Unmask: []string{"token"}},
+		"updateUser":  {Mode: &validate},
+		"listUsers":   {Status: map[string]Mode{"404": ModeOff}},
 		"putSettings": {Mode: &off},
 	}})
 	f31 := newFilter(t, "testdata/items31.yaml", Options{})
