@@ -136,10 +136,8 @@ type Policy struct {
 // NewPolicy validates and returns a Policy. Names are limited to
 // [A-Za-z0-9_.-] so they can appear unescaped in headers and metrics.
 func NewPolicy(name string, rate Rate, burst int) (*Policy, error) {
-	if name == "" || len(name) > 64 || strings.IndexFunc(name, func(c rune) bool {
-		return !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '.' || c == '-')
-	}) >= 0 {
-		return nil, fmt.Errorf("%w: name %q must be 1-64 characters of [A-Za-z0-9_.-]", ErrBadRate, name)
+	if err := CheckName(name); err != nil {
+		return nil, err
 	}
 	if err := rate.check(); err != nil {
 		return nil, fmt.Errorf("%w: limit %s: %v", ErrBadRate, name, err)
@@ -152,6 +150,17 @@ func NewPolicy(name string, rate Rate, burst int) (*Policy, error) {
 	}
 	iv := int64(rate.Interval())
 	return &Policy{Name: name, Rate: rate, Burst: burst, interval: iv, tau: iv * int64(burst)}, nil
+}
+
+// CheckName reports whether name is a valid limit name: 1-64 characters of
+// [A-Za-z0-9_.-], so it appears unescaped in headers, logs and metrics.
+func CheckName(name string) error {
+	if name == "" || len(name) > 64 || strings.IndexFunc(name, func(c rune) bool {
+		return !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '.' || c == '-')
+	}) >= 0 {
+		return fmt.Errorf("ratelimit: limit name %q must be 1-64 characters of [A-Za-z0-9_.-]", name)
+	}
+	return nil
 }
 
 // MustPolicy is NewPolicy for static arguments; it panics on error.

@@ -179,6 +179,8 @@ func (c *RateLimits) validate(p *Problems, path string) {
 		lp := path + ".limits[" + strconv.Itoa(i) + "]"
 		if l.Name == "" {
 			p.Errorf(lp+".name", "name is required")
+		} else if err := ratelimit.CheckName(l.Name); err != nil {
+			p.Errorf(lp+".name", "%v", err)
 		} else if names[l.Name] {
 			p.Errorf(lp+".name", "duplicate limit name %q", l.Name)
 		}
@@ -244,7 +246,7 @@ func checkRate(p *Problems, path, name, rate string, burst int) {
 		p.Errorf(path+".burst", "burst must not be negative")
 		return
 	}
-	if name != "" {
+	if ratelimit.CheckName(name) == nil {
 		if _, err := ratelimit.NewPolicy(name, r, burst); err != nil {
 			p.Errorf(path, "%v", err)
 		}

@@ -35,6 +35,7 @@ func (b *builder) buildRateLimit(ctx context.Context) (gatehouse.Middleware, err
 		Backoff:      rc.Backoff.D(),
 		Logger:       rlLogger(b).With("component", "ratelimit"),
 		ClientIP:     ip,
+		Now:          b.now,
 	}
 	switch rc.Mode {
 	case config.ModeEnforce:
@@ -54,15 +55,16 @@ func (b *builder) buildRateLimit(ctx context.Context) (gatehouse.Middleware, err
 			return nil, fmt.Errorf("rate_limits.limits[%d].key: %w", i, err)
 		}
 		if err := rlCheckOperations(b, l.Operations); err != nil {
-			return nil, fmt.Errorf("rate_limits.limits[%d].operations: %w", i, err)
+			return nil, config.AtPath(fmt.Sprintf("rate_limits.limits[%d].operations", i), err)
 		}
 		opts.Limits = append(opts.Limits, ratelimit.Limit{Policy: pol, Operations: l.Operations, Key: key})
 	}
 	if lg := rc.Login; lg != nil {
 		if err := rlCheckOperations(b, lg.Operations); err != nil {
-			return nil, fmt.Errorf("rate_limits.login.operations: %w", err)
+			return nil, config.AtPath("rate_limits.login.operations", err)
 		}
-		login := &ratelimit.Login{Operations: lg.Operations, AccountField: lg.AccountField}
+		login := &ratelimit.Login{Operations: lg.Operations, AccountField: lg.AccountField,
+			MaxBody: int64(b.cfg.Limits.MaxBody)}
 		if lg.PerIP != nil {
 			if login.PerIP, err = rlPolicy("login-ip", lg.PerIP.Rate, lg.PerIP.Burst); err != nil {
 				return nil, fmt.Errorf("rate_limits.login.per_ip: %w", err)
@@ -87,7 +89,7 @@ func (b *builder) buildRateLimit(ctx context.Context) (gatehouse.Middleware, err
 			Timeout: r.Timeout.D(), Prefix: r.Prefix, ClientTime: r.ClientTime,
 		})
 		if err != nil {
-			return nil, fmt.Errorf("rate_limits.store: %w", err)
+			return nil, config.AtPath("rate_limits.store", err)
 		}
 		b.onClose(st.Close)
 		opts.Store = st
