@@ -256,4 +256,3 @@ func checkRate(p *Problems, path, name, rate string, burst int) {
 func isLoopbackHost(h string) bool {
 	return h == "localhost" || strings.HasPrefix(h, "127.") || h == "::1"
 }
-
