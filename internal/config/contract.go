@@ -1,19 +1,217 @@
 package config
 
-// Request configures request validation (issue: contract enforcement).
-type Request struct{}
+import (
+	"strconv"
+	"strings"
 
-// Response configures response filtering (issue: contract enforcement).
-type Response struct{}
+	"github.com/gatehouse/gatehouse/respfilter"
+)
+
+// Request configures request validation against the OpenAPI contract:
+//
+//	request:
+//	  validate: true                   # params, content type, body schema
+//	  max_body: 1MiB                   # 0: limits.max_body
+//	  max_depth: 32                    # JSON nesting
+//	  max_string_length: 64KiB
+//	  max_array_length: 10000
+//	  max_object_keys: 1000
+//	  reject_unknown_properties: true  # undeclared properties are errors (mass assignment)
+//	  detect_injection: true           # libinjection SQLi/XSS + NoSQL operators on free strings
+//	  mode: ""                         # enforce | monitor; empty follows the route
+//	  operations:
+//	    updateSettings: { reject_unknown_properties: false }
+//	    runDiagnostics: { shell_fields: ["/host"], path_fields: ["query:file"] }
+type Request struct {
+	// Validate turns request validation on (default true).
+	Validate bool `yaml:"validate"`
+	// MaxBody bounds the request body read for validation; 0 uses limits.max_body.
+	MaxBody ByteSize `yaml:"max_body"`
+	// MaxDepth bounds JSON nesting of objects and arrays.
+	MaxDepth int `yaml:"max_depth"`
+	// MaxStringLength bounds one JSON string (key or value) in bytes.
+	MaxStringLength ByteSize `yaml:"max_string_length"`
+	// MaxArrayLength bounds the elements of one JSON array.
+	MaxArrayLength int `yaml:"max_array_length"`
+	// MaxObjectKeys bounds the keys of one JSON object.
+	MaxObjectKeys int `yaml:"max_object_keys"`
+	// RejectUnknownProperties treats properties the schema does not declare
+	// as errors even where the spec leaves objects open (default true).
+	RejectUnknownProperties bool `yaml:"reject_unknown_properties"`
+	// DetectInjection inspects free-form strings (no pattern, enum, format or
+	// const) for SQL injection, XSS and NoSQL operators (default true).
+	DetectInjection bool `yaml:"detect_injection"`
+	// Mode forces enforce or monitor for this stage; empty follows the route's mode.
+	Mode string `yaml:"mode" enum:"enforce,monitor"`
+	// Operations overrides settings per operation (operationId or "METHOD /template").
+	Operations map[string]RequestOperation `yaml:"operations"`
+}
+
+// RequestOperation overrides request validation for one operation.
+type RequestOperation struct {
+	// RejectUnknownProperties opts this operation out of (false) or into
+	// (true) undeclared-property rejection.
+	RejectUnknownProperties *bool `yaml:"reject_unknown_properties"`
+	// ShellFields lists body JSON pointers ("/host") or "query:name" whose
+	// values are also checked for shell metacharacters.
+	ShellFields []string `yaml:"shell_fields"`
+	// PathFields lists body JSON pointers or "query:name" also checked for
+	// path traversal.
+	PathFields []string `yaml:"path_fields"`
+}
+
+// Response configures response handling against the contract:
+//
+//	response:
+//	  mode: filter            # filter (strip undeclared) | validate (502 if non-conforming) | off
+//	  mask_fields: [password, password_hash, ssn, secret, token, api_key]
+//	  mask_card_numbers: true # Luhn-valid card numbers keep only their last four digits
+//	  max_body: 1MiB          # responses buffered for filtering at most this large
+//	  oversize: block         # block (502) | pass (unfiltered, logged)
+//	  operations:
+//	    login: { unmask: [token] }
+//	    getUser: { mode: validate, status: { "404": off } }
+type Response struct {
+	// Mode is filter, validate or off.
+	Mode string `yaml:"mode" enum:"filter,validate,off"`
+	// MaskFields are property names removed from every JSON response, at any
+	// depth, even when declared (case-insensitive, '_' and '-' ignored).
+	MaskFields []string `yaml:"mask_fields"`
+	// MaskCardNumbers masks strings that look like payment card numbers.
+	MaskCardNumbers bool `yaml:"mask_card_numbers"`
+	// MaxBody bounds the buffered response.
+	MaxBody ByteSize `yaml:"max_body"`
+	// Oversize is what happens to larger (or unbounded streaming) JSON
+	// responses: block or pass.
+	Oversize string `yaml:"oversize" enum:"block,pass"`
+	// Operations overrides settings per operation.
+	Operations map[string]ResponseOperation `yaml:"operations"`
+}
+
+// ResponseOperation overrides response handling for one operation.
+type ResponseOperation struct {
+	// Mode overrides response.mode: filter, validate or off.
+	Mode string `yaml:"mode" enum:"filter,validate,off"`
+	// Status overrides the mode per status code ("200", "4XX", "default").
+	Status map[string]string `yaml:"status"`
+	// Unmask lists mask_fields this operation may return (e.g. token for login).
+	Unmask []string `yaml:"unmask"`
+}
 
 // setDefaults fills unset fields of Request before decoding overwrites them.
-func (c *Request) setDefaults() {}
+func (c *Request) setDefaults() {
+	c.Validate = true
+	c.MaxDepth = 32
+	c.MaxStringLength = 64 << 10
+	c.MaxArrayLength = 10000
+	c.MaxObjectKeys = 1000
+	c.RejectUnknownProperties = true
+	c.DetectInjection = true
+}
 
 // validate reports problems in Request; path is its YAML key path.
-func (c *Request) validate(p *Problems, path string) {}
+func (c *Request) validate(p *Problems, path string) {
+	if c.MaxBody < 0 {
+		p.Errorf(path+".max_body", "max_body must not be negative")
+	}
+	for _, f := range []struct {
+		key string
+		v   int64
+		min int64
+	}{
+		{"max_depth", int64(c.MaxDepth), 1},
+		{"max_string_length", int64(c.MaxStringLength), 1},
+		{"max_array_length", int64(c.MaxArrayLength), 1},
+		{"max_object_keys", int64(c.MaxObjectKeys), 1},
+	} {
+		if f.v < f.min {
+			p.Errorf(path+"."+f.key, "%s must be at least %d", f.key, f.min)
+		}
+	}
+	if c.MaxDepth > 1000 {
+		p.Errorf(path+".max_depth", "max_depth %d is too large (at most 1000)", c.MaxDepth)
+	}
+	checkMode(p, path+".mode", c.Mode, true)
+	if !c.Validate && (c.RejectUnknownProperties || c.DetectInjection) {
+		p.Warnf(path+".validate", "validate is false: reject_unknown_properties and detect_injection have no effect")
+	}
+	for key, o := range c.Operations {
+		opath := path + ".operations." + key
+		if err := checkRouteKey(key); err != nil {
+			p.Errorf(opath, "%v", err)
+		}
+		for name, fields := range map[string][]string{"shell_fields": o.ShellFields, "path_fields": o.PathFields} {
+			for i, f := range fields {
+				if !strings.HasPrefix(f, "/") && !strings.HasPrefix(f, "query:") && !strings.HasPrefix(f, "path:") {
+					p.Errorf(opath+"."+name+"["+strconv.Itoa(i)+"]",
+						"%q must be a JSON pointer (\"/host\") or \"query:name\" / \"path:name\"", f)
+				}
+			}
+		}
+	}
+}
 
 // setDefaults fills unset fields of Response before decoding overwrites them.
-func (c *Response) setDefaults() {}
+func (c *Response) setDefaults() {
+	c.Mode = "filter"
+	c.MaskFields = append([]string(nil), respfilter.DefaultMask...)
+	c.MaskCardNumbers = true
+	c.MaxBody = 1 << 20
+	c.Oversize = "block"
+}
 
 // validate reports problems in Response; path is its YAML key path.
-func (c *Response) validate(p *Problems, path string) {}
+func (c *Response) validate(p *Problems, path string) {
+	if _, err := respfilter.ParseMode(c.Mode); err != nil || c.Mode == "" {
+		p.Errorf(path+".mode", "mode must be filter, validate or off, not %q", c.Mode)
+	}
+	if c.Mode == "off" {
+		p.Warnf(path+".mode", "response mode is off: undeclared fields (password hashes, internal notes) reach clients")
+	}
+	switch c.Oversize {
+	case "block", "pass":
+	default:
+		p.Errorf(path+".oversize", "oversize must be block or pass, not %q", c.Oversize)
+	}
+	if c.MaxBody < 1<<10 {
+		p.Errorf(path+".max_body", "max_body must be at least 1KiB")
+	}
+	for i, f := range c.MaskFields {
+		if strings.TrimSpace(f) == "" {
+			p.Errorf(path+".mask_fields["+strconv.Itoa(i)+"]", "mask field name is empty")
+		}
+	}
+	for key, o := range c.Operations {
+		opath := path + ".operations." + key
+		if err := checkRouteKey(key); err != nil {
+			p.Errorf(opath, "%v", err)
+		}
+		if o.Mode != "" {
+			if _, err := respfilter.ParseMode(o.Mode); err != nil {
+				p.Errorf(opath+".mode", "mode must be filter, validate or off, not %q", o.Mode)
+			}
+		}
+		for code, m := range o.Status {
+			if !validStatusKey(code) {
+				p.Errorf(opath+".status."+code, "status key %q must be a code (\"404\"), a range (\"4XX\") or \"default\"", code)
+			}
+			if _, err := respfilter.ParseMode(m); err != nil || m == "" {
+				p.Errorf(opath+".status."+code, "mode must be filter, validate or off, not %q", m)
+			}
+		}
+	}
+}
+
+func validStatusKey(k string) bool {
+	if k == "default" {
+		return true
+	}
+	if len(k) != 3 || k[0] < '1' || k[0] > '5' {
+		return false
+	}
+	if strings.EqualFold(k[1:], "XX") {
+		return true
+	}
+	_, err := strconv.Atoi(k)
+	return err == nil
+}
