@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -26,6 +27,7 @@ func newValidateCmd() *cobra.Command {
 	var (
 		file    string
 		noBuild bool
+		timeout time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "validate [-c FILE]",
@@ -36,14 +38,16 @@ without listening on any port.
 It decodes the YAML strictly (unknown keys, wrong types and duplicate keys are errors),
 expands ${ENV} and ${ENV:-default} references, resolves relative file paths against the
 config file's directory, checks every setting, and then compiles the config as serve would
-(OpenAPI spec, authorization rules, ...) unless --no-build is given.
+(OpenAPI spec, authorization rules, key files, ...) unless --no-build is given; the
+build may fetch JWKS or OIDC discovery documents and is bounded by --timeout.
 
 Each problem is printed on its own line as
 
   FILE:LINE:COL: key.path: message
   FILE:LINE:COL: warning: key.path: message
 
-errors first, then warnings. Warnings (for example errors.expose_details: true or
+errors first, then warnings (continuation lines of a long message start with a tab).
+A problem about a missing key points at its parent key. Warnings (for example errors.expose_details: true or
 mode: monitor) do not fail validation.
 
 Exit status: 0 when the config is valid ("FILE: ok" is printed, after any warnings),
@@ -52,19 +56,23 @@ Exit status: 0 when the config is valid ("FILE: ok" is printed, after any warnin
   gatehouse validate -c examples/basic/gatehouse.yaml --no-build`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runValidate(cmd.Context(), cmd.OutOrStdout(), file, !noBuild)
+			ctx := cmd.Context()
+			if ctx == nil {
+				ctx = context.Background()
+			}
+			ctx, cancel := context.WithTimeout(ctx, timeout)
+			defer cancel()
+			return runValidate(ctx, cmd.OutOrStdout(), file, !noBuild)
 		},
 	}
 	cmd.Flags().StringVarP(&file, "config", "c", "gatehouse.yaml", "config file to check")
 	cmd.Flags().BoolVar(&noBuild, "no-build", false, "only load and check the config; do not compile the spec and rules")
+	cmd.Flags().DurationVar(&timeout, "timeout", 30*time.Second, "bound on the build step (it may fetch JWKS or OIDC discovery documents)")
 	return cmd
 }
 
 // runValidate checks file and prints the report to w.
 func runValidate(ctx context.Context, w io.Writer, file string, build bool) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	cfg, err := config.Check(file)
 	if err == nil && build && validateBuild != nil {
 		if berr := cfg.Locate(validateBuild(ctx, cfg)); berr != nil {

@@ -39,7 +39,7 @@ func FuzzLoad(f *testing.F) {
 			}
 			return "", false
 		}
-		slow := time.AfterFunc(5*time.Second, func() { panic(fmt.Sprintf("parse took over 5s on %q", data)) })
+		slow := time.AfterFunc(10*time.Second, func() { panic(fmt.Sprintf("parse took over 10s on %q", data)) })
 		defer slow.Stop()
 		c, err := parse(data, "fuzz.yaml", lookup)
 		checkProblems(t, err)
