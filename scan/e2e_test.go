@@ -1,0 +1,106 @@
+package scan_test
+
+import (
+	"context"
+	"net/http/httptest"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/checks"
+	"github.com/gatehouse/gatehouse/internal/demo/vulnapi"
+	"github.com/gatehouse/gatehouse/internal/openapi"
+	"github.com/gatehouse/gatehouse/scan"
+)
+
+// scanDemo runs every check against the demo API (vulnerable or fixed) as
+// alice, bob and admin, the way `gatehouse demo` does.
+func scanDemo(t *testing.T, fixed bool) *scan.Result {
+	t.Helper()
+	api, err := vulnapi.New(vulnapi.Options{Fixed: fixed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { api.Close() })
+	srv := httptest.NewServer(api)
+	t.Cleanup(srv.Close)
+	spec, err := openapi.LoadBytes(vulnapi.Spec, "demo.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []*scan.Identity
+	for _, u := range vulnapi.Users {
+		ids = append(ids, scan.NewLoginIdentity(u.Username, "login", map[string]string{"username": u.Username, "password": u.Password}))
+	}
+	tg, err := scan.NewTarget(spec, srv.URL, ids, scan.NewClient(scan.ClientOptions{Budget: 3000, Concurrency: 4}), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	res, err := scan.Run(context.Background(), tg, scan.Options{Checks: checks.Dynamic(), Parallel: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("fixed=%v: %d requests, %d findings, wall time %s", fixed, res.Requests, len(res.Findings), time.Since(start).Round(time.Millisecond))
+	for _, c := range res.Checks {
+		if c.Error != "" {
+			t.Errorf("check %s did not finish: %s", c.Meta.ID, c.Error)
+		}
+	}
+	return res
+}
+
+func TestEndToEndDemo(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end scan")
+	}
+	t.Run("vulnerable", func(t *testing.T) {
+		res := scanDemo(t, false)
+		got := map[string]bool{}
+		for _, f := range res.Findings {
+			got[f.CheckID+" "+f.Operation] = true
+			t.Logf("%-8s %s %-12s %s", f.Severity, f.CheckID, f.Operation, f.Detail)
+		}
+		want := []string{
+			"GH2003 login",       // HS256 secret "secret"
+			"GH2004 login",       // no exp
+			"GH2005 logout",      // token valid after logout
+			"GH2006 listUsers",   // expired token accepted
+			"GH2010 getUser",     // BOLA read
+			"GH2010 updateUser",  // BOLA write
+			"GH2010 getNote",     // BOLA on notes
+			"GH2011 adminStats",  // admin endpoint open to users
+			"GH2020 listUsers",   // password hashes in the list
+			"GH2021 listUsers",   // undeclared internal fields
+			"GH2022 register",    // role mass assignment
+			"GH2022 updateUser",  // role mass assignment
+			"GH2030 login",       // no login rate limit
+			"GH2040 getUser",     // stack trace on bad input
+			"GH2050 searchUsers", // SQLi, error-based
+			"GH2051 searchUsers", // SQLi, boolean-based
+			"GH2060 ",            // no security headers
+			"GH2061 ",            // CORS reflects any origin with credentials
+			"GH2062 ",            // Server version, X-Powered-By
+			"GH2063 ",            // TRACE echo
+		}
+		for _, w := range want {
+			if !got[w] {
+				t.Errorf("blunder not found: %q", w)
+			}
+		}
+		for _, f := range res.Findings {
+			if f.CheckID == "GH2001" || f.CheckID == "GH2002" {
+				t.Errorf("false positive on the vulnerable API (it checks signatures and demands tokens): %s %s %s", f.CheckID, f.Operation, f.Detail)
+			}
+		}
+	})
+	t.Run("fixed", func(t *testing.T) {
+		res := scanDemo(t, true)
+		var ids []string
+		for _, f := range res.Findings {
+			ids = append(ids, f.CheckID)
+			t.Errorf("false positive on the fixed API: %s %s %s %s: %s", f.Severity, f.CheckID, f.Operation, f.Param, f.Detail)
+		}
+		sort.Strings(ids)
+	})
+}
