@@ -65,5 +65,8 @@ func checkProblems(t *testing.T, err error) {
 		if strings.HasPrefix(p.Msg, "internal error") {
 			t.Fatalf("loader panicked: %s", p.Msg)
 		}
+		if !strings.HasPrefix(p.Msg, "unknown key") && !strings.HasPrefix(p.Msg, "duplicate key") && !pathFits(p.Path) {
+			t.Fatalf("problem %q at key path %q, which is not in the config structs", p.Msg, p.Path)
+		}
 	}
 }
