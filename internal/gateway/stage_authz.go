@@ -217,3 +217,30 @@ func bodyProps(sp *base.SchemaProxy, depth int) map[string]celpolicy.Type {
 	}
 	return out
 }
+
+// AuthzWarnings returns one located warning per operation open to anonymous
+// callers, for `gatehouse validate` to print beside cfg.Warnings(): at
+// authz.rules.<key>.public for an explicit public rule, at authz.default for
+// an operation no rule addresses under `default: public`.
+func AuthzWarnings(cfg *config.Config, spec *openapi.Spec) ([]config.Problem, error) {
+	pub, err := AuthzPublicOperations(cfg, spec)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]config.Problem, 0, len(pub))
+	for _, id := range pub {
+		path := "authz.default"
+		msg := fmt.Sprintf("operation %s is public (no rule addresses it and the default is public)", id)
+		if op := spec.Operation(id); op != nil {
+			for _, k := range []string{op.ID, op.Method + " " + op.Template} {
+				if r := cfg.Authz.Rules[k]; r != nil && r.Public {
+					path = "authz.rules." + k + ".public"
+					msg = fmt.Sprintf("operation %s is public: anonymous callers are let in", id)
+				}
+			}
+		}
+		line, col := cfg.Position(path)
+		out = append(out, config.Problem{Path: path, Msg: msg, Warning: true, File: cfg.File, Line: line, Col: col})
+	}
+	return out, nil
+}

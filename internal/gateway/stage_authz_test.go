@@ -369,6 +369,10 @@ func TestAuthzPublicOperations(t *testing.T) {
 	if err != nil || strings.Join(pub, ",") != "health" {
 		t.Fatalf("AuthzPublicOperations = %v, %v; want [health]", pub, err)
 	}
+	ws, err := AuthzWarnings(cfg, p.Spec())
+	if err != nil || len(ws) != 1 || ws[0].Path != "authz.rules.health.public" || !ws[0].Warning || ws[0].Line == 0 {
+		t.Fatalf("AuthzWarnings = %+v, %v", ws, err)
+	}
 	// Under a public default, only the operations no rule addresses are added.
 	cfg.Authz.Default = "public"
 	delete(cfg.Authz.Rules, "listOrders")
