@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -77,7 +78,7 @@ func (b *builder) buildAuthnStage(ctx context.Context) (*authnStage, error) {
 	switch s := ac.Revocation.Store; {
 	case s == "none":
 	case s == "memory" || s == "":
-		store = revocation.NewMemory(ac.Revocation.MaxEntries, now)
+		store = processRevocations(ac.Revocation.MaxEntries, now)
 	case strings.HasPrefix(s, "redis://") || strings.HasPrefix(s, "rediss://"):
 		rs, err := redisstore.Open(s, redisstore.Options{Now: now})
 		if err != nil {
@@ -163,6 +164,24 @@ func (b *builder) buildAuthnStage(ctx context.Context) (*authnStage, error) {
 		st.admin = &revokeHandler{store: store, now: now, ttl: subjectTTL, log: log}
 	}
 	return st, nil
+}
+
+// memStores holds the process's memory revocation stores, one per size, so
+// that a reload (which builds a new pipeline) does not forget who logged out.
+var (
+	memStoresMu sync.Mutex
+	memStores   = map[int]*revocation.Memory{}
+)
+
+func processRevocations(max int, now func() time.Time) *revocation.Memory {
+	memStoresMu.Lock()
+	defer memStoresMu.Unlock()
+	m, ok := memStores[max]
+	if !ok {
+		m = revocation.NewMemory(max, now)
+		memStores[max] = m
+	}
+	return m
 }
 
 func specHasOperation(b *builder, op string) bool {

@@ -249,3 +249,32 @@ func counterValue(t *testing.T, c prometheus.Counter) float64 {
 	}
 	return m.GetCounter().GetValue()
 }
+
+// TestAuthnMemoryRevocationSurvivesReload: a reload builds a new pipeline;
+// a token logged out before it must stay revoked after it.
+func TestAuthnMemoryRevocationSurvivesReload(t *testing.T) {
+	up := upstreamEcho(t)
+	cfg, signer := authnFixture(t, up.URL, "memory")
+	tok, _ := jwt.Mint(map[string]any{"iss": "gatehouse-test", "aud": "orders-api", "sub": "carol", "jti": "reload-1",
+		"exp": time.Now().Add(time.Hour).Unix()}, "EdDSA", signer)
+	p1, err := Build(context.Background(), cfg, Deps{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw1 := httptest.NewServer(p1)
+	if got := do(t, gw1, "POST", "/logout", tok).StatusCode; got != 204 {
+		t.Fatalf("logout = %d", got)
+	}
+	gw1.Close()
+	_ = p1.Close()
+	p2, err := Build(context.Background(), cfg, Deps{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p2.Close()
+	gw2 := httptest.NewServer(p2)
+	defer gw2.Close()
+	if got := do(t, gw2, "GET", "/orders", tok).StatusCode; got != 401 {
+		t.Fatalf("GET after reload = %d, want 401 (revocation kept)", got)
+	}
+}
