@@ -118,8 +118,9 @@ type Options struct {
 	// RejectUnknown treats properties the schema does not declare as errors
 	// even where the spec leaves objects open (additionalProperties absent).
 	RejectUnknown bool
-	// AllowUnknown lists operation IDs exempt from RejectUnknown.
-	AllowUnknown map[string]bool
+	// RejectUnknownOps overrides RejectUnknown per operation ID (false: this
+	// operation accepts undeclared properties; true: it rejects them).
+	RejectUnknownOps map[string]bool
 	// Injection selects the checks run on free-form strings (query values and
 	// JSON strings whose schema has no pattern, enum, format or const).
 	Injection inspect.Checks
@@ -131,6 +132,8 @@ type Options struct {
 	// ExposeField lets the problem body name the failing parameter or JSON
 	// pointer (errors.validation_detail: field). Values are never included.
 	ExposeField bool
+	// Mode, when set, overrides the route's enforce/monitor mode.
+	Mode *gatehouse.Mode
 	// Logger receives one Info line per failure (nil: discard).
 	Logger *slog.Logger
 	// Observe, when set, is called for every failure (enforced or monitored)
@@ -246,8 +249,10 @@ func New(doc *v3.Document, ops []Operation, opts Options) (*Validator, error) {
 }
 
 func (v *Validator) compile(op Operation, copts *config.ValidationOptions) (*compiledOp, error) {
-	c := &compiledOp{Operation: op, byQuery: map[string]*compiledParam{},
-		rejectUnknown: v.opts.RejectUnknown && !v.opts.AllowUnknown[op.ID]}
+	c := &compiledOp{Operation: op, byQuery: map[string]*compiledParam{}, rejectUnknown: v.opts.RejectUnknown}
+	if o, ok := v.opts.RejectUnknownOps[op.ID]; ok {
+		c.rejectUnknown = o
+	}
 	c.shell = toSet(v.opts.ShellFields[op.ID])
 	c.path = toSet(v.opts.PathFields[op.ID])
 	for _, p := range op.Params {
@@ -680,6 +685,9 @@ func (v *Validator) Middleware(next http.Handler) http.Handler {
 		op, mode := "", gatehouse.Enforce
 		if rt := gatehouse.RouteFrom(ctx); rt != nil {
 			op, mode = rt.OperationID, rt.Mode
+		}
+		if v.opts.Mode != nil {
+			mode = *v.opts.Mode
 		}
 		if v.opts.Observe != nil {
 			v.opts.Observe(op, ve.Label())

@@ -106,7 +106,7 @@ const jsonCT = "application/json"
 
 func TestOpenAPI30Requests(t *testing.T) {
 	v := newValidator(t, "testdata/users30.yaml", Options{
-		RejectUnknown: true, AllowUnknown: map[string]bool{"putSettings": true},
+		RejectUnknown: true, RejectUnknownOps: map[string]bool{"putSettings": false},
 		Injection: inspect.Default, MaxBody: 4096, Limits: jsonx.Limits{MaxDepth: 8},
 	})
 	deep := strings.Repeat(`{"next":`, 10) + `{}` + strings.Repeat(`}`, 10)
@@ -258,12 +258,14 @@ func TestOpenAPI31Requests(t *testing.T) {
 }
 
 func TestRejectUnknownOff(t *testing.T) {
-	v := newValidator(t, "testdata/users30.yaml", Options{})
+	v := newValidator(t, "testdata/users30.yaml", Options{RejectUnknownOps: map[string]bool{"putSettings": true}})
 	runCases(t, v, []reqCase{
 		{name: "spec leaves object open", op: "createUser", method: "POST", target: "/users", ct: jsonCT,
 			body: `{"name":"a","email":"a@example.com","role":"admin"}`},
 		{name: "additionalProperties false still enforced", op: "updateUser", method: "PATCH", target: "/users/1", params: map[string]string{"user_id": "1"},
 			ct: jsonCT, body: `{"role":"admin"}`, want: "unknown_property", field: "/role"},
+		{name: "operation opts in", op: "putSettings", method: "PUT", target: "/settings", ct: jsonCT,
+			body: `{"theme":"dark","beta":true}`, want: "unknown_property", field: "/beta"},
 		{name: "no injection checks", op: "listUsers", method: "GET", target: "/users?q=1%27%20OR%20%271%27%3D%271"},
 	})
 }
