@@ -88,6 +88,9 @@ func Run(ctx context.Context, t *Target, o Options) (*Result, error) {
 		n := 0
 		err := c.Run(WithCheck(ctx, m.ID), t, func(f Finding) {
 			f = complete(f, m)
+			if f.Pointer != "" && t.Spec != nil {
+				_, f.Line, _ = t.Spec.Position(f.Pointer)
+			}
 			mu.Lock()
 			findings = append(findings, f)
 			mu.Unlock()
@@ -203,7 +206,7 @@ func complete(f Finding, m Meta) Finding {
 // At fills the operation fields of f from op.
 func (f Finding) At(op *openapi.Operation) Finding {
 	if op != nil {
-		f.Operation, f.Method, f.Path = op.ID, op.Method, op.Template
+		f.Operation, f.Method, f.Path, f.Pointer = op.ID, op.Method, op.Template, op.Pointer
 	}
 	return f
 }

@@ -131,16 +131,20 @@ type Evidence struct {
 // the check's Meta when left empty, and computes Fingerprint and ID.
 type Finding struct {
 	// ID is "<check id>-<first 10 hex of fingerprint>", unique in a result.
-	ID          string     `json:"id"`
-	CheckID     string     `json:"check_id"`
-	Title       string     `json:"title"`
-	Severity    Severity   `json:"severity"`
-	OWASP       string     `json:"owasp"`
-	CWE         string     `json:"cwe"`
-	Operation   string     `json:"operation,omitempty"` // operationId ("" for target-wide findings)
-	Method      string     `json:"method,omitempty"`
-	Path        string     `json:"path,omitempty"` // path template
-	Param       string     `json:"param,omitempty"`
+	ID        string   `json:"id"`
+	CheckID   string   `json:"check_id"`
+	Title     string   `json:"title"`
+	Severity  Severity `json:"severity"`
+	OWASP     string   `json:"owasp"`
+	CWE       string   `json:"cwe"`
+	Operation string   `json:"operation,omitempty"` // operationId ("" for target-wide findings)
+	Method    string   `json:"method,omitempty"`
+	Path      string   `json:"path,omitempty"` // path template
+	Param     string   `json:"param,omitempty"`
+	// Pointer is the JSON pointer of the operation in the spec, Line its
+	// line in the spec file (0 when unknown).
+	Pointer     string     `json:"pointer,omitempty"`
+	Line        int        `json:"line,omitempty"`
 	Detail      string     `json:"detail"`
 	Evidence    []Evidence `json:"evidence,omitempty"`
 	Curl        string     `json:"curl,omitempty"`

@@ -1,0 +1,99 @@
+package report
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/gatehouse/gatehouse/scan"
+)
+
+// Console writes a human-readable report: each finding with its detail and
+// fix, then a summary table by severity and OWASP category.
+type Console struct{}
+
+// Report implements Reporter.
+func (Console) Report(w io.Writer, r *scan.Result) error {
+	ew := &errWriter{w: w}
+	fmt.Fprintf(ew, "gatehouse scan of %s (spec %s): %d requests in %s, identities: %s\n\n",
+		r.Target, r.Spec, r.Requests, r.Finished.Sub(r.Started).Round(1e6), strings.Join(r.Identities, ", "))
+	for _, f := range r.Findings {
+		fmt.Fprintf(ew, "%-8s %s  %s\n", strings.ToUpper(f.Severity.String()), f.CheckID, f.Title)
+		fmt.Fprintf(ew, "         %s", where(f))
+		if f.Operation != "" {
+			fmt.Fprintf(ew, " (%s)", f.Operation)
+		}
+		if f.Param != "" {
+			fmt.Fprintf(ew, " [%s]", f.Param)
+		}
+		fmt.Fprintf(ew, "  %s · %s\n", f.OWASP, f.CWE)
+		fmt.Fprintf(ew, "         %s\n", f.Detail)
+		if f.Curl != "" {
+			fmt.Fprintf(ew, "         reproduce: %s\n", f.Curl)
+		}
+		if f.Fix != "" {
+			fmt.Fprintf(ew, "         gatehouse fix: %s\n", strings.ReplaceAll(f.Fix, "\n", "\n                        "))
+		}
+		fmt.Fprintln(ew)
+	}
+	if len(r.Findings) == 0 {
+		fmt.Fprintln(ew, "No findings.")
+		fmt.Fprintln(ew)
+	}
+	tw := tabwriter.NewWriter(ew, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "OWASP API Top 10 (2023)\tcritical\thigh\tmedium\tlow\tinfo\t")
+	cats, m := owaspRows(r)
+	for _, c := range cats {
+		fmt.Fprintf(tw, "%s\t", c)
+		for _, s := range order {
+			fmt.Fprintf(tw, "%d\t", m[c][s])
+		}
+		fmt.Fprintln(tw)
+	}
+	tot := bySeverity(r)
+	fmt.Fprintf(tw, "total\t")
+	for _, s := range order {
+		fmt.Fprintf(tw, "%d\t", tot[s])
+	}
+	fmt.Fprintln(tw)
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	var skipped, failed []string
+	for _, c := range r.Checks {
+		if c.Skipped != "" {
+			skipped = append(skipped, c.Meta.ID)
+		}
+		if c.Error != "" {
+			failed = append(failed, c.Meta.ID+" ("+c.Error+")")
+		}
+	}
+	fmt.Fprintf(ew, "\n%d findings", len(r.Findings))
+	if r.Suppressed > 0 {
+		fmt.Fprintf(ew, ", %d suppressed by the baseline", r.Suppressed)
+	}
+	fmt.Fprintf(ew, "; %d checks run", len(r.Checks)-len(skipped))
+	if len(skipped) > 0 {
+		fmt.Fprintf(ew, ", skipped in safe mode: %s", strings.Join(skipped, " "))
+	}
+	fmt.Fprintln(ew)
+	if len(failed) > 0 {
+		fmt.Fprintf(ew, "checks that did not finish: %s\n", strings.Join(failed, "; "))
+	}
+	return ew.err
+}
+
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) Write(p []byte) (int, error) {
+	if e.err != nil {
+		return 0, e.err
+	}
+	n, err := e.w.Write(p)
+	e.err = err
+	return n, err
+}

@@ -1,0 +1,222 @@
+package report_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"encoding/xml"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"github.com/gatehouse/gatehouse/scan"
+	"github.com/gatehouse/gatehouse/scan/report"
+)
+
+func sample() *scan.Result {
+	start := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	bola := scan.Meta{ID: "GH2010", Title: "Broken object level authorization", Category: "bola", Severity: scan.High, OWASP: scan.API1BOLA, CWE: "CWE-639", Remediation: "Check ownership."}
+	hdr := scan.Meta{ID: "GH2060", Title: "Security headers missing", Category: "misconfig", Severity: scan.Low, OWASP: scan.API8Misconfig, CWE: "CWE-693", Remediation: "Send headers.", Fix: "headers: { preset: strict }"}
+	skip := scan.Meta{ID: "GH2050", Title: "SQL injection (error-based)", Category: "injection", Severity: scan.Critical, OWASP: scan.API8Misconfig, CWE: "CWE-89", Intrusive: true}
+	f1 := scan.Finding{ID: "GH2010-0123456789", CheckID: "GH2010", Title: bola.Title, Severity: scan.High, OWASP: bola.OWASP, CWE: bola.CWE,
+		Operation: "getUser", Method: "GET", Path: "/users/{user_id}", Param: "user_id", Pointer: "/paths/~1users~1{user_id}/get", Line: 12,
+		Detail: `bob read alice's user <script>alert(1)</script>`, Remediation: bola.Remediation,
+		Fix:      "authz: { rules: { getUser: { owner: { param: user_id, claim: sub } } } }",
+		Curl:     `curl -i -H "Authorization: Bearer $TOKEN_BOB" 'http://127.0.0.1:5000/users/2'`,
+		Evidence: []scan.Evidence{{Note: "bob's request", Request: "GET /users/2\nAuthorization: Bearer <redacted>", Response: `HTTP 200 OK` + "\n\n" + `{"id":2,"username":"<img src=x onerror=alert(1)>"}`}},
+		Fingerprint: "0123456789abcdef0123456789abcdef"}
+	f2 := scan.Finding{ID: "GH2060-fedcba9876", CheckID: "GH2060", Title: hdr.Title, Severity: scan.Low, OWASP: hdr.OWASP, CWE: hdr.CWE,
+		Detail: "lacks nosniff", Remediation: hdr.Remediation, Fix: hdr.Fix, Fingerprint: "fedcba9876543210fedcba9876543210"}
+	return &scan.Result{Tool: "gatehouse", Version: "v0.0.0-test", Target: "http://127.0.0.1:5000", Spec: "api.yaml",
+		Started: start, Finished: start.Add(1500 * time.Millisecond), Requests: 42, Identities: []string{"alice", "bob"},
+		Checks: []scan.CheckRun{
+			{Meta: bola, Operations: []string{"getNote", "getUser"}, Requests: 10, Findings: 1},
+			{Meta: hdr, Operations: []string{""}, Requests: 1, Findings: 1},
+			{Meta: skip, Skipped: "intrusive check skipped in safe mode"},
+		},
+		Findings: []scan.Finding{f1, f2}, Suppressed: 1}
+}
+
+func render(t *testing.T, format string, r *scan.Result) []byte {
+	t.Helper()
+	rep, err := report.New(format)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := rep.Report(&buf, r); err != nil {
+		t.Fatalf("%s: %v", format, err)
+	}
+	return buf.Bytes()
+}
+
+func TestNewUnknownFormat(t *testing.T) {
+	if _, err := report.New("pdf"); err == nil {
+		t.Error(`New("pdf") = nil error, want one`)
+	}
+}
+
+func TestConsole(t *testing.T) {
+	out := string(render(t, "console", sample()))
+	for _, want := range []string{"HIGH     GH2010", "GET /users/{user_id} (getUser) [user_id]", "gatehouse fix: authz:", "API1:2023 Broken Object Level Authorization", "total", "2 findings, 1 suppressed", "skipped in safe mode: GH2050"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("console report lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestJSON(t *testing.T) {
+	var got struct {
+		SchemaVersion int            `json:"schema_version"`
+		Findings      []scan.Finding `json:"findings"`
+		Checks        []scan.CheckRun
+		Requests      int
+	}
+	if err := json.Unmarshal(render(t, "json", sample()), &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.SchemaVersion != report.SchemaVersion || len(got.Findings) != 2 || got.Requests != 42 || got.Findings[0].Severity != scan.High || got.Findings[0].Fix == "" {
+		t.Errorf("JSON round trip = %+v", got)
+	}
+	empty := sample()
+	empty.Findings = nil
+	if !bytes.Contains(render(t, "json", empty), []byte(`"findings": []`)) {
+		t.Error("no findings must encode as [], not null")
+	}
+}
+
+func TestSARIFValidatesAgainstOfficialSchema(t *testing.T) {
+	f, err := os.Open("testdata/sarif-schema-2.1.0.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	doc, err := jsonschema.UnmarshalJSON(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := jsonschema.NewCompiler()
+	if err := c.AddResource("sarif-schema-2.1.0.json", doc); err != nil {
+		t.Fatal(err)
+	}
+	sch, err := c.Compile("sarif-schema-2.1.0.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad, _ := jsonschema.UnmarshalJSON(strings.NewReader(`{"version":"2.1.0","runs":[{"tool":{"driver":{}},"results":[{"level":"fatal"}]}]}`))
+	if sch.Validate(bad) == nil {
+		t.Fatal("schema accepted an invalid SARIF log: the validation proves nothing")
+	}
+	for name, r := range map[string]*scan.Result{"findings": sample(), "empty": {Target: "http://x", Checks: sample().Checks}} {
+		t.Run(name, func(t *testing.T) {
+			out := render(t, "sarif", r)
+			inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(out))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := sch.Validate(inst); err != nil {
+				t.Errorf("SARIF output does not validate: %v\n%s", err, out)
+			}
+			var log struct {
+				Runs []struct {
+					Tool    struct{ Driver struct{ Rules []struct{ ID string } } }
+					Results []struct {
+						RuleID    string
+						RuleIndex int
+						Level     string
+					}
+				}
+			}
+			if err := json.Unmarshal(out, &log); err != nil {
+				t.Fatal(err)
+			}
+			for _, res := range log.Runs[0].Results {
+				if log.Runs[0].Tool.Driver.Rules[res.RuleIndex].ID != res.RuleID {
+					t.Errorf("result %s points at rule %d", res.RuleID, res.RuleIndex)
+				}
+			}
+			if name == "findings" && (len(log.Runs[0].Results) != 2 || log.Runs[0].Results[0].Level != "error") {
+				t.Errorf("results = %+v", log.Runs[0].Results)
+			}
+		})
+	}
+}
+
+func TestJUnit(t *testing.T) {
+	out := render(t, "junit", sample())
+	var got struct {
+		Tests    int `xml:"tests,attr"`
+		Failures int `xml:"failures,attr"`
+		Skipped  int `xml:"skipped,attr"`
+		Suites   []struct {
+			Name  string `xml:"name,attr"`
+			Cases []struct {
+				Name     string `xml:"name,attr"`
+				Failures []struct {
+					Message string `xml:"message,attr"`
+				} `xml:"failure"`
+			} `xml:"testcase"`
+		} `xml:"testsuite"`
+	}
+	if err := xml.Unmarshal(out, &got); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	// GH2010 × {getNote, getUser}, GH2060 × (target), GH2050 skipped.
+	if got.Tests != 4 || got.Failures != 2 || got.Skipped != 1 {
+		t.Errorf("tests=%d failures=%d skipped=%d, want 4 2 1\n%s", got.Tests, got.Failures, got.Skipped, out)
+	}
+	if c := got.Suites[0].Cases; c[0].Name != "getNote" || len(c[0].Failures) != 0 || c[1].Name != "getUser" || len(c[1].Failures) != 1 {
+		t.Errorf("GH2010 cases = %+v", c)
+	}
+}
+
+func TestHTMLSelfContainedAndEscaped(t *testing.T) {
+	out := string(render(t, "html", sample()))
+	for _, bad := range []string{"<script", "src=\"http", "href=\"http", "@import", "url(", "<img src=x"} {
+		if strings.Contains(out, bad) {
+			t.Errorf("HTML report contains %q (external asset or unescaped markup)", bad)
+		}
+	}
+	if !strings.Contains(out, "&lt;script&gt;alert(1)&lt;/script&gt;") {
+		t.Error("finding detail is not HTML-escaped")
+	}
+}
+
+func TestHTMLRendersInChromium(t *testing.T) {
+	bin := ""
+	for _, b := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(b); err == nil {
+			bin = p
+			break
+		}
+	}
+	if bin == "" {
+		if os.Getenv("CI") != "" {
+			t.Fatal("chromium not installed in CI")
+		}
+		t.Skip("chromium not installed")
+	}
+	dir := t.TempDir()
+	file := filepath.Join(dir, "report.html")
+	if err := os.WriteFile(file, render(t, "html", sample()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+		"--user-data-dir="+filepath.Join(dir, "profile"), "--dump-dom", "file://"+file)
+	dom, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("chromium: %v", err)
+	}
+	for _, want := range []string{`id="GH2010-0123456789"`, `id="GH2060-fedcba9876"`, "Broken object level authorization", "authz: { rules: { getUser", `id="summary"`} {
+		if !bytes.Contains(dom, []byte(want)) {
+			t.Errorf("rendered DOM lacks %q", want)
+		}
+	}
+	if bytes.Contains(dom, []byte("<img src=\"x\"")) {
+		t.Error("evidence markup was rendered as HTML")
+	}
+}
