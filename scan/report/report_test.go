@@ -25,9 +25,9 @@ func sample() *scan.Result {
 	f1 := scan.Finding{ID: "GH2010-0123456789", CheckID: "GH2010", Title: bola.Title, Severity: scan.High, OWASP: bola.OWASP, CWE: bola.CWE,
 		Operation: "getUser", Method: "GET", Path: "/users/{user_id}", Param: "user_id", Pointer: "/paths/~1users~1{user_id}/get", Line: 12,
 		Detail: `bob read alice's user <script>alert(1)</script>`, Remediation: bola.Remediation,
-		Fix:      "authz: { rules: { getUser: { owner: { param: user_id, claim: sub } } } }",
-		Curl:     `curl -i -H "Authorization: Bearer $TOKEN_BOB" 'http://127.0.0.1:5000/users/2'`,
-		Evidence: []scan.Evidence{{Note: "bob's request", Request: "GET /users/2\nAuthorization: Bearer <redacted>", Response: `HTTP 200 OK` + "\n\n" + `{"id":2,"username":"<img src=x onerror=alert(1)>"}`}},
+		Fix:         "authz: { rules: { getUser: { owner: { param: user_id, claim: sub } } } }",
+		Curl:        `curl -i -H "Authorization: Bearer $TOKEN_BOB" 'http://127.0.0.1:5000/users/2'`,
+		Evidence:    []scan.Evidence{{Note: "bob's request", Request: "GET /users/2\nAuthorization: Bearer <redacted>", Response: `HTTP 200 OK` + "\n\n" + `{"id":2,"username":"<img src=x onerror=alert(1)>"}`}},
 		Fingerprint: "0123456789abcdef0123456789abcdef"}
 	f2 := scan.Finding{ID: "GH2060-fedcba9876", CheckID: "GH2060", Title: hdr.Title, Severity: scan.Low, OWASP: hdr.OWASP, CWE: hdr.CWE,
 		Detail: "lacks nosniff", Remediation: hdr.Remediation, Fix: hdr.Fix, Fingerprint: "fedcba9876543210fedcba9876543210"}
@@ -123,7 +123,9 @@ func TestSARIFValidatesAgainstOfficialSchema(t *testing.T) {
 			}
 			var log struct {
 				Runs []struct {
-					Tool    struct{ Driver struct{ Rules []struct{ ID string } } }
+					Tool struct {
+						Driver struct{ Rules []struct{ ID string } }
+					}
 					Results []struct {
 						RuleID    string
 						RuleIndex int
