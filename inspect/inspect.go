@@ -13,8 +13,9 @@
 package inspect
 
 import (
-	"net/url"
+	"regexp"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/corazawaf/libinjection-go"
 )
@@ -66,7 +67,7 @@ func (c Checks) String(s string) (Finding, bool) {
 	if c.XSS && libinjection.IsXSS(s) {
 		return Finding{Kind: XSS}, true
 	}
-	if c.NoSQL && HasNoSQLOperator(s) {
+	if c.NoSQL && (HasNoSQLOperator(s) || HasJSInjection(s)) {
 		return Finding{Kind: NoSQL}, true
 	}
 	if c.Shell && HasShellMeta(s) {
@@ -165,12 +166,22 @@ func HasNoSQLOperator(s string) bool {
 	return false
 }
 
+// jsInjection matches server-side JavaScript injected into a MongoDB $where
+// or mapReduce string: quote breaking into a comparison or return, this.field
+// access, db.collection calls and sleep-based timing.
+var jsInjection = regexp.MustCompile(`(?i)(\bthis\.\w+\s*(\.\s*match\s*\(|[=!<>]=)|\bdb\.\w+\.\w+\s*\(|\bsleep\s*\(\s*\d|['"]\s*;\s*(return|sleep|var|it\s*=)\b|['"]\s*(\|\||&&)\s*['"\w]|\|\|\s*1\s*==\s*1|^\s*\d+\s*;\s*return\s+true)`)
+
+// HasJSInjection reports whether s looks like server-side JavaScript
+// injection aimed at a NoSQL database.
+func HasJSInjection(s string) bool { return jsInjection.MatchString(s) }
+
 // HasShellMeta reports whether s contains shell metacharacters that chain,
-// substitute or redirect commands: ; | & ` $( ${ < > and newlines.
+// substitute, redirect or break out of quoting: ; | & ` $( ${ $VAR < > quotes,
+// backslash, NUL and newlines.
 func HasShellMeta(s string) bool {
 	for i := 0; i < len(s); i++ {
 		switch s[i] {
-		case ';', '|', '&', '`', '<', '>', '\n', '\r':
+		case ';', '|', '&', '`', '<', '>', '\n', '\r', '\'', '"', '\\', 0:
 			return true
 		case '$':
 			if i+1 < len(s) && (s[i+1] == '(' || s[i+1] == '{' || isIdentStart(s[i+1])) {
@@ -185,26 +196,69 @@ func isIdentStart(c byte) bool {
 	return c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
 }
 
-// HasTraversal reports whether s, after up to three rounds of percent
-// decoding and with overlong/alternate separators folded, contains a dot-dot
-// path segment or a NUL byte.
+// HasTraversal reports whether s, a value used as a file name or path,
+// tries to leave its directory. It is strict, for fields marked as paths: after
+// up to four rounds of lenient percent decoding (and folding of overlong and
+// full-width encodings of '.', '/' and '\'), any "..", NUL byte, invalid UTF-8,
+// "0x2e"/"0x2f"/"0x5c" literal or escape that still cannot be decoded counts.
 func HasTraversal(s string) bool {
 	cur := s
 	for round := 0; round < 4; round++ {
 		n := normalizeSeparators(cur)
-		if strings.ContainsRune(n, 0) {
+		if strings.Contains(n, "..") || strings.ContainsRune(n, 0) || !utf8.ValidString(n) {
 			return true
 		}
-		if hasDotDotSegment(n) {
+		ln := strings.ToLower(n)
+		if strings.Contains(ln, "0x2e") || strings.Contains(ln, "0x2f") || strings.Contains(ln, "0x5c") {
 			return true
 		}
-		dec, err := url.PathUnescape(strings.ReplaceAll(cur, "%u", "%"))
-		if err != nil || dec == cur {
+		dec := lenientUnescape(cur)
+		if dec == cur {
 			break
 		}
 		cur = dec
 	}
-	return false
+	return strings.Contains(cur, "%")
+}
+
+// lenientUnescape decodes every valid %XX (and IIS-style %u00XX) escape and
+// leaves anything else as it is, so "%%32%65" becomes "%2e" (then "." on the
+// next round) where a strict decoder would give up.
+func lenientUnescape(s string) string {
+	if !strings.Contains(s, "%") {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '%' {
+			if i+5 < len(s) && (s[i+1] == 'u' || s[i+1] == 'U') && s[i+2] == '0' && s[i+3] == '0' && isHex(s[i+4]) && isHex(s[i+5]) {
+				b.WriteByte(unhex(s[i+4])<<4 | unhex(s[i+5]))
+				i += 5
+				continue
+			}
+			if i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]) {
+				b.WriteByte(unhex(s[i+1])<<4 | unhex(s[i+2]))
+				i += 2
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+func isHex(c byte) bool {
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c >= '0' && c <= '9':
+		return c - '0'
+	case c >= 'a' && c <= 'f':
+		return c - 'a' + 10
+	}
+	return c - 'A' + 10
 }
 
 // normalizeSeparators folds backslashes and the overlong/unicode encodings
@@ -218,25 +272,4 @@ func normalizeSeparators(s string) string {
 		"%e0%80%ae", ".", "%e0%80%af", "/", "%25c0%25ae", ".", "%25c0%25af", "/",
 	)
 	return r.Replace(s)
-}
-
-func hasDotDotSegment(s string) bool {
-	for i := 0; i+1 < len(s); i++ {
-		if s[i] != '.' || s[i+1] != '.' {
-			continue
-		}
-		start := i == 0 || s[i-1] == '/'
-		j := i + 2
-		for j < len(s) && s[j] == '.' { // "..." is still a parent reference on some systems
-			j++
-		}
-		end := j == len(s) || s[j] == '/' || s[j] == ';' || s[j] == '?'
-		if start && end {
-			return true
-		}
-		if end && j < len(s) && (i == 0 || s[i-1] == '/' || s[i-1] == '=') {
-			return true
-		}
-	}
-	return false
 }
