@@ -242,6 +242,8 @@ func (s *Server) Run(ctx context.Context) error {
 		IdleTimeout:       t.Idle.D(),
 		MaxHeaderBytes:    int(cfg.Limits.MaxHeaderBytes),
 		ErrorLog:          errLog,
+		// "OPTIONS *" goes through the pipeline (and is rejected there).
+		DisableGeneralOptionsHandler: true,
 	}
 	var protos http.Protocols
 	protos.SetHTTP1(true)

@@ -44,7 +44,11 @@ func Body(r *http.Request, max int64) ([]byte, error) {
 	if r.Body != nil && r.Body != http.NoBody {
 		b, err = io.ReadAll(io.LimitReader(r.Body, max+1))
 		_ = r.Body.Close()
-		if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			// the listener's limits.max_body (http.MaxBytesReader) was hit
+			err = fmt.Errorf("%w: %w", ErrBodyTooLarge, err)
+		} else if err != nil {
 			err = fmt.Errorf("read request body: %w", err)
 		} else if int64(len(b)) > max {
 			err = ErrBodyTooLarge
