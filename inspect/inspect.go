@@ -169,11 +169,34 @@ func HasNoSQLOperator(s string) bool {
 // jsInjection matches server-side JavaScript injected into a MongoDB $where
 // or mapReduce string: quote breaking into a comparison or return, this.field
 // access, db.collection calls and sleep-based timing.
-var jsInjection = regexp.MustCompile(`(?i)(\bthis\.\w+\s*(\.\s*match\s*\(|[=!<>]=)|\bdb\.\w+\.\w+\s*\(|\bsleep\s*\(\s*\d|['"]\s*;\s*(return|sleep|var|it\s*=)\b|['"]\s*(\|\||&&)\s*['"\w]|\|\|\s*1\s*==\s*1|^\s*\d+\s*;\s*return\s+true)`)
+var jsInjection = regexp.MustCompile(`(\bthis\.\w+\s*(\.\s*match\s*\(|[=!<>]=)|\bdb\.\w+\.\w+\s*\(|\b(?i:sleep)\s*\(\s*\d|['"]\s*;\s*(return|sleep|var|it\s*=)\b|['"]\s*(\|\||&&)\s*['"\w]|\|\|\s*1\s*==\s*1|^\s*\d+\s*;\s*return\s+true)`)
 
 // HasJSInjection reports whether s looks like server-side JavaScript
 // injection aimed at a NoSQL database.
-func HasJSInjection(s string) bool { return jsInjection.MatchString(s) }
+// JavaScript is case-sensitive, so the match is too; a cheap prefilter
+// keeps the regular expression off ordinary prose.
+func HasJSInjection(s string) bool { return jsCandidate(s) && jsInjection.MatchString(s) }
+
+func jsCandidate(s string) bool {
+	for _, sub := range []string{"this.", "db.", "sleep", "SLEEP", "Sleep", "||", ";return", "; return"} {
+		if strings.Contains(s, sub) {
+			return true
+		}
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] != '\'' && s[i] != '"' {
+			continue
+		}
+		j := i + 1
+		for j < len(s) && s[j] == ' ' {
+			j++
+		}
+		if j < len(s) && (s[j] == ';' || s[j] == '&') {
+			return true
+		}
+	}
+	return false
+}
 
 // HasShellMeta reports whether s contains shell metacharacters that chain,
 // substitute, redirect or break out of quoting: ; | & ` $( ${ $VAR < > quotes,
