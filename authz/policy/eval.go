@@ -31,6 +31,19 @@ type evalCtx struct {
 	bodyErr  error
 
 	in *celpolicy.Input
+
+	jsonDone bool
+	jsonVal  any
+	jsonErr  error
+}
+
+// parsedBody parses b once per request (shared by the owner check and CEL).
+func (ev *evalCtx) parsedBody(b []byte) (any, error) {
+	if !ev.jsonDone {
+		ev.jsonDone = true
+		ev.jsonVal, ev.jsonErr = parseJSON(b)
+	}
+	return ev.jsonVal, ev.jsonErr
 }
 
 func (ev *evalCtx) query() ([]qpair, error) {
@@ -164,16 +177,36 @@ func (ev *evalCtx) celBody() (any, error) {
 	if err != nil || len(b) == 0 {
 		return nil, err
 	}
-	dup, err := hasDuplicateKeys(b)
+	v, err := ev.parsedBody(b)
 	if err != nil {
 		return nil, err
 	}
-	if dup {
-		return nil, fmt.Errorf("body repeats a key")
+	return celValue(v), nil
+}
+
+// celValue converts jsonx numbers for CEL: canonical integers become int64,
+// every other number float64. Maps and lists are copied, never mutated (the
+// parsed document is shared with the owner check).
+func celValue(v any) any {
+	switch x := v.(type) {
+	case json.Number:
+		if n, err := parseCanonicalInt(x.String()); err == nil {
+			return n
+		}
+		f, _ := strconv.ParseFloat(x.String(), 64)
+		return f
+	case map[string]any:
+		m := make(map[string]any, len(x))
+		for k, e := range x {
+			m[k] = celValue(e)
+		}
+		return m
+	case []any:
+		l := make([]any, len(x))
+		for i, e := range x {
+			l[i] = celValue(e)
+		}
+		return l
 	}
-	var v any
-	if err := json.Unmarshal(b, &v); err != nil {
-		return nil, errBodyJSON
-	}
-	return v, nil
+	return v
 }

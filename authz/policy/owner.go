@@ -1,11 +1,9 @@
 package policy
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"mime"
 	"net/http"
 	"net/url"
@@ -17,6 +15,7 @@ import (
 	"github.com/gatehouse/gatehouse/authn"
 	"github.com/gatehouse/gatehouse/authz/celpolicy"
 	"github.com/gatehouse/gatehouse/internal/httpx"
+	"github.com/gatehouse/gatehouse/internal/jsonx"
 )
 
 // ownerCheck is an Owner rule compiled for one operation.
@@ -307,134 +306,99 @@ func (b *bodyInfo) find(norm string, form bool) []occurrence {
 
 var errBodyJSON = errors.New("body is not valid JSON")
 
-// scanJSON validates b as one JSON value and returns the members of a
-// top-level object in order, duplicates included (keys decoded, so
-// "\u0075ser_id" is "user_id").
-func scanJSON(b []byte) ([]jsonMember, error) {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	tok, err := dec.Token()
+// parseJSON parses b strictly (internal/jsonx: exact duplicate keys after
+// unescaping, invalid UTF-8, lone surrogates, BOM, trailing data, excessive
+// depth or length are all errors, so the gateway never reads a document the
+// upstream could read differently), and then also rejects two keys of one
+// object that are equal under case folding ("user_id" and "User_Id"): Go's
+// encoding/json, among others, binds either to the same field.
+func parseJSON(b []byte) (any, error) {
+	v, err := jsonx.Parse(b, jsonx.Limits{})
 	if err != nil {
+		var je *jsonx.Error
+		if errors.As(err, &je) {
+			return nil, fmt.Errorf("%w: %v at %s", errBodyJSON, je.Err, je.Pointer)
+		}
 		return nil, errBodyJSON
 	}
-	var top []jsonMember
-	if d, ok := tok.(json.Delim); ok && d == '{' {
-		for dec.More() {
-			kt, err := dec.Token()
-			if err != nil {
-				return nil, errBodyJSON
-			}
-			key, _ := kt.(string)
-			vt, err := dec.Token()
-			if err != nil {
-				return nil, errBodyJSON
-			}
-			m := jsonMember{key: key, occ: occurrence{loc: InBody}}
-			switch v := vt.(type) {
-			case json.Number:
-				m.occ.raw = v.String()
-			case string:
-				m.occ.raw, m.occ.str = v, true
-			case bool:
-				m.occ.other = "a boolean"
-			case nil:
-				m.occ.other = "null"
-			case json.Delim:
-				m.occ.other = "an object or array"
-				if err := skipNested(dec); err != nil {
-					return nil, err
-				}
-			}
-			top = append(top, m)
-		}
-		if _, err := dec.Token(); err != nil { // closing '}'
-			return nil, errBodyJSON
-		}
-	} else if d, ok := tok.(json.Delim); ok {
-		_ = d
-		if err := skipNested(dec); err != nil {
-			return nil, err
-		}
+	if foldDuplicate(v, 0) {
+		return nil, fmt.Errorf("%w: an object repeats a key in another letter case", errBodyJSON)
 	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, fmt.Errorf("%w: trailing data", errBodyJSON)
-	}
-	return top, nil
+	return v, nil
 }
 
-// skipNested consumes tokens until the container just opened is closed.
-func skipNested(dec *json.Decoder) error {
-	depth := 1
-	for depth > 0 {
-		t, err := dec.Token()
-		if err != nil {
-			return errBodyJSON
+// foldDuplicate reports whether any object in v has two keys equal under
+// case folding.
+func foldDuplicate(v any, depth int) bool {
+	switch x := v.(type) {
+	case map[string]any:
+		seen := make(map[string]struct{}, len(x))
+		for k, e := range x {
+			fk := foldKey(k)
+			if _, dup := seen[fk]; dup {
+				return true
+			}
+			seen[fk] = struct{}{}
+			if foldDuplicate(e, depth+1) {
+				return true
+			}
 		}
-		if d, ok := t.(json.Delim); ok {
-			if d == '{' || d == '[' {
-				depth++
-			} else {
-				depth--
+	case []any:
+		for _, e := range x {
+			if foldDuplicate(e, depth+1) {
+				return true
 			}
 		}
 	}
-	return nil
+	return false
 }
 
-// hasDuplicateKeys reports whether any object in b (at any depth) has two
-// keys equal under case folding — the spelling an upstream decoder might
-// merge. Used before exposing the body to CEL.
+// scanJSON parses b (see parseJSON) and returns the members of a top-level
+// object; other documents have none.
+func scanJSON(b []byte) ([]jsonMember, error) {
+	v, err := parseJSON(b)
+	if err != nil {
+		return nil, err
+	}
+	return members(v), nil
+}
+
+func members(v any) []jsonMember {
+	obj, ok := v.(map[string]any)
+	if !ok {
+		return nil
+	}
+	top := make([]jsonMember, 0, len(obj))
+	for k, val := range obj {
+		m := jsonMember{key: k, occ: occurrence{loc: InBody}}
+		switch x := val.(type) {
+		case json.Number:
+			m.occ.raw = x.String()
+		case string:
+			m.occ.raw, m.occ.str = x, true
+		case bool:
+			m.occ.other = "a boolean"
+		case nil:
+			m.occ.other = "null"
+		default:
+			m.occ.other = "an object or array"
+		}
+		top = append(top, m)
+	}
+	return top
+}
+
+// hasDuplicateKeys reports whether b repeats a key (exactly or in another
+// letter case) in any object; an error when b is not valid JSON otherwise.
 func hasDuplicateKeys(b []byte) (bool, error) {
-	if !json.Valid(b) {
-		return false, errBodyJSON
+	_, err := parseJSON(b)
+	if err == nil {
+		return false, nil
 	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	type frame struct {
-		obj    bool
-		keys   map[string]bool
-		expKey bool
+	if strings.Contains(err.Error(), "repeats a key") || strings.Contains(err.Error(), jsonx.ErrDuplicateKey.Error()) {
+		return true, nil
 	}
-	var stack []*frame
-	for {
-		t, err := dec.Token()
-		if err == io.EOF {
-			return false, nil
-		}
-		if err != nil {
-			return false, errBodyJSON
-		}
-		var top *frame
-		if len(stack) > 0 {
-			top = stack[len(stack)-1]
-		}
-		if top != nil && top.obj && top.expKey {
-			if k, ok := t.(string); ok {
-				fk := foldKey(k)
-				if top.keys[fk] {
-					return true, nil
-				}
-				top.keys[fk] = true
-				top.expKey = false
-				continue
-			}
-		}
-		if d, ok := t.(json.Delim); ok {
-			switch d {
-			case '{':
-				stack = append(stack, &frame{obj: true, keys: map[string]bool{}, expKey: true})
-				continue
-			case '[':
-				stack = append(stack, &frame{})
-				continue
-			default:
-				stack = stack[:len(stack)-1]
-			}
-		}
-		if len(stack) > 0 && stack[len(stack)-1].obj {
-			stack[len(stack)-1].expKey = true
-		}
-	}
+	return false, err
 }
 
 // readBody reads the (shared, bounded) request body.
@@ -492,7 +456,7 @@ func (ev *evalCtx) bodyScan() (*bodyInfo, error) {
 		}
 		ev.body = &bodyInfo{form: true, pairs: pairs}
 	default:
-		top, err := scanJSON(b)
+		v, err := ev.parsedBody(b)
 		if err != nil {
 			if isJSON || !declared {
 				ev.bodyErr = err
@@ -500,7 +464,7 @@ func (ev *evalCtx) bodyScan() (*bodyInfo, error) {
 			}
 			return nil, nil // opaque
 		}
-		ev.body = &bodyInfo{top: top}
+		ev.body = &bodyInfo{top: members(v)}
 	}
 	return ev.body, nil
 }
