@@ -24,9 +24,9 @@ func init() { subcommands = append(subcommands, newTokenCmd) }
 
 type tokenFlags struct {
 	key, secretEnv, sub, aud, iss, kid, alg, jti string
-	roles, scopes, claims                      []string
-	ttl                                        time.Duration
-	noExp                                      bool
+	roles, scopes, claims                        []string
+	ttl                                          time.Duration
+	noExp                                        bool
 }
 
 func newTokenCmd() *cobra.Command {
