@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"testing"
 	"time"
 
@@ -161,5 +162,27 @@ func TestTwoInstances(t *testing.T) {
 	t.Logf("revocation visible on B after %v", time.Since(start))
 	if got := get(a, "/orders"); got != http.StatusUnauthorized {
 		t.Fatalf("GET via A after logout = %d, want 401", got)
+	}
+}
+
+// BenchmarkCheck measures the per-request cost of a shared revocation check
+// (one MGET round trip to a real Redis on loopback).
+func BenchmarkCheck(b *testing.B) {
+	url := os.Getenv("GATEHOUSE_TEST_REDIS")
+	if url == "" {
+		b.Skip("GATEHOUSE_TEST_REDIS not set")
+	}
+	s, err := redisstore.Open(url, redisstore.Options{Prefix: prefix()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	iat := time.Now()
+	b.ReportAllocs()
+	for b.Loop() {
+		if revoked, err := s.Check(ctx, "jti-1", "alice", iat); err != nil || revoked {
+			b.Fatal(revoked, err)
+		}
 	}
 }
