@@ -140,6 +140,9 @@ func (is *Issuer) verify(ctx context.Context, token string, p *parsed, now time.
 		if _, err := jws.Verify([]byte(token), jws.WithKey(salg, is.o.HMACSecret)); err != nil {
 			return nil, 0, authn.Fail(authn.ReasonBadSignature, err)
 		}
+		// The secret never changes, but cache entries are compared with the
+		// issuer's key generation, so record it for HS tokens too.
+		gen = is.generation(ctx)
 	} else {
 		ks, err := is.o.Keys.Keys(ctx)
 		if err != nil {

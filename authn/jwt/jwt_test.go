@@ -147,6 +147,11 @@ func TestValidTokens(t *testing.T) {
 			if !p.HasScope("orders:read") || !p.HasScope("orders:write") {
 				t.Errorf("scopes = %v", p.Scopes)
 			}
+			before := e.a.CacheLen()
+			check(t, e.a, bearer(mint(t, tc.alg, tc.key, e.claims(func(c map[string]any) { c["jti"] = "j-" + tc.alg }))), "")
+			if e.a.CacheLen() < before || e.a.CacheLen() == 0 {
+				t.Errorf("cache went from %d to %d entries on a repeat %s token", before, e.a.CacheLen(), tc.alg)
+			}
 			if p.ExpiresAt.Unix() != e.clk.Now().Unix()+300 || p.IssuedAt.Unix() != e.clk.Now().Unix() {
 				t.Errorf("iat/exp = %v/%v", p.IssuedAt, p.ExpiresAt)
 			}
