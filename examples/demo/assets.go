@@ -9,3 +9,8 @@ import _ "embed"
 //
 //go:embed openapi.yaml
 var Spec []byte
+
+// Config is the gateway config that protects the demo API.
+//
+//go:embed gatehouse.yaml
+var Config []byte
