@@ -2,11 +2,52 @@
 // document (or Swagger 2.0, converted on load), indexes its operations, and
 // matches (method, raw path) to an operation after canonical normalization.
 // The gateway, the scanner and the auditor all use it; nothing else parses
-// OpenAPI.
+// OpenAPI. A Spec is immutable after Load and safe for concurrent use.
 //
 // Library: libopenapi (complete 3.1, line/column of every node, loads the
 // 2,900-file DigitalOcean spec that kin-openapi rejects); it keeps ~3x more
 // heap than kin-openapi (47 vs 15 MiB for the 3 MB OpenAI spec): see docs/spec-model.md.
+//
+// # Path normalization policy (Match)
+//
+// The router canonicalizes the raw request path once, and what it matched
+// is what the gateway forwards (Match.RawPath), so the gateway and the
+// upstream cannot disagree on the resource. Anything that a server could
+// read two ways is rejected with ErrBadPath (400), never guessed:
+//
+//   - The path must start with '/' (empty, "*" and absolute-form are
+//     ErrBadPath; use RequestPath to extract an absolute-form path) and be
+//     at most MaxPathLength bytes. A "?query" suffix is ignored.
+//   - Raw characters must be RFC 3986 pchar; raw ';' (matrix parameters,
+//     the Tomcat/Spring "..;/" bypass), '#', '\', space, controls and
+//     ""<>^`{|}" are ErrBadPath. Raw UTF-8 is accepted like its
+//     percent-encoded form.
+//   - Each segment is percent-decoded exactly once ("%252e" is the text
+//     "%2e"). Invalid escapes, and escapes that decode to '/', '\', ';', NUL
+//     or any control character (%2F, %5C, %3B, %00, %0A...), are ErrBadPath.
+//   - Decoded UTF-8 must be valid (overlong forms like %C0%AE and
+//     surrogates are ErrBadPath); a character whose NFKC form contains one
+//     of "./\;%#?" (FULLWIDTH FULL STOP, FULLWIDTH SOLIDUS, ONE DOT
+//     LEADER...) is ErrBadPath; other non-ASCII characters are literal data.
+//   - Dot segments, plain or encoded, and segments made only of dots and
+//     spaces ("...", ".. ", Windows aliases of "..") are ErrBadPath.
+//   - Empty segments ("//") are ErrBadPath, never merged. A trailing slash
+//     is significant: "/users/" matches only a "/users/" template.
+//   - Literal segments match byte for byte, case-sensitively: "/ADMIN" and
+//     "/admin." are 404 for an "/admin" template. Methods are case-sensitive.
+//   - Templates: a literal segment beats a parameter; among matching
+//     templates the one with the most literal segments wins, then the one
+//     with the most mixed segments ("{id}.json", "{id}:cancel"); a remaining
+//     tie, or a mixed segment that splits two ways, is ErrBadPath.
+//     Parameters never match an empty segment.
+//   - A known path with an unknown method is a *MethodNotAllowedError
+//     (wraps ErrMethodNotAllowed) carrying the Allow list; HEAD is not GET.
+//   - RawPath re-encodes each decoded segment: unreserved and "$&:=@" stay
+//     raw, every other byte is %XX in upper-case hex (url.PathEscape's
+//     rules, plus '+' encoded because some decoders read it as a space).
+//
+// StripOverrideHeaders removes method- and URL-override headers, which the
+// gateway never honours.
 package openapi
 
 import (
