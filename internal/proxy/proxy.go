@@ -33,6 +33,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gatehouse/gatehouse"
@@ -144,9 +145,24 @@ func New(o Options) (*Proxy, error) {
 		ErrorHandler:   p.errorHandler,
 		ErrorLog:       slog.NewLogLogger(p.log.Handler(), slog.LevelWarn),
 		FlushInterval:  -1, // stream: the gateway adds no buffering of its own
+		BufferPool:     copyBuffers,
 	}
 	return p, nil
 }
+
+// bufferPool recycles the 32 KiB body-copy buffers of ReverseProxy.
+type bufferPool struct{ p sync.Pool }
+
+func (b *bufferPool) Get() []byte {
+	if v, ok := b.p.Get().(*[]byte); ok {
+		return *v
+	}
+	return make([]byte, 32<<10)
+}
+
+func (b *bufferPool) Put(buf []byte) { b.p.Put(&buf) }
+
+var copyBuffers = &bufferPool{}
 
 // Close releases idle upstream connections.
 func (p *Proxy) Close() error {
