@@ -154,11 +154,11 @@ func ParseJWT(tok string) (*JWT, bool) {
 	}
 	j := &JWT{Raw: tok, Parts: [3]string{p[0], p[1], p[2]}}
 	hb, err := base64.RawURLEncoding.DecodeString(p[0])
-	if err != nil || json.Unmarshal(hb, &j.Header) != nil {
+	if err != nil || json.Unmarshal(hb, &j.Header) != nil || j.Header == nil {
 		return nil, false
 	}
 	cb, err := base64.RawURLEncoding.DecodeString(p[1])
-	if err != nil || json.Unmarshal(cb, &j.Claims) != nil {
+	if err != nil || json.Unmarshal(cb, &j.Claims) != nil || j.Claims == nil {
 		return nil, false
 	}
 	return j, true

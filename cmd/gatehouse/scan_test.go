@@ -1,0 +1,138 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gatehouse/gatehouse/internal/demo/vulnapi"
+)
+
+func runScanCmd(t *testing.T, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	root := newRootCmd()
+	var out, errb bytes.Buffer
+	root.SetOut(&out)
+	root.SetErr(&errb)
+	root.SetArgs(append([]string{"scan", "--quiet"}, args...))
+	err := root.Execute()
+	if err != nil {
+		code = exitCode(err)
+		errb.WriteString(err.Error())
+	}
+	return out.String(), errb.String(), code
+}
+
+func demoTarget(t *testing.T, fixed bool) (url, spec string) {
+	t.Helper()
+	api, err := vulnapi.New(vulnapi.Options{Fixed: fixed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { api.Close() })
+	srv := httptest.NewServer(api)
+	t.Cleanup(srv.Close)
+	spec = filepath.Join(t.TempDir(), "demo.yaml")
+	if err := os.WriteFile(spec, vulnapi.Spec, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return srv.URL, spec
+}
+
+var demoIDs = []string{
+	"--identity", "alice=login:login:username=alice,password=alice-pw",
+	"--identity", "bob=login:login:username=bob,password=bob-pw",
+	"--identity", "admin=login:login:username=admin,password=admin-pw",
+}
+
+func TestScanCommandExitCodes(t *testing.T) {
+	url, spec := demoTarget(t, false)
+	t.Run("vulnerable: findings, exit 1, JSON report", func(t *testing.T) {
+		out, errOut, code := runScanCmd(t, append([]string{"--spec", spec, "--target", url, "--format", "json", "--fail-on", "high"}, demoIDs...)...)
+		if code != 1 {
+			t.Fatalf("exit %d, want 1; stderr: %s", code, errOut)
+		}
+		var rep struct {
+			Findings []struct {
+				CheckID     string `json:"check_id"`
+				Fingerprint string `json:"fingerprint"`
+			} `json:"findings"`
+		}
+		if err := json.Unmarshal([]byte(out), &rep); err != nil || len(rep.Findings) < 10 {
+			t.Fatalf("report: %v, %d findings", err, len(rep.Findings))
+		}
+		// The report itself is a baseline: the same scan is then clean.
+		base := filepath.Join(t.TempDir(), "baseline.json")
+		if err := os.WriteFile(base, []byte(out), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		url2, spec2 := demoTarget(t, false)
+		_, errOut, code = runScanCmd(t, append([]string{"--spec", spec2, "--target", url2, "--baseline", base, "--fail-on", "low", "--format", "junit"}, demoIDs...)...)
+		if code != 0 {
+			t.Errorf("with the baseline: exit %d, want 0; %s", code, errOut)
+		}
+	})
+	t.Run("fixed: exit 0", func(t *testing.T) {
+		url, spec := demoTarget(t, true)
+		out, errOut, code := runScanCmd(t, append([]string{"--spec", spec, "--target", url, "--fail-on", "info"}, demoIDs...)...)
+		if code != 0 {
+			t.Errorf("exit %d, want 0; %s\n%s", code, errOut, out)
+		}
+		if !strings.Contains(out, "No findings.") {
+			t.Errorf("console report: %s", out)
+		}
+	})
+	t.Run("target down: exit 2", func(t *testing.T) {
+		_, errOut, code := runScanCmd(t, "--spec", spec, "--target", "http://127.0.0.1:1")
+		if code != 2 || !strings.Contains(errOut, "not reachable") {
+			t.Errorf("exit %d (%s), want 2 and a clear message", code, errOut)
+		}
+	})
+	t.Run("bad spec: exit 2 naming the problem", func(t *testing.T) {
+		bad := filepath.Join(t.TempDir(), "bad.yaml")
+		if err := os.WriteFile(bad, []byte("openapi: 3.1.0\npaths: [\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		_, errOut, code := runScanCmd(t, "--spec", bad, "--target", url)
+		if code != 2 || !strings.Contains(errOut, "bad.yaml") {
+			t.Errorf("exit %d (%s), want 2 naming the file", code, errOut)
+		}
+	})
+	t.Run("bad flags: exit 2", func(t *testing.T) {
+		for _, args := range [][]string{
+			{"--spec", spec, "--target", url, "--checks", "nosuch"},
+			{"--spec", spec, "--target", url, "--fail-on", "severe"},
+			{"--spec", spec, "--target", url, "--format", "pdf"},
+			{"--spec", spec, "--target", url, "--identity", "x=login:nosuchop:a=b"},
+			{"--target", url},
+		} {
+			if _, errOut, code := runScanCmd(t, args...); code != 2 {
+				t.Errorf("%v: exit %d (%s), want 2", args, code, errOut)
+			}
+		}
+	})
+	t.Run("scan config file", func(t *testing.T) {
+		cfg := filepath.Join(t.TempDir(), "scan.yaml")
+		t.Setenv("ALICE_PW", "alice-pw")
+		if err := os.WriteFile(cfg, []byte(`spec: `+spec+`
+target: `+url+`
+checks: bfla
+identities:
+  - name: alice
+    login: { operation: login, fields: { username: alice, password: "${ALICE_PW}" } }
+  - name: boss
+    privileged: true
+    login: { operation: login, fields: { username: admin, password: admin-pw } }
+`), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		out, errOut, code := runScanCmd(t, "--scan-config", cfg, "--format", "json")
+		if code != 1 || !strings.Contains(out, `"GH2011"`) {
+			t.Errorf("exit %d (%s), want 1 with a GH2011 finding:\n%s", code, errOut, out)
+		}
+	})
+}
