@@ -7,7 +7,6 @@ package gateway_test
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -16,7 +15,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -389,7 +387,11 @@ type rlSyncWriter struct {
 	w  io.Writer
 }
 
-func (s *rlSyncWriter) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.w.Write(p) }
+func (s *rlSyncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
+}
 
 // burst sends n GET /things split round-robin over gws with 8 workers and
 // returns the count per status code and the elapsed time.
@@ -503,6 +505,4 @@ func TestRateLimitTwoGatewaysSharedRedis(t *testing.T) {
 			}
 		})
 	}
-	_ = json.Marshal
-	_ = runtime.NumCPU
 }
