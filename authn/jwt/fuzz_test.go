@@ -1,9 +1,12 @@
 package jwt
 
 import (
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/lestrrat-go/jwx/v3/jwk"
 )
 
 // FuzzParse drives the attacker-facing front of token processing: it must
@@ -41,4 +44,52 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+// FuzzAuthenticate sends arbitrary Authorization headers, query strings and
+// cookies through the whole authenticator (extraction, parsing, key lookup,
+// verification): it must never panic and never accept a token it did not
+// see signed by a trusted key.
+func FuzzAuthenticate(f *testing.F) {
+	k := keys(f)
+	valid := mint(f, "EdDSA", k.ed, map[string]any{"iss": "fz", "sub": "a", "exp": 4102444800})
+	f.Add("Bearer "+valid, "", "")
+	f.Add("bearer "+valid, "access_token=x", "")
+	f.Add("Bearer a.b.c", "", "s=a.b.c")
+	f.Add("Basic YWxpY2U6cHc=", "access_token="+valid, "")
+	f.Add("Bearer eyJhbGciOiJub25lIn0.eyJpc3MiOiJmeiIsInN1YiI6ImEifQ.", "", "")
+	set, _, err := NewKeySet(mustSet(f, k.ed))
+	if err != nil {
+		f.Fatal(err)
+	}
+	is, _ := NewIssuer(IssuerOptions{Issuer: "fz", Algorithms: []string{"EdDSA", "HS256"}, Keys: Static{set}, HMACSecret: k.secret})
+	cis, _ := NewIssuer(IssuerOptions{Issuer: "fz", Algorithms: []string{"EdDSA"}, Keys: Static{set}, Source: TokenSource{Kind: Cookie, Name: "s"}})
+	a, _ := New(Options{Issuers: []*Issuer{is, cis}, CacheSize: 16})
+	f.Fuzz(func(t *testing.T, authz, query, cookie string) {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.Header.Set("Authorization", authz)
+		r.URL.RawQuery = query
+		if cookie != "" {
+			r.Header.Set("Cookie", cookie)
+		}
+		p, err := a.Authenticate(r)
+		if err != nil {
+			return
+		}
+		if p == nil || p.Subject != "a" || !strings.Contains(authz+cookie, valid) {
+			t.Fatalf("accepted a token that is not the signed one: %+v", p)
+		}
+	})
+}
+
+func mustSet(t testing.TB, ks ...jwk.Key) jwk.Set {
+	set := jwk.NewSet()
+	for _, k := range ks {
+		pub, err := k.PublicKey()
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = set.AddKey(pub)
+	}
+	return set
 }
