@@ -145,6 +145,10 @@ func newRouter(s *Spec) (*Router, error) {
 				routes[o.Template] = nil
 				continue
 			}
+			if !templateMatchable(rt) {
+				s.Warnings = append(s.Warnings, fmt.Sprintf("%s: path template %q has a literal that no accepted request can match (';', '\\', control or NFKC-unsafe character)",
+					s.where("/paths/"+escapePointer(o.Template)), o.Template))
+			}
 			routes[o.Template] = rt
 			order = append(order, rt)
 		}
@@ -216,6 +220,34 @@ func compileTemplate(t string) (*route, error) {
 		rt.segs = append(rt.segs, seg)
 	}
 	return rt, nil
+}
+
+// templateMatchable reports whether every literal of the template could
+// equal a decoded request segment that the normalization policy accepts.
+func templateMatchable(rt *route) bool {
+	ok := func(lit string) bool {
+		for i := 0; i < len(lit); i++ {
+			if decodedBad(lit[i]) {
+				return false
+			}
+		}
+		return checkUnicode([]byte(lit)) == nil
+	}
+	for _, seg := range rt.segs {
+		switch seg.kind {
+		case segLiteral:
+			if !ok(seg.lit) {
+				return false
+			}
+		case segMixed:
+			for _, p := range seg.parts {
+				if p.name == "" && !ok(p.lit) {
+					return false
+				}
+			}
+		}
+	}
+	return true
 }
 
 func compileSegment(s string) (tmplSeg, error) {

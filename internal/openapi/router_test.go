@@ -309,6 +309,17 @@ func TestRouterLoadErrors(t *testing.T) {
 	}
 }
 
+func TestWarningUnmatchableLiteral(t *testing.T) {
+	doc := "openapi: 3.1.0\ninfo: {title: t, version: '1'}\npaths:\n  /a;b/{id}:\n    get: {responses: {'200': {description: ok}}}\n  /c:\n    get: {responses: {'200': {description: ok}}}\n"
+	s, err := LoadBytes([]byte(doc), "mem.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Warnings) != 1 || !strings.Contains(s.Warnings[0], `"/a;b/{id}"`) {
+		t.Errorf("Warnings = %q, want one for /a;b/{id}", s.Warnings)
+	}
+}
+
 func TestWarnings(t *testing.T) {
 	s := routes(t)
 	if len(s.Warnings) != 1 || !strings.Contains(s.Warnings[0], "routes.yaml:") || !strings.Contains(s.Warnings[0], "/search?beta=true") {
