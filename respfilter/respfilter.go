@@ -21,6 +21,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/pb33f/jsonschema/v6"
 	"github.com/pb33f/libopenapi-validator/config"
@@ -232,12 +233,27 @@ func New(doc *v3.Document, ops []oasvalidate.Operation, opts Options) (*Filter, 
 
 func isJSON(mt string) bool { return mt == "application/json" || strings.HasSuffix(mt, "+json") }
 
+// normName lower-cases s and drops '_' and '-' ("Password_Hash" →
+// "passwordhash"); it allocates only when s changes.
 func normName(s string) string {
-	s = strings.ToLower(s)
-	if strings.ContainsAny(s, "_-") {
-		s = strings.NewReplacer("_", "", "-", "").Replace(s)
+	clean := true
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c == '_' || c == '-' || (c >= 'A' && c <= 'Z') || c >= 0x80 {
+			clean = false
+			break
+		}
 	}
-	return s
+	if clean {
+		return s
+	}
+	b := make([]byte, 0, len(s))
+	for _, r := range strings.ToLower(s) {
+		if r == '_' || r == '-' {
+			continue
+		}
+		b = utf8.AppendRune(b, r)
+	}
+	return string(b)
 }
 
 // lookupResp finds the response for status: exact code, then "2XX", then default.
