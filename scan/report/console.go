@@ -42,21 +42,19 @@ func (Console) Report(w io.Writer, r *scan.Result) error {
 		fmt.Fprintln(ew)
 	}
 	tw := tabwriter.NewWriter(ew, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "OWASP API Top 10 (2023)\tcritical\thigh\tmedium\tlow\tinfo\t")
+	row := func(name string, counts map[scan.Severity]int) {
+		cells := []string{name}
+		for _, s := range order {
+			cells = append(cells, fmt.Sprint(counts[s]))
+		}
+		fmt.Fprintln(tw, strings.Join(cells, "\t"))
+	}
+	fmt.Fprintln(tw, "OWASP API Top 10 (2023)\tcritical\thigh\tmedium\tlow\tinfo")
 	cats, m := owaspRows(r)
 	for _, c := range cats {
-		fmt.Fprintf(tw, "%s\t", c)
-		for _, s := range order {
-			fmt.Fprintf(tw, "%d\t", m[c][s])
-		}
-		fmt.Fprintln(tw)
+		row(c, m[c])
 	}
-	tot := bySeverity(r)
-	fmt.Fprintf(tw, "total\t")
-	for _, s := range order {
-		fmt.Fprintf(tw, "%d\t", tot[s])
-	}
-	fmt.Fprintln(tw)
+	row("total", bySeverity(r))
 	if err := tw.Flush(); err != nil {
 		return err
 	}

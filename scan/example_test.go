@@ -1,0 +1,51 @@
+package scan_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+
+	"github.com/gatehouse/gatehouse/internal/checks"
+	"github.com/gatehouse/gatehouse/internal/openapi"
+	"github.com/gatehouse/gatehouse/scan"
+)
+
+// A tiny API whose only operation leaks a password hash to its caller.
+const exampleSpec = `openapi: 3.1.0
+info: { title: example, version: "1" }
+paths:
+  /me:
+    get:
+      operationId: getMe
+      responses:
+        "200": { description: ok }
+`
+
+func Example() {
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		w.Header().Set("Content-Security-Policy", "frame-ancestors 'none'")
+		w.Header().Set("Cache-Control", "no-store")
+		fmt.Fprint(w, `{"id": 7, "password_hash": "$2b$12$abcdefghijklmnopqrstuuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0"}`)
+	}))
+	defer api.Close()
+
+	spec, _ := openapi.LoadBytes([]byte(exampleSpec), "example.yaml")
+	alice := scan.NewHeaderIdentity("alice", http.Header{"Authorization": {"Bearer alice-token"}})
+	target, _ := scan.NewTarget(spec, api.URL, []*scan.Identity{alice}, scan.NewClient(scan.ClientOptions{Budget: 100}), nil)
+	cs, _ := checks.Select("exposure")
+	res, err := scan.Run(context.Background(), target, scan.Options{Checks: cs})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for _, f := range res.Findings {
+		fmt.Println(f.Severity, f.CheckID, f.Operation, f.Param)
+		fmt.Println(f.Fix)
+	}
+	// Output:
+	// high GH2020 getMe password_hash
+	// response: { filter: schema, mask_fields: [password_hash] }
+}
