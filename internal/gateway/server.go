@@ -71,6 +71,9 @@ type Server struct {
 	reloadMu sync.Mutex
 	closing  sync.WaitGroup // old pipelines draining
 
+	// watching is closed once the file watch is set up (or failed).
+	watching chan struct{}
+
 	probeMu   sync.Mutex
 	probeAt   time.Time
 	probeErr  error
@@ -94,7 +97,7 @@ func NewServer(ctx context.Context, opts ServerOptions) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{opts: opts, reg: opts.Registry, now: opts.Now, log: opts.Logger}
+	s := &Server{opts: opts, reg: opts.Registry, now: opts.Now, log: opts.Logger, watching: make(chan struct{})}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -387,6 +390,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 func (s *Server) watch(ctx context.Context) {
 	w, err := fsnotify.NewWatcher()
 	if err != nil {
+		close(s.watching)
 		s.log.Error("file watch unavailable; reload with SIGHUP", "error", err)
 		return
 	}
@@ -409,6 +413,7 @@ func (s *Server) watch(ctx context.Context) {
 			s.log.Error("file watch failed", "dir", d, "error", err)
 		}
 	}
+	close(s.watching)
 	debounce := s.opts.WatchDebounce
 	if debounce <= 0 {
 		debounce = 250 * time.Millisecond

@@ -224,7 +224,8 @@ func (s *routeStage) allow(rawPath string) string {
 func (s *routeStage) middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rec := gatehouse.RecordFrom(r.Context())
-		if n := httpx.StripOverrideHeaders(r.Header); n > 0 {
+		n := len(openapi.StripOverrideHeaders(r.Header)) + httpx.StripOverrideHeaders(r.Header)
+		if n > 0 {
 			rec.Set("stripped_override_headers", strconv.Itoa(n))
 		}
 		raw := r.RequestURI
@@ -244,7 +245,14 @@ func (s *routeStage) middleware(next http.Handler) http.Handler {
 				problem.Write(w, r, http.StatusBadRequest)
 			case errors.Is(err, openapi.ErrMethodNotAllowed):
 				rec.Block("route", "method_not_allowed")
-				if a := s.allow(raw); a != "" {
+				a := ""
+				var mna *openapi.MethodNotAllowedError
+				if errors.As(err, &mna) {
+					a = strings.Join(mna.Allow, ", ")
+				} else {
+					a = s.allow(raw)
+				}
+				if a != "" {
 					w.Header().Set("Allow", a)
 				}
 				problem.Write(w, r, http.StatusMethodNotAllowed)
