@@ -39,6 +39,7 @@ type Denial struct {
 	Status int
 }
 
+// Error returns "authz: <rule>: <reason>" (for the log, never the client).
 func (d *Denial) Error() string { return "authz: " + d.Rule + ": " + d.Reason }
 
 // Unwrap returns ErrUnauthenticated for a 401 denial, ErrDenied otherwise.

@@ -63,6 +63,7 @@ const (
 	Bool
 )
 
+// String returns the CEL type name: "int", "double", "bool" or "string".
 func (t Type) String() string {
 	switch t {
 	case Int:

@@ -53,6 +53,7 @@ const (
 	Public
 )
 
+// String returns the config spelling: "deny", "authenticated" or "public".
 func (s Stance) String() string {
 	switch s {
 	case Authenticated:
@@ -179,6 +180,7 @@ type RuleError struct {
 	Err       error
 }
 
+// Error names the rule, the field and the operation, then the cause.
 func (e *RuleError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "rule %q", e.Key)
@@ -192,6 +194,7 @@ func (e *RuleError) Error() string {
 	return b.String()
 }
 
+// Unwrap returns the cause (e.g. wrapping celpolicy.ErrCompile).
 func (e *RuleError) Unwrap() error { return e.Err }
 
 // Policy is a compiled rule set. It is immutable after New and safe for
