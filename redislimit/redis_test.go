@@ -201,9 +201,10 @@ func TestRedisServerClock(t *testing.T) {
 // ---- a real redis-server of our own, to stop and restart ----
 
 type redisProc struct {
-	t    testing.TB
-	port int
-	cmd  *exec.Cmd
+	t     testing.TB
+	port  int
+	extra []string
+	cmd   *exec.Cmd
 }
 
 func freePort(t testing.TB) int {
@@ -217,7 +218,10 @@ func freePort(t testing.TB) int {
 
 // startRedis starts redis-server on a free port (skipping, or failing under
 // GATEHOUSE_REQUIRE_REDIS=1, when it is not installed).
-func startRedis(t testing.TB) *redisProc {
+func startRedis(t testing.TB) *redisProc { return startRedisArgs(t) }
+
+// startRedisArgs is startRedis with extra redis-server arguments.
+func startRedisArgs(t testing.TB, extra ...string) *redisProc {
 	t.Helper()
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		if os.Getenv("GATEHOUSE_REQUIRE_REDIS") == "1" {
@@ -225,7 +229,7 @@ func startRedis(t testing.TB) *redisProc {
 		}
 		t.Skip("redis-server not installed")
 	}
-	p := &redisProc{t: t, port: freePort(t)}
+	p := &redisProc{t: t, port: freePort(t), extra: extra}
 	p.start()
 	t.Cleanup(p.stop)
 	return p
@@ -235,8 +239,9 @@ func (p *redisProc) url() string { return fmt.Sprintf("redis://127.0.0.1:%d/0", 
 
 func (p *redisProc) start() {
 	p.t.Helper()
-	p.cmd = exec.Command("redis-server", "--port", strconv.Itoa(p.port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--daemonize", "no")
+	args := append([]string{"--port", strconv.Itoa(p.port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--daemonize", "no"}, p.extra...)
+	p.cmd = exec.Command("redis-server", args...)
 	if err := p.cmd.Start(); err != nil {
 		p.t.Fatalf("start redis-server: %v", err)
 	}
