@@ -139,3 +139,40 @@ func TestLoadErrInvalidSpec(t *testing.T) {
 		t.Errorf("err = %v, want ErrInvalidSpec", err)
 	}
 }
+
+func TestPositionFollowsLocalRef(t *testing.T) {
+	doc := `openapi: 3.1.0
+info: {title: t, version: "1"}
+paths:
+  /a:
+    get:
+      responses:
+        "200":
+          $ref: "#/components/responses/Ok"
+components:
+  responses:
+    Ok:
+      description: fine
+`
+	s, err := LoadBytes([]byte(doc), "mem.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		pointer   string
+		line, col int
+	}{
+		{"", 1, 1},
+		{"/paths/~1a/get", 5, 5},
+		{"/paths/~1a/get/responses/200", 7, 9},
+		{"/paths/~1a/get/responses/200/description", 12, 7}, // through the $ref
+		{"/paths/~1a/get/nope/deeper", 5, 5},                 // deepest node reached
+		{"/components/responses/Ok", 11, 5},
+	}
+	for _, tt := range tests {
+		file, line, col := s.Position(tt.pointer)
+		if file != "mem.yaml" || line != tt.line || col != tt.col {
+			t.Errorf("Position(%q) = %s:%d:%d, want mem.yaml:%d:%d", tt.pointer, file, line, col, tt.line, tt.col)
+		}
+	}
+}
