@@ -59,6 +59,7 @@ func compileAuthz(cfg *config.Config, spec *openapi.Spec, b *builder) (*policy.P
 		Default:    stance,
 		Operations: AuthzOperations(spec),
 		MaxBody:    int64(cfg.Limits.MaxBody),
+		Challenge:  `Bearer realm="gatehouse"`, // as the authn stage answers
 		CEL:        celpolicy.Options{CostLimit: ac.CELCostLimit, Timeout: ac.CELTimeout.D()},
 	}
 	switch ac.Mode {
