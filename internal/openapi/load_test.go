@@ -166,7 +166,7 @@ components:
 		{"/paths/~1a/get", 5, 5},
 		{"/paths/~1a/get/responses/200", 7, 9},
 		{"/paths/~1a/get/responses/200/description", 12, 7}, // through the $ref
-		{"/paths/~1a/get/nope/deeper", 5, 5},                 // deepest node reached
+		{"/paths/~1a/get/nope/deeper", 5, 5},                // deepest node reached
 		{"/components/responses/Ok", 11, 5},
 	}
 	for _, tt := range tests {
