@@ -101,6 +101,12 @@ type Operation struct {
 	Params   []Param
 	// JSONBody tells that the operation accepts a JSON request body.
 	JSONBody bool
+	// OwnerField is the default OwnerResponse.Field (a JSON pointer), e.g.
+	// from the spec extension x-gatehouse-owner-field.
+	OwnerField string
+	// ResponseType, when set, returns the declared type of the 2xx JSON
+	// response value at a JSON pointer (String when unknown).
+	ResponseType func(pointer string) celpolicy.Type
 }
 
 // Rule is one authorization rule, addressed by Key.
@@ -123,6 +129,9 @@ type Rule struct {
 	Allow string
 	// Owner requires the request's id parameter to be the principal's own.
 	Owner *Owner
+	// OwnerResponse requires the object in the 2xx JSON response to be the
+	// principal's own (reads only; operation keys only).
+	OwnerResponse *OwnerResponse
 }
 
 // Owner is the object-ownership rule: every occurrence of Param in the
@@ -160,6 +169,9 @@ type Options struct {
 	// MaxBody bounds how much of a body is read to check ownership or feed
 	// request.body (default 1 MiB). A larger body is denied.
 	MaxBody int64
+	// MaxResponseBody bounds a response buffered for an OwnerResponse rule
+	// (default MaxBody). A larger response is answered 502.
+	MaxResponseBody int64
 	// CEL bounds rule evaluation (cost limit, timeout).
 	CEL celpolicy.Options
 	// Challenge is the WWW-Authenticate value sent with 401 (default "Bearer").
@@ -200,40 +212,43 @@ func (e *RuleError) Unwrap() error { return e.Err }
 // Policy is a compiled rule set. It is immutable after New and safe for
 // concurrent use; it implements authz.Authorizer.
 type Policy struct {
-	opts     Options
-	byRoute  map[string]*compiledOp // "METHOD template"
-	byID     map[string]*compiledOp
-	ops      []*compiledOp
-	log      *slog.Logger
-	counter  *prometheus.CounterVec
-	now      func() time.Time
-	maxBody  int64
-	resolve  func(*http.Request) *gatehouse.Route
-	clientIP func(*http.Request) string
+	opts        Options
+	byRoute     map[string]*compiledOp // "METHOD template"
+	byID        map[string]*compiledOp
+	ops         []*compiledOp
+	log         *slog.Logger
+	counter     *prometheus.CounterVec
+	now         func() time.Time
+	maxBody     int64
+	maxRespBody int64
+	resolve     func(*http.Request) *gatehouse.Route
+	clientIP    func(*http.Request) string
 }
 
 var _ authz.Authorizer = (*Policy)(nil)
 
 // compiledOp is one operation with the rules that address it.
 type compiledOp struct {
-	op       Operation
-	rules    []*compiledRule // group rules first, then the operation rule
-	public   bool            // anonymous callers allowed
-	deny     bool            // default deny
-	label    string          // rule label for "allow" metrics
-	paramTyp map[string]celpolicy.Type
-	body     bool // some rule reads the body
+	op        Operation
+	rules     []*compiledRule // group rules first, then the operation rule
+	public    bool            // anonymous callers allowed
+	deny      bool            // default deny
+	label     string          // rule label for "allow" metrics
+	paramTyp  map[string]celpolicy.Type
+	body      bool            // some rule reads the body
+	respOwner *respOwnerCheck // response-side ownership, nil for most
 }
 
 // compiledRule is one rule compiled for one operation.
 type compiledRule struct {
-	key      string
-	public   bool
-	roles    []string
-	rolesAll []string
-	scopes   []string
-	allow    *celpolicy.Program
-	owner    *ownerCheck
+	key       string
+	public    bool
+	roles     []string
+	rolesAll  []string
+	scopes    []string
+	allow     *celpolicy.Program
+	owner     *ownerCheck
+	respOwner *respOwnerCheck
 }
 
 func routeKey(method, template string) string { return method + " " + template }
@@ -254,6 +269,10 @@ func New(opts Options) (*Policy, error) {
 	}
 	if p.maxBody <= 0 {
 		p.maxBody = 1 << 20
+	}
+	p.maxRespBody = opts.MaxResponseBody
+	if p.maxRespBody <= 0 {
+		p.maxRespBody = p.maxBody
 	}
 	if p.resolve == nil {
 		p.resolve = func(r *http.Request) *gatehouse.Route { return gatehouse.RouteFrom(r.Context()) }
@@ -335,6 +354,7 @@ func New(opts Options) (*Policy, error) {
 			}
 			opRule[co] = r.Key
 			specific[co] = cr
+			co.respOwner = cr.respOwner
 		}
 		if matched == 0 {
 			return nil, &RuleError{Key: r.Key, Err: errors.New("matches no operation in the spec (typo?)")}
@@ -390,7 +410,7 @@ func New(opts Options) (*Policy, error) {
 // checkShape validates a rule's fields independently of operations.
 func checkShape(r *Rule, k ruleKey) error {
 	conds := 0
-	for _, b := range []bool{r.Authenticated, len(r.Roles) > 0, len(r.RolesAll) > 0, len(r.Scopes) > 0, r.Allow != "", r.Owner != nil} {
+	for _, b := range []bool{r.Authenticated, len(r.Roles) > 0, len(r.RolesAll) > 0, len(r.Scopes) > 0, r.Allow != "", r.Owner != nil, r.OwnerResponse != nil} {
 		if b {
 			conds++
 		}
@@ -405,7 +425,7 @@ func checkShape(r *Rule, k ruleKey) error {
 		return nil
 	}
 	if conds == 0 {
-		return &RuleError{Key: r.Key, Err: errors.New("rule has no condition (use public, authenticated, roles, roles_all, scopes, allow or owner)")}
+		return &RuleError{Key: r.Key, Err: errors.New("rule has no condition (use public, authenticated, roles, roles_all, scopes, allow, owner or owner_response)")}
 	}
 	if r.Authenticated && conds > 1 {
 		return &RuleError{Key: r.Key, Field: "authenticated", Err: errors.New("authenticated is implied by the other conditions; drop it")}
@@ -423,6 +443,14 @@ func checkShape(r *Rule, k ruleKey) error {
 		}
 		if o.Claim == "" {
 			return &RuleError{Key: r.Key, Field: "owner.claim", Err: errors.New("required")}
+		}
+	}
+	if o := r.OwnerResponse; o != nil {
+		if k.kind.group() {
+			return &RuleError{Key: r.Key, Field: "owner_response", Err: errors.New("owner_response is only allowed on an operation key, not on a tag or path group")}
+		}
+		if o.Claim == "" {
+			return &RuleError{Key: r.Key, Field: "owner_response.claim", Err: errors.New("required")}
 		}
 	}
 	return nil
@@ -443,6 +471,13 @@ func compileRule(cc *celpolicy.Compiler, r *Rule, co *compiledOp) (*compiledRule
 			return nil, &RuleError{Key: r.Key, Field: "owner.param", Operation: co.op.ID, Err: err}
 		}
 		cr.owner = oc
+	}
+	if r.OwnerResponse != nil {
+		rc, err := newRespOwnerCheck(r.Key, r.OwnerResponse, &co.op)
+		if err != nil {
+			return nil, &RuleError{Key: r.Key, Field: "owner_response", Operation: co.op.ID, Err: err}
+		}
+		cr.respOwner = rc
 	}
 	return cr, nil
 }
@@ -524,17 +559,10 @@ func (p *Policy) Middleware(next http.Handler) http.Handler {
 		co, d := p.decide(ctx, pr, r)
 		if d == nil {
 			p.count(co.label, "allow")
-			next.ServeHTTP(w, r)
+			p.serve(next, w, r, co, pr)
 			return
 		}
-		mode := gatehouse.Enforce
-		if rt := p.resolve(r); rt != nil {
-			if p.opts.ModeFor != nil {
-				mode = p.opts.ModeFor(rt)
-			} else {
-				mode = rt.Mode
-			}
-		}
+		mode := p.modeOf(r)
 		op := ""
 		if co != nil {
 			op = co.op.ID
@@ -552,7 +580,7 @@ func (p *Policy) Middleware(next http.Handler) http.Handler {
 			slog.String("operation", op), slog.String("rule", d.Rule), slog.String("reason", d.Reason),
 			slog.Int("status", d.Status), slog.String("mode", mode.String()), slog.Bool("blocked", block))
 		if !block {
-			next.ServeHTTP(w, r)
+			p.serve(next, w, r, co, pr)
 			return
 		}
 		if d.Status == http.StatusUnauthorized {
@@ -560,6 +588,34 @@ func (p *Policy) Middleware(next http.Handler) http.Handler {
 		}
 		problem.Write(w, r, d.Status)
 	})
+}
+
+// modeOf returns the enforce/monitor mode for r.
+func (p *Policy) modeOf(r *http.Request) gatehouse.Mode {
+	rt := p.resolve(r)
+	if rt == nil {
+		return gatehouse.Enforce
+	}
+	if p.opts.ModeFor != nil {
+		return p.opts.ModeFor(rt)
+	}
+	return rt.Mode
+}
+
+// serve calls next, through the response-side ownership check when the
+// operation has one (operations without it pay one nil check).
+func (p *Policy) serve(next http.Handler, w http.ResponseWriter, r *http.Request, co *compiledOp, pr *authn.Principal) {
+	if co == nil || co.respOwner == nil {
+		next.ServeHTTP(w, r)
+		return
+	}
+	rw, r2, finish := p.wrapResponse(w, r, co.respOwner, pr, p.modeOf(r))
+	if finish == nil {
+		next.ServeHTTP(w, r)
+		return
+	}
+	next.ServeHTTP(rw, r2)
+	finish()
 }
 
 func (p *Policy) count(rule, outcome string) {

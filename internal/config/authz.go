@@ -17,6 +17,9 @@ import (
 //	      scopes: ["users:read"]        # all of
 //	      allow: "request.path.user_id == principal.claims.uid || 'admin' in principal.roles"
 //	      owner: { param: user_id, claim: sub, unless_role: admin }
+//	    getNote:                        # reads whose owner only the upstream's response knows
+//	      owner_response: { field: /owner_id, claim: sub, unless_role: admin, deny_status: 404 }
+//	    listNotes: { owner_response: { field: /owner_id, claim: sub, filter: true } }
 //	    getHealth: { public: true }
 //	    "tag:admin": { roles: [admin] }
 //	    "path:/admin/**": { roles: [admin] }
@@ -55,6 +58,36 @@ type AuthzRule struct {
 	Allow string `yaml:"allow"`
 	// Owner requires the id parameter to be the principal's own.
 	Owner *AuthzOwner `yaml:"owner"`
+	// OwnerResponse requires the object in the 2xx JSON response to be the
+	// principal's own (GET/HEAD operations only; operation keys only).
+	OwnerResponse *AuthzOwnerResponse `yaml:"owner_response"`
+}
+
+// AuthzOwnerResponse is the response-side ownership rule: the upstream's
+// 2xx JSON response is buffered (at most response.max_body) and the value at
+// Field must be the caller's id; otherwise DenyStatus with a generic body.
+type AuthzOwnerResponse struct {
+	// Field is a JSON pointer into the response object, or into each element of an array response (e.g. /owner_id). Empty: the operation's x-gatehouse-owner-field.
+	Field string `yaml:"field"`
+	// Claim is the principal claim holding the caller's id (or list of ids): sub, or a token claim.
+	Claim string `yaml:"claim"`
+	// UnlessRole skips the check (and the buffering) for principals with this role.
+	UnlessRole string `yaml:"unless_role"`
+	// UnlessRoles skips the check for principals with any of these roles.
+	UnlessRoles []string `yaml:"unless_roles"`
+	// DenyStatus answers a response that is not the caller's: 404 (default, existence not revealed) or 403.
+	DenyStatus int `yaml:"deny_status"`
+	// Filter removes the elements not owned from an array response instead of denying the whole response.
+	Filter bool `yaml:"filter"`
+}
+
+// UnlessRolesAll returns unless_role and unless_roles together.
+func (o *AuthzOwnerResponse) UnlessRolesAll() []string {
+	out := append([]string(nil), o.UnlessRoles...)
+	if o.UnlessRole != "" {
+		out = append(out, o.UnlessRole)
+	}
+	return out
 }
 
 // AuthzOwner is the object-ownership rule.
@@ -119,7 +152,7 @@ func (r *AuthzRule) validate(p *Problems, path, key string) {
 	}
 	group := strings.HasPrefix(key, "tag:") || strings.HasPrefix(key, "path:")
 	conds := 0
-	for _, b := range []bool{r.Authenticated, len(r.Roles) > 0, len(r.RolesAll) > 0, len(r.Scopes) > 0, strings.TrimSpace(r.Allow) != "", r.Owner != nil} {
+	for _, b := range []bool{r.Authenticated, len(r.Roles) > 0, len(r.RolesAll) > 0, len(r.Scopes) > 0, strings.TrimSpace(r.Allow) != "", r.Owner != nil, r.OwnerResponse != nil} {
 		if b {
 			conds++
 		}
@@ -130,7 +163,7 @@ func (r *AuthzRule) validate(p *Problems, path, key string) {
 	case r.Public && conds > 0:
 		p.Errorf(joinPath(path, "public"), "public cannot be combined with other conditions")
 	case !r.Public && conds == 0:
-		p.Errorf(path, "rule has no condition (use public, authenticated, roles, roles_all, scopes, allow or owner)")
+		p.Errorf(path, "rule has no condition (use public, authenticated, roles, roles_all, scopes, allow, owner or owner_response)")
 	case r.Authenticated && conds > 1:
 		p.Errorf(joinPath(path, "authenticated"), "authenticated is implied by the other conditions; drop it")
 	}
@@ -151,6 +184,36 @@ func (r *AuthzRule) validate(p *Problems, path, key string) {
 		}
 		if o.Claim == "" {
 			p.Errorf(joinPath(op, "claim"), "owner.claim is required (e.g. sub)")
+		}
+	}
+	if o := r.OwnerResponse; o != nil {
+		op := joinPath(path, "owner_response")
+		if group {
+			p.Errorf(op, "owner_response is only allowed on an operation key, not on a tag or path group")
+		}
+		if o.Field != "" && !strings.HasPrefix(o.Field, "/") {
+			p.Errorf(joinPath(op, "field"), "field must be a JSON pointer such as /owner_id, not %q", o.Field)
+		}
+		if strings.Contains(o.Field, "~") {
+			for i := 0; i < len(o.Field); i++ {
+				if o.Field[i] == '~' && (i+1 >= len(o.Field) || (o.Field[i+1] != '0' && o.Field[i+1] != '1')) {
+					p.Errorf(joinPath(op, "field"), "field %q: '~' must be followed by 0 or 1 (JSON pointer escape)", o.Field)
+					break
+				}
+			}
+		}
+		if o.Claim == "" {
+			p.Errorf(joinPath(op, "claim"), "owner_response.claim is required (e.g. sub)")
+		}
+		switch o.DenyStatus {
+		case 0, 403, 404:
+		default:
+			p.Errorf(joinPath(op, "deny_status"), "deny_status must be 404 or 403, not %d", o.DenyStatus)
+		}
+		for i, v := range o.UnlessRolesAll() {
+			if strings.TrimSpace(v) == "" {
+				p.Errorf(joinPath(op, "unless_roles")+"["+itoa(i)+"]", "empty role")
+			}
 		}
 	}
 }

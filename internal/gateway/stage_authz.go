@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/pb33f/libopenapi/datamodel/high/base"
+	v3 "github.com/pb33f/libopenapi/datamodel/high/v3"
 
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/authz/celpolicy"
@@ -59,8 +60,10 @@ func compileAuthz(cfg *config.Config, spec *openapi.Spec, b *builder) (*policy.P
 		Default:    stance,
 		Operations: AuthzOperations(spec),
 		MaxBody:    int64(cfg.Limits.MaxBody),
-		Challenge:  `Bearer realm="gatehouse"`, // as the authn stage answers
-		CEL:        celpolicy.Options{CostLimit: ac.CELCostLimit, Timeout: ac.CELTimeout.D()},
+		// owner_response buffers responses as the response filter does.
+		MaxResponseBody: int64(cfg.Response.MaxBody),
+		Challenge:       `Bearer realm="gatehouse"`, // as the authn stage answers
+		CEL:             celpolicy.Options{CostLimit: ac.CELCostLimit, Timeout: ac.CELTimeout.D()},
 	}
 	switch ac.Mode {
 	case config.ModeEnforce:
@@ -91,6 +94,10 @@ func compileAuthz(cfg *config.Config, spec *openapi.Spec, b *builder) (*policy.P
 		if r.Owner != nil {
 			pr.Owner = &policy.Owner{Param: r.Owner.Param, Claim: r.Owner.Claim, UnlessRoles: r.Owner.UnlessRolesAll()}
 		}
+		if o := r.OwnerResponse; o != nil {
+			pr.OwnerResponse = &policy.OwnerResponse{Field: o.Field, Claim: o.Claim, UnlessRoles: o.UnlessRolesAll(),
+				DenyStatus: o.DenyStatus, Filter: o.Filter}
+		}
 		opts.Rules = append(opts.Rules, pr)
 	}
 	pol, err := policy.New(opts)
@@ -120,6 +127,11 @@ func AuthzOperations(spec *openapi.Spec) []policy.Operation {
 	ops := make([]policy.Operation, 0, len(spec.Operations))
 	for _, op := range spec.Operations {
 		po := policy.Operation{ID: op.ID, Method: op.Method, Template: op.Template, Tags: op.Tags}
+		if op.Op != nil {
+			po.OwnerField = ownerFieldExtension(op)
+			o := op.Op
+			po.ResponseType = func(ptr string) celpolicy.Type { return responseFieldType(o, ptr) }
+		}
 		for _, prm := range op.Params {
 			if prm == nil || (prm.In != "path" && prm.In != "query") {
 				continue
@@ -147,6 +159,83 @@ func AuthzOperations(spec *openapi.Spec) []policy.Operation {
 		ops = append(ops, po)
 	}
 	return ops
+}
+
+// OwnerFieldExtension is the operation extension that names the response
+// property holding the object's owner: `x-gatehouse-owner-field: owner_id`
+// (a property name, or a JSON pointer). It supplies the default field of an
+// owner_response rule; it enforces nothing by itself.
+const OwnerFieldExtension = "x-gatehouse-owner-field"
+
+// ownerFieldExtension returns the operation's x-gatehouse-owner-field as a
+// JSON pointer ("owner_id" → "/owner_id"), or "".
+func ownerFieldExtension(op *openapi.Operation) string {
+	if op.Op == nil || op.Op.Extensions == nil {
+		return ""
+	}
+	n, ok := op.Op.Extensions.Get(OwnerFieldExtension)
+	if !ok || n == nil || n.Value == "" {
+		return ""
+	}
+	v := n.Value
+	if !strings.HasPrefix(v, "/") {
+		v = "/" + strings.ReplaceAll(strings.ReplaceAll(v, "~", "~0"), "/", "~1")
+	}
+	return v
+}
+
+// responseFieldType returns the declared type of the value at ptr in the
+// operation's first 2xx JSON response (for an array response, in its
+// items): integer → Int, etc.; String when the spec does not say.
+func responseFieldType(op *v3.Operation, ptr string) celpolicy.Type {
+	if op.Responses == nil || op.Responses.Codes == nil {
+		return celpolicy.String
+	}
+	for code, resp := range op.Responses.Codes.FromOldest() {
+		if len(code) != 3 || code[0] != '2' || resp == nil || resp.Content == nil {
+			continue
+		}
+		for mt, media := range resp.Content.FromOldest() {
+			if !isJSONMedia(mt) || media == nil || media.Schema == nil {
+				continue
+			}
+			sp := media.Schema
+			if s := sp.Schema(); s != nil && len(s.Type) == 1 && s.Type[0] == "array" && s.Items != nil && s.Items.IsA() {
+				sp = s.Items.A
+			}
+			for _, tok := range strings.Split(strings.TrimPrefix(ptr, "/"), "/") {
+				tok = strings.ReplaceAll(strings.ReplaceAll(tok, "~1", "/"), "~0", "~")
+				sp = propSchema(sp, tok, 0)
+				if sp == nil {
+					return celpolicy.String
+				}
+			}
+			return schemaType(sp, 0)
+		}
+	}
+	return celpolicy.String
+}
+
+// propSchema returns the schema of property name of sp (allOf included).
+func propSchema(sp *base.SchemaProxy, name string, depth int) *base.SchemaProxy {
+	if sp == nil || depth > 8 {
+		return nil
+	}
+	s := sp.Schema()
+	if s == nil {
+		return nil
+	}
+	if s.Properties != nil {
+		if p, ok := s.Properties.Get(name); ok {
+			return p
+		}
+	}
+	for _, sub := range s.AllOf {
+		if p := propSchema(sub, name, depth+1); p != nil {
+			return p
+		}
+	}
+	return nil
 }
 
 func isJSONMedia(mt string) bool {
