@@ -2,8 +2,10 @@ package scan_test
 
 import (
 	"context"
+	"net/http"
 	"net/http/httptest"
 	"sort"
+	"sync"
 	"testing"
 	"time"
 
@@ -102,5 +104,77 @@ func TestEndToEndDemo(t *testing.T) {
 			t.Errorf("false positive on the fixed API: %s %s %s %s: %s", f.Severity, f.CheckID, f.Operation, f.Param, f.Detail)
 		}
 		sort.Strings(ids)
+	})
+}
+
+func TestSafeModeAndBudgetProtectTheTarget(t *testing.T) {
+	api, err := vulnapi.New(vulnapi.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer api.Close()
+	var mu sync.Mutex
+	methods := map[string]int{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		methods[r.Method]++
+		mu.Unlock()
+		api.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	spec, err := openapi.LoadBytes(vulnapi.Spec, "demo.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	newIDs := func() []*scan.Identity {
+		return []*scan.Identity{
+			scan.NewLoginIdentity("alice", "login", map[string]string{"username": "alice", "password": "alice-pw"}),
+			scan.NewLoginIdentity("bob", "login", map[string]string{"username": "bob", "password": "bob-pw"}),
+		}
+	}
+	t.Run("safe", func(t *testing.T) {
+		tg, _ := scan.NewTarget(spec, srv.URL, newIDs(), scan.NewClient(scan.ClientOptions{Safe: true}), nil)
+		res, err := scan.Run(context.Background(), tg, scan.Options{Checks: checks.Dynamic(), Safe: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		for _, m := range []string{"PUT", "PATCH", "DELETE"} {
+			if methods[m] != 0 {
+				t.Errorf("safe mode sent %d %s requests", methods[m], m)
+			}
+		}
+		skipped := 0
+		for _, c := range res.Checks {
+			if c.Meta.Intrusive && c.Skipped == "" {
+				t.Errorf("intrusive check %s ran in safe mode", c.Meta.ID)
+			}
+			if c.Skipped != "" {
+				skipped++
+			}
+		}
+		if skipped == 0 || len(res.Findings) == 0 {
+			t.Errorf("safe scan: %d skipped, %d findings", skipped, len(res.Findings))
+		}
+	})
+	t.Run("budget", func(t *testing.T) {
+		tg, _ := scan.NewTarget(spec, srv.URL, newIDs(), scan.NewClient(scan.ClientOptions{Budget: 40}), nil)
+		res, err := scan.Run(context.Background(), tg, scan.Options{Checks: checks.Dynamic()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Requests > 40 {
+			t.Errorf("sent %d requests with a budget of 40", res.Requests)
+		}
+		stopped := 0
+		for _, c := range res.Checks {
+			if c.Error != "" {
+				stopped++
+			}
+		}
+		if stopped == 0 {
+			t.Error("no check reported the exhausted budget")
+		}
 	})
 }

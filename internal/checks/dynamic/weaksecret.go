@@ -7,6 +7,7 @@ import (
 	"crypto/sha512"
 	"encoding/base64"
 	"hash"
+	"strconv"
 
 	"github.com/gatehouse/gatehouse/scan"
 )
@@ -96,22 +97,10 @@ func (WeakSecret) Run(ctx context.Context, t *scan.Target, report func(scan.Find
 			continue
 		}
 		f := scan.Finding{Detail: "The token of identity " + id.Name + " verifies with the HMAC secret \"" + maskSecret(s) +
-			"\" (" + itoa(len(s)) + " characters) from the built-in list of common secrets."}
+			"\" (" + strconv.Itoa(len(s)) + " characters) from the built-in list of common secrets."}
 		f = f.At(t.Operation(id.LoginOp))
 		report(f)
 		return nil
 	}
 	return nil
-}
-
-func itoa(n int) string {
-	b := []byte{}
-	if n == 0 {
-		return "0"
-	}
-	for n > 0 {
-		b = append([]byte{byte('0' + n%10)}, b...)
-		n /= 10
-	}
-	return string(b)
 }
