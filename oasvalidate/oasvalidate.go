@@ -692,10 +692,16 @@ func (v *Validator) Middleware(next http.Handler) http.Handler {
 		if v.opts.Observe != nil {
 			v.opts.Observe(op, ve.Label())
 		}
+		rec := gatehouse.RecordFrom(ctx)
 		v.log.LogAttrs(ctx, slog.LevelInfo, "request validation failed",
+			slog.String("request_id", rec.Snapshot().RequestID),
 			slog.String("operation", op), slog.String("kind", ve.Label()), slog.String("field", ve.Field),
 			slog.String("mode", mode.String()), slog.String("reason", ve.Reason))
-		if !gatehouse.Decide(ctx, mode, Stage, ve.Error()) {
+		// The record's reason is the bounded kind (the gateway uses it as a
+		// metric label); field and full reason go to the access log as attrs.
+		rec.Set("validation_field", ve.Field)
+		rec.Set("validation_reason", ve.Error())
+		if !gatehouse.Decide(ctx, mode, Stage, ve.Label()) {
 			next.ServeHTTP(w, r)
 			return
 		}

@@ -593,7 +593,7 @@ func (b *bufWriter) oversize(n int64) bwState {
 	b.f.observe(b.op, "oversize_block")
 	b.f.log.Info("response filter: oversize response blocked", "operation", b.op,
 		"bytes_at_least", n, "max_body", b.f.opts.MaxBody)
-	return b.blockOrPass("oversize response")
+	return b.blockOrPass("oversize")
 }
 
 func (b *bufWriter) Write(p []byte) (int, error) {
@@ -640,12 +640,13 @@ func (b *bufWriter) finish() {
 		b.f.observe(b.op, action)
 		b.f.log.Info("response filter: response blocked", "operation", b.op, "status", b.status,
 			"action", action, "reason", err.Error(), "monitor", b.monitor)
+		gatehouse.RecordFrom(ctx).Set("response_filter_reason", err.Error())
 		if b.monitor {
-			gatehouse.RecordFrom(ctx).Monitor(Stage, action+": "+err.Error())
+			gatehouse.RecordFrom(ctx).Monitor(Stage, action)
 			b.send(b.buf.Bytes())
 			return
 		}
-		gatehouse.RecordFrom(ctx).Block(Stage, action+": "+err.Error())
+		gatehouse.RecordFrom(ctx).Block(Stage, action)
 		b.fail()
 		return
 	}
