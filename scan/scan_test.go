@@ -3,12 +3,15 @@ package scan_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/gatehouse/gatehouse/internal/openapi"
 	"github.com/gatehouse/gatehouse/scan"
 )
 
@@ -171,4 +174,51 @@ func FuzzParseJWT(f *testing.F) {
 			t.Errorf("ParseJWT(%q) ok with nil parts", s)
 		}
 	})
+}
+
+func TestLoginTokenRefreshedBeforeExpiry(t *testing.T) {
+	var logins atomic.Int64
+	exp := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC).Unix()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/login" {
+			n := logins.Add(1)
+			tok := scan.B64(map[string]any{"alg": "HS256"}) + "." + scan.B64(map[string]any{"sub": "1", "exp": exp, "n": n}) + ".c2ln"
+			fmt.Fprintf(w, `{"token":%q}`, tok)
+			return
+		}
+		fmt.Fprint(w, `{}`)
+	}))
+	defer srv.Close()
+	spec, err := openapi.LoadBytes([]byte(`openapi: 3.1.0
+info: { title: t, version: "1" }
+paths:
+  /login:
+    post:
+      operationId: login
+      requestBody: { content: { application/json: { schema: { type: object } } } }
+      responses: { "200": { description: ok } }
+  /me:
+    get:
+      operationId: me
+      responses: { "200": { description: ok } }
+`), "t.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := scan.NewLoginIdentity("alice", "login", map[string]string{"username": "alice"})
+	tg, _ := scan.NewTarget(spec, srv.URL, []*scan.Identity{id}, nil, nil)
+	now := time.Date(2029, 1, 1, 0, 0, 0, 0, time.UTC)
+	tg.Now = func() time.Time { return now }
+	ctx := context.Background()
+	if err := tg.Login(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	me := tg.Operation("me")
+	if _, err := tg.Send(ctx, tg.Prepare(me, id), id); err != nil || logins.Load() != 1 {
+		t.Fatalf("valid token: err %v, %d logins, want 1", err, logins.Load())
+	}
+	now = time.Unix(exp, 0).Add(-5 * time.Second) // about to expire
+	if _, err := tg.Send(ctx, tg.Prepare(me, id), id); err != nil || logins.Load() != 2 {
+		t.Errorf("expiring token: err %v, %d logins, want 2", err, logins.Load())
+	}
 }

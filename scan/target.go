@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/pb33f/libopenapi/datamodel/high/base"
 
@@ -29,6 +30,10 @@ type Target struct {
 	Client     *Client
 	Store      *Store
 	Log        *slog.Logger
+
+	// Now is the clock used to decide when a login token needs refreshing
+	// (nil = time.Now).
+	Now func() time.Time
 
 	gen gen
 
@@ -198,8 +203,22 @@ func (t *Target) Request(p *Prepared, id *Identity) *Request {
 	return r
 }
 
-// Send materializes p as id and sends it.
+// Send materializes p as id and sends it. A login identity whose token
+// expires within 10 seconds logs in again first.
 func (t *Target) Send(ctx context.Context, p *Prepared, id *Identity) (*Exchange, error) {
+	if id.CanLogin() {
+		now := time.Now
+		if t.Now != nil {
+			now = t.Now
+		}
+		if j, ok := ParseJWT(id.Token()); ok {
+			if exp, ok := j.Claims["exp"].(float64); ok && now().Add(10*time.Second).Unix() >= int64(exp) {
+				if err := t.Login(ctx, id); err != nil {
+					t.Log.Warn("token refresh failed", "identity", id.Name, "error", err)
+				}
+			}
+		}
+	}
 	return t.Client.Do(ctx, t.Request(p, id))
 }
 
