@@ -170,7 +170,7 @@ func TestAllowOriginAttacks(t *testing.T) {
 
 func TestNewCORSRefusesUnsafe(t *testing.T) {
 	for name, o := range map[string]CORSOptions{
-		"wildcard with credentials": {AllowOrigins: []string{"*"}, AllowCredentials: true},
+		"wildcard with credentials":  {AllowOrigins: []string{"*"}, AllowCredentials: true},
 		"header wildcard with creds": {AllowOrigins: []string{"https://a.example"}, AllowHeaders: []string{"*"}, AllowCredentials: true},
 		"null origin":                {AllowOrigins: []string{"null"}},
 		"origin with path":           {AllowOrigins: []string{"https://a.example/x"}},
