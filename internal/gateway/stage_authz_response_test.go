@@ -478,4 +478,3 @@ func TestOwnerResponseBuildErrors(t *testing.T) {
 		})
 	}
 }
-
