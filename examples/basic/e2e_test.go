@@ -176,10 +176,16 @@ func TestServeBasicExample(t *testing.T) {
 				t.Fatalf("client saw %q: %s", s, body)
 			}
 		}
+		// The child's stderr reaches logs through a copying goroutine: wait for it.
 		var logged bool
-		for _, line := range strings.Split(logs.String(), "\n") {
-			if strings.Contains(line, p.RequestID) && strings.Contains(line, "SQLSTATE 42601") && strings.Contains(line, "reports.go:87") {
-				logged = true
+		for deadline := time.Now().Add(10 * time.Second); !logged && time.Now().Before(deadline); {
+			for _, line := range strings.Split(logs.String(), "\n") {
+				if strings.Contains(line, p.RequestID) && strings.Contains(line, "SQLSTATE 42601") && strings.Contains(line, "reports.go:87") {
+					logged = true
+				}
+			}
+			if !logged {
+				time.Sleep(20 * time.Millisecond)
 			}
 		}
 		if !logged {
