@@ -140,14 +140,14 @@ func (ev *evalCtx) checkOwner(oc *ownerCheck) string {
 		if o.other != "" {
 			return fmt.Sprintf("owner: %s %s is %s, not an id", o.loc, oc.param, o.other)
 		}
-		key, err := CanonicalID(o.raw, t)
-		if err != nil {
-			return fmt.Sprintf("owner: %s %s=%s is not a canonical %s", o.loc, oc.param, quote(o.raw), t)
-		}
-		if !claimHas(claim, key, t) {
+		switch why := idMatch(claim, o.raw, t); why {
+		case "":
+			return ""
+		case idNoMatch:
 			return fmt.Sprintf("owner: %s %s=%s does not match claim %s", o.loc, oc.param, quote(o.raw), oc.claim)
+		default:
+			return fmt.Sprintf("owner: %s %s=%s %s", o.loc, oc.param, quote(o.raw), why)
 		}
-		return ""
 	}
 	if oc.inPath {
 		v, ok := ev.rt.Params[oc.param]

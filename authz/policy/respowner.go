@@ -139,10 +139,13 @@ func idMatch(claim any, raw string, t celpolicy.Type) string {
 		return "is not a canonical " + t.String()
 	}
 	if !claimHas(claim, key, t) {
-		return "does not match"
+		return idNoMatch
 	}
 	return ""
 }
+
+// idNoMatch is idMatch's answer for a canonical id that is not the caller's.
+const idNoMatch = "does not match"
 
 // ownerOf checks one decoded JSON document (object) against the claim.
 func (rc *respOwnerCheck) ownerOf(doc any, claim any) string {
@@ -177,8 +180,7 @@ type respResult struct {
 	removed int    // array elements removed by Filter
 }
 
-// CheckResponse applies the rule to a buffered 2xx body with media type
-// JSON. Exported for tests and benchmarks through the package only.
+// check applies the rule to a buffered 2xx body whose media type is JSON.
 func (rc *respOwnerCheck) check(body []byte, claim any) respResult {
 	doc, err := parseJSON(body)
 	if err != nil {

@@ -332,3 +332,39 @@ type discardWriter struct {
 func (d *discardWriter) Header() http.Header         { return d.h }
 func (d *discardWriter) WriteHeader(c int)           { d.code = c }
 func (d *discardWriter) Write(p []byte) (int, error) { return len(p), nil }
+
+// FuzzRespOwner feeds arbitrary upstream bodies to the response check. An
+// allowed object is sent byte for byte; an allowed list (filtered) is valid
+// strict JSON whose every element is owned by the caller, "1".
+func FuzzRespOwner(f *testing.F) {
+	for _, s := range []string{`{"owner_id":1}`, `{"owner_id":"1"}`, `{"owner_id":1,"owner_id":2}`,
+		`[{"owner_id":1},{"owner_id":2}]`, `[{"owner_id":1} , {"owner_id":"01"}]`, `{"owner_id":1.0}`, `[]`, `x`} {
+		f.Add(s)
+	}
+	filter := respCheck(f, "/owner_id", celpolicy.Int, true)
+	strict := respCheck(f, "/owner_id", celpolicy.Int, false)
+	f.Fuzz(func(t *testing.T, body string) {
+		for _, rc := range []*respOwnerCheck{filter, strict} {
+			res := rc.check([]byte(body), "1")
+			if res.reason != "" {
+				continue
+			}
+			if res.removed == 0 && string(res.body) != body {
+				t.Fatalf("allowed body changed: %q -> %q", body, res.body)
+			}
+			v, err := parseJSON(res.body)
+			if err != nil {
+				t.Fatalf("sent body %q is not strict JSON: %v", res.body, err)
+			}
+			elems, isList := v.([]any)
+			if !isList {
+				elems = []any{v}
+			}
+			for _, e := range elems {
+				if why := rc.ownerOf(e, "1"); why != "" {
+					t.Fatalf("sent %q holds a foreign element: %s", res.body, why)
+				}
+			}
+		}
+	})
+}

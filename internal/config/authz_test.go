@@ -54,6 +54,29 @@ authz:
 	}
 }
 
+func TestAuthzOwnerResponseGood(t *testing.T) {
+	c, err := parse([]byte(authzBase+`
+authz:
+  rules:
+    getNote: { owner_response: { field: /owner_id, claim: sub, unless_role: admin, unless_roles: [support], deny_status: 403 } }
+    listNotes: { owner_response: { field: "/meta/owner~1id", claim: uid, filter: true } }
+    getDoc: { owner_response: { claim: sub } }
+`), specDir(t)+"/authz.or.yaml", func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatalf("parse: %v", err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatalf("Validate: %v", err)
+	}
+	o := c.Authz.Rules["getNote"].OwnerResponse
+	if o.Field != "/owner_id" || o.DenyStatus != 403 || len(o.UnlessRolesAll()) != 2 || o.Filter {
+		t.Fatalf("getNote owner_response = %+v", o)
+	}
+	if l := c.Authz.Rules["listNotes"].OwnerResponse; !l.Filter || l.Claim != "uid" {
+		t.Fatalf("listNotes owner_response = %+v", l)
+	}
+}
+
 func TestAuthzDefaults(t *testing.T) {
 	c := Default()
 	if c.Authz.Default != "authenticated" {
@@ -75,6 +98,13 @@ func TestAuthzBad(t *testing.T) {
 		{"blank role", `authz: { rules: { getUser: { roles: [" "] } } }`, []string{"authz.rules.getUser.roles[0]"}},
 		{"bad mode", `authz: { mode: audit }`, []string{"authz.mode"}},
 		{"zero cost", `authz: { cel_cost_limit: 0 }`, []string{"authz.cel_cost_limit"}},
+		{"owner_response field not a pointer", `authz: { rules: { getNote: { owner_response: { field: owner_id, claim: sub } } } }`, []string{"authz.rules.getNote.owner_response.field", "JSON pointer"}},
+		{"owner_response bad escape", `authz: { rules: { getNote: { owner_response: { field: "/a~2", claim: sub } } } }`, []string{"authz.rules.getNote.owner_response.field"}},
+		{"owner_response without claim", `authz: { rules: { getNote: { owner_response: { field: /owner_id } } } }`, []string{"authz.rules.getNote.owner_response.claim"}},
+		{"owner_response deny 200", `authz: { rules: { getNote: { owner_response: { field: /owner_id, claim: sub, deny_status: 200 } } } }`, []string{"authz.rules.getNote.owner_response.deny_status"}},
+		{"owner_response on a group", `authz: { rules: { "tag:notes": { owner_response: { field: /owner_id, claim: sub } } } }`, []string{"authz.rules.tag:notes.owner_response", "operation key"}},
+		{"owner_response unknown key", `authz: { rules: { getNote: { owner_response: { field: /owner_id, claim: sub, filtr: true } } } }`, []string{"authz.rules.getNote.owner_response.filtr"}},
+		{"owner_response public", `authz: { rules: { getNote: { public: true, owner_response: { field: /owner_id, claim: sub } } } }`, []string{"cannot be combined"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, err := parse([]byte(authzBase+tc.yaml), specDir(t)+"/authz.bad.yaml", func(string) (string, bool) { return "", false })
