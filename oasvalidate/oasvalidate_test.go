@@ -250,6 +250,8 @@ func TestOpenAPI31Requests(t *testing.T) {
 			body: `{"kind":"item","id":3}`},
 		{name: "unevaluatedProperties rejects", op: "createItem", method: "POST", target: "/items", ct: jsonCT,
 			body: `{"kind":"item","owner":"me"}`, want: "unknown_property", field: "/owner"},
+		{name: "anyOf with one free branch is still inspected", op: "createItem", method: "POST", target: "/items", ct: jsonCT,
+			body: `{"kind":"item","contact":"x' OR '1'='1"}`, want: "injection_sqli", field: "/contact"},
 		{name: "path pattern ok", op: "getItem", method: "GET", target: "/items/abc-1", params: map[string]string{"item_id": "abc-1"}},
 		{name: "path pattern", op: "getItem", method: "GET", target: "/items/ABC", params: map[string]string{"item_id": "ABC"}, want: "parameter", field: "item_id"},
 		{name: "pattern-constrained path skips injection check", op: "getItem", method: "GET", target: "/items/1-or-1", params: map[string]string{"item_id": "1-or-1"}},

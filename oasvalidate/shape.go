@@ -23,6 +23,11 @@ type Shape struct {
 	items    *Shape
 	prefix   []*Shape
 	alts     []*Shape // allOf/anyOf/oneOf/then/else branches
+	allOf    []*Shape
+	choices  [][]*Shape // anyOf and oneOf groups
+
+	// own: this schema itself limits strings by pattern, enum, format or const.
+	own bool
 
 	// constrained: the schema limits strings by pattern, enum, format or const.
 	constrained bool
@@ -106,7 +111,7 @@ func (c *shapeCompiler) fill(s *Shape, sch *base.Schema) error {
 		}
 		return nil
 	}
-	s.constrained = sch.Pattern != "" || len(sch.Enum) > 0 || sch.Format != "" || sch.Const != nil
+	s.own = sch.Pattern != "" || len(sch.Enum) > 0 || sch.Format != "" || sch.Const != nil
 	if sch.Extensions != nil {
 		if n, ok := sch.Extensions.Get("x-gatehouse-shell"); ok && n != nil && n.Value == "true" {
 			s.shell = true
@@ -172,7 +177,8 @@ func (c *shapeCompiler) fill(s *Shape, sch *base.Schema) error {
 		}
 		s.prefix = append(s.prefix, ps)
 	}
-	for _, group := range [][]*base.SchemaProxy{sch.AllOf, sch.AnyOf, sch.OneOf, {sch.Then, sch.Else}} {
+	for gi, group := range [][]*base.SchemaProxy{sch.AllOf, sch.AnyOf, sch.OneOf, {sch.Then, sch.Else}} {
+		var members []*Shape
 		for _, p := range group {
 			if p == nil {
 				continue
@@ -183,6 +189,17 @@ func (c *shapeCompiler) fill(s *Shape, sch *base.Schema) error {
 			}
 			if as != nil {
 				s.alts = append(s.alts, as)
+				members = append(members, as)
+			} else {
+				members = append(members, &Shape{}) // unbuildable branch: unconstrained
+			}
+		}
+		switch gi {
+		case 0:
+			s.allOf = members
+		case 1, 2:
+			if len(members) > 0 {
+				s.choices = append(s.choices, members)
 			}
 		}
 	}
@@ -212,9 +229,6 @@ func (s *Shape) finish() {
 		if x.declares {
 			declares = true
 		}
-		if x.constrained {
-			s.constrained = true
-		}
 		s.shell = s.shell || x.shell
 		s.path = s.path || x.path
 		for k, v := range x.props {
@@ -224,11 +238,44 @@ func (s *Shape) finish() {
 			s.merged[k] = append(s.merged[k], v)
 		}
 	}
+	s.constrained = constrainedOf(s, map[*Shape]bool{})
 	// A schema that declares no properties at all ({} or type: object with
 	// nothing else) is a free-form object.
 	if !declares {
 		s.open = true
 	}
+}
+
+// constrainedOf reports whether every value x accepts is limited by a
+// pattern, enum, format or const: its own keywords, any allOf member, or every
+// branch of an anyOf/oneOf group. One free branch keeps the string free.
+func constrainedOf(x *Shape, seen map[*Shape]bool) bool {
+	if x == nil || seen[x] {
+		return false
+	}
+	seen[x] = true
+	defer delete(seen, x)
+	if x.own {
+		return true
+	}
+	for _, a := range x.allOf {
+		if constrainedOf(a, seen) {
+			return true
+		}
+	}
+	for _, g := range x.choices {
+		all := true
+		for _, m := range g {
+			if !constrainedOf(m, seen) {
+				all = false
+				break
+			}
+		}
+		if all {
+			return true
+		}
+	}
+	return false
 }
 
 // lookup returns the shapes that declare key in any of ss, and whether key
