@@ -78,3 +78,46 @@ func Example() {
 	//       /users/1     401
 	// public: []
 }
+
+// A read whose owner only the handler knows: the policy checks owner_id in
+// the JSON response and answers 404 for another user's note.
+func ExampleOwnerResponse() {
+	pol, err := policy.New(policy.Options{
+		Default: policy.Authenticated,
+		Operations: []policy.Operation{{ID: "getNote", Method: "GET", Template: "/notes/{note_id}",
+			ResponseType: func(string) celpolicy.Type { return celpolicy.Int }}},
+		Rules: []policy.Rule{{Key: "getNote", OwnerResponse: &policy.OwnerResponse{
+			Field: "/owner_id", Claim: "sub", UnlessRoles: []string{"admin"}}}},
+		Resolve: policy.PatternRoute,
+	})
+	if err != nil {
+		panic(err)
+	}
+	notes := map[string]string{"4": `{"id":4,"owner_id":1}`, "5": `{"id":5,"owner_id":2}`}
+	getNote := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, notes[r.PathValue("note_id")]) // forgets to check the owner
+	})
+	mux := http.NewServeMux()
+	mux.Handle("GET /notes/{note_id}", pol.Middleware(getNote))
+	srv := httptest.NewServer(fakeAuthn(mux))
+	defer srv.Close()
+	for _, c := range []struct{ user, path string }{{"alice", "/notes/4"}, {"alice", "/notes/5"}, {"root", "/notes/5"}} {
+		req, _ := http.NewRequest("GET", srv.URL+c.path, nil)
+		req.Header.Set("X-User", c.user)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			panic(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			b = []byte("(generic problem body)")
+		}
+		fmt.Printf("%-5s %-8s %d %s\n", c.user, c.path, resp.StatusCode, b)
+	}
+	// Output:
+	// alice /notes/4 200 {"id":4,"owner_id":1}
+	// alice /notes/5 404 (generic problem body)
+	// root  /notes/5 200 {"id":5,"owner_id":2}
+}

@@ -17,6 +17,11 @@
 // other denial is 403. Any error (bad id spelling, unparsable body, CEL
 // runtime error or cost limit) denies: authorization fails closed.
 //
+// An operation rule may also carry OwnerResponse, checked on the way back:
+// the 2xx JSON response of a read is buffered (bounded) and must belong to
+// the caller, or the client gets a generic 404 and never sees the body (see
+// OwnerResponse). Operations without it pay one nil check.
+//
 // Why compile per operation: rules reference request.path parameters whose
 // types come from the spec, so a rule shared by a tag is type-checked against
 // each operation it covers, once, in New; a request does one map lookup.
