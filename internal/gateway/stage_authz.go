@@ -33,6 +33,10 @@ func (b *builder) buildAuthz(ctx context.Context) (gatehouse.Middleware, error) 
 	if pub := pol.PublicOperations(); len(pub) > 0 {
 		b.log.Warn("operations open to anonymous callers", "component", "authz", "operations", strings.Join(pub, ","))
 	}
+	for _, id := range unenforcedOwnerFields(b.cfg, b.spec) {
+		b.log.Warn("operation declares "+OwnerFieldExtension+" but no authz rule enforces it (add owner_response)",
+			"component", "authz", "operation", id)
+	}
 	return pol.Middleware, nil
 }
 
@@ -159,6 +163,27 @@ func AuthzOperations(spec *openapi.Spec) []policy.Operation {
 		ops = append(ops, po)
 	}
 	return ops
+}
+
+// unenforcedOwnerFields lists the operations that declare
+// x-gatehouse-owner-field while no operation rule has owner_response.
+func unenforcedOwnerFields(cfg *config.Config, spec *openapi.Spec) []string {
+	var out []string
+	for _, op := range spec.Operations {
+		if ownerFieldExtension(op) == "" {
+			continue
+		}
+		enforced := false
+		for _, k := range []string{op.ID, op.Method + " " + op.Template} {
+			if r := cfg.Authz.Rules[k]; r != nil && r.OwnerResponse != nil {
+				enforced = true
+			}
+		}
+		if !enforced {
+			out = append(out, op.ID)
+		}
+	}
+	return out
 }
 
 // OwnerFieldExtension is the operation extension that names the response
@@ -331,6 +356,11 @@ func AuthzWarnings(cfg *config.Config, spec *openapi.Spec) ([]config.Problem, er
 		}
 		line, col := cfg.Position(path)
 		out = append(out, config.Problem{Path: path, Msg: msg, Warning: true, File: cfg.File, Line: line, Col: col})
+	}
+	for _, id := range unenforcedOwnerFields(cfg, spec) {
+		line, col := cfg.Position("authz.rules")
+		out = append(out, config.Problem{Path: "authz.rules", Warning: true, File: cfg.File, Line: line, Col: col,
+			Msg: fmt.Sprintf("operation %s declares %s but no rule enforces it: add %s: { owner_response: { claim: sub } }", id, OwnerFieldExtension, id)})
 	}
 	return out, nil
 }

@@ -478,3 +478,27 @@ func TestOwnerResponseBuildErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestOwnerFieldExtensionWarning: a spec that marks the owner field of an
+// operation no rule protects draws a validate warning.
+func TestOwnerFieldExtensionWarning(t *testing.T) {
+	path, _ := ownerRespFixture(t, "http://127.0.0.1:1", "authz: { default: authenticated }\n")
+	cfg, err := config.Check(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := Build(context.Background(), cfg, Deps{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	ws, err := AuthzWarnings(cfg, p.Spec())
+	if err != nil || len(ws) != 1 || !strings.Contains(ws[0].Msg, "getNote declares x-gatehouse-owner-field") {
+		t.Fatalf("AuthzWarnings = %+v, %v", ws, err)
+	}
+	path, _ = ownerRespFixture(t, "http://127.0.0.1:1", ownerRespRules)
+	cfg, _ = config.Check(path)
+	if ws, err := AuthzWarnings(cfg, p.Spec()); err != nil || len(ws) != 1 || ws[0].Path != "authz.rules.health.public" {
+		t.Fatalf("with the rule: AuthzWarnings = %+v, %v", ws, err)
+	}
+}
