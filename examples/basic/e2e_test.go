@@ -117,8 +117,9 @@ func TestServeBasicExample(t *testing.T) {
 	if err := gw.Start(); err != nil {
 		t.Fatal(err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- gw.Wait() }()
+	exited := make(chan struct{})
+	var waitErr error
+	go func() { waitErr = gw.Wait(); close(exited) }()
 	t.Cleanup(func() {
 		select {
 		case <-exited:
@@ -197,9 +198,9 @@ func TestServeBasicExample(t *testing.T) {
 		t.Fatal(err)
 	}
 	select {
-	case err := <-exited:
-		if err != nil {
-			t.Fatalf("gatehouse exited with %v\n%s", err, logs.String())
+	case <-exited:
+		if waitErr != nil {
+			t.Fatalf("gatehouse exited with %v\n%s", waitErr, logs.String())
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("gatehouse did not exit on SIGTERM")
