@@ -366,7 +366,11 @@ func (w *respWriter) Write(b []byte) (int, error) {
 // It returns true when the response must be blocked.
 func (w *respWriter) record(why string, status int) bool {
 	ctx := w.r.Context()
-	block := gatehouse.Decide(ctx, w.mode, "authz", w.rc.key+": response owner mismatch")
+	reason := w.rc.key + ": response owner mismatch"
+	if status == http.StatusBadGateway {
+		reason = w.rc.key + ": response cannot be verified" // oversize or encoded
+	}
+	block := gatehouse.Decide(ctx, w.mode, "authz", reason)
 	outcome := "deny"
 	if !block {
 		outcome = "monitor"
