@@ -77,6 +77,7 @@ func TestEndToEndDemo(t *testing.T) {
 			"GH2022 register",    // role mass assignment
 			"GH2022 updateUser",  // role mass assignment
 			"GH2030 login",       // no login rate limit
+			"GH2031 login",       // "unknown user" vs "invalid password"
 			"GH2040 getUser",     // stack trace on bad input
 			"GH2050 searchUsers", // SQLi, error-based
 			"GH2051 searchUsers", // SQLi, boolean-based

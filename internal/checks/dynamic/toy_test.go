@@ -28,7 +28,7 @@ import (
 type vuln struct {
 	NoAuth, AnyToken, AlgNone, NoSigCheck, WeakSecret, NoExp, NoRevoke, NoExpCheck bool
 	BOLA, BFLA, Expose, Undeclared, MassAssign, NoRateLimit, LeakErrors            bool
-	SQLi, NoHeaders, CORS, Version, Trace                                          bool
+	SQLi, NoHeaders, CORS, Version, Trace, UserEnum                                bool
 }
 
 type toyUser struct {
@@ -232,6 +232,16 @@ func (a *toy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		a.mu.Lock()
 		a.fails++
 		a.mu.Unlock()
+		if a.v.UserEnum {
+			why := "unknown user"
+			for _, x := range a.users {
+				if x.Username == in.Username {
+					why = "invalid password"
+				}
+			}
+			a.json(w, 401, map[string]any{"error": why})
+			return
+		}
 		a.fail(w, 401, nil)
 	case r.Method == "POST" && path == "/logout":
 		if need() {

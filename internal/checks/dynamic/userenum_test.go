@@ -1,0 +1,112 @@
+package dynamic_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/checks/dynamic"
+	"github.com/gatehouse/gatehouse/scan"
+)
+
+func TestUserEnumeration(t *testing.T) {
+	expect(t, dynamic.UserEnumeration{}, vuln{UserEnum: true}, "login|")
+}
+
+// scanLogin runs GH2031 against h (serving the toy spec's /login) with
+// alice as the known login identity.
+func scanLogin(t *testing.T, h http.Handler) (*scan.Result, *atomic.Int32) {
+	t.Helper()
+	var n atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && r.URL.Path == "/login" {
+			n.Add(1)
+		}
+		h.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	ids := []*scan.Identity{scan.NewLoginIdentity("alice", "login", map[string]string{"username": "alice", "password": "alice-pw"})}
+	tg, err := scan.NewTarget(toySpec(t), srv.URL, ids, scan.NewClient(scan.ClientOptions{Budget: 100}), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := scan.Run(context.Background(), tg, scan.Options{Checks: []scan.Check{dynamic.UserEnumeration{}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res, &n
+}
+
+// loginHandler answers failed logins with why(username, attempt).
+func loginHandler(why func(user string, n int) (int, any)) http.Handler {
+	var n atomic.Int32
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var in struct{ Username, Password string }
+		_ = json.NewDecoder(r.Body).Decode(&in)
+		if in.Username == "alice" && in.Password == "alice-pw" {
+			w.Header().Set("Content-Type", "application/json")
+			fmt.Fprint(w, `{"token":"t"}`)
+			return
+		}
+		status, body := why(in.Username, int(n.Add(1)))
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		_ = json.NewEncoder(w).Encode(body)
+	})
+}
+
+func TestUserEnumerationCases(t *testing.T) {
+	tests := []struct {
+		name string
+		why  func(user string, n int) (int, any)
+		want bool
+	}{
+		{"status differs", func(u string, _ int) (int, any) {
+			if u == "alice" {
+				return 401, map[string]any{"error": "invalid credentials"}
+			}
+			return 404, map[string]any{"error": "invalid credentials"}
+		}, true},
+		{"echoed username with request id and time stays silent", func(u string, n int) (int, any) {
+			return 401, map[string]any{"error": "login failed for " + u, "request_id": fmt.Sprintf("%032x", n*7919),
+				"time": time.Date(2026, 1, 1, 0, 0, n, 0, time.UTC).Format(time.RFC3339Nano), "attempt": n}
+		}, false},
+		{"random difference is not consistent", func(u string, n int) (int, any) {
+			if n%4 == 2 { // differs in round 1, not in round 2
+				return 401, map[string]any{"error": "bad"}
+			}
+			return 401, map[string]any{"error": "wrong"}
+		}, false},
+		{"throttled at once is inconclusive", func(u string, _ int) (int, any) {
+			return 429, map[string]any{"error": "slow down " + u}
+		}, false},
+		{"5xx is inconclusive", func(u string, _ int) (int, any) {
+			if u == "alice" {
+				return 500, map[string]any{"error": "boom"}
+			}
+			return 401, map[string]any{"error": "invalid credentials"}
+		}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			res, n := scanLogin(t, loginHandler(tc.why))
+			if got := len(res.Findings) > 0; got != tc.want {
+				t.Errorf("finding = %v, want %v (%+v)", got, tc.want, res.Findings)
+			}
+			// Logins: alice's own, plus at most 6 failed ones from the check.
+			if n.Load() > 2*dynamic.UserEnumRounds+1 {
+				t.Errorf("%d requests, want <= %d", n.Load(), 2*dynamic.UserEnumRounds+1)
+			}
+			for _, f := range res.Findings {
+				if f.CheckID != "GH2031" || f.Fix == "" || len(f.Evidence) != 2 {
+					t.Errorf("incomplete finding %+v", f)
+				}
+			}
+		})
+	}
+}
