@@ -79,6 +79,8 @@ func TestEndToEndDemo(t *testing.T) {
 			"GH2030 login",       // no login rate limit
 			"GH2031 login",       // "unknown user" vs "invalid password"
 			"GH2040 getUser",     // stack trace on bad input
+			"GH2041 getUser",     // non-numeric user_id answered 500
+			"GH2041 createNote",  // note text over maxLength stored
 			"GH2050 searchUsers", // SQLi, error-based
 			"GH2051 searchUsers", // SQLi, boolean-based
 			"GH2060 ",            // no security headers

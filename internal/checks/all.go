@@ -28,6 +28,7 @@ func Dynamic() []scan.Check {
 		dynamic.LoginRateLimit{},
 		dynamic.UserEnumeration{},
 		dynamic.ErrorHandling{},
+		dynamic.InputValidation{},
 		dynamic.SQLiError{},
 		dynamic.SQLiBoolean{},
 		dynamic.SecurityHeaders{},

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+	"unicode/utf8"
 )
 
 type user struct {
@@ -171,6 +172,9 @@ func (a *API) listUsers(w http.ResponseWriter, r *http.Request) {
 
 func (a *API) searchUsers(w http.ResponseWriter, r *http.Request) {
 	name := r.URL.Query().Get("name")
+	if a.tooLong(w, "name", name, 64) {
+		return
+	}
 	var rows *sql.Rows
 	var err error
 	if a.opts.Fixed {
@@ -207,6 +211,16 @@ func (a *API) pathID(w http.ResponseWriter, r *http.Request, name string) (int64
 		return 0, false
 	}
 	return id, true
+}
+
+// tooLong is the fixed build's check of the contract's maxLength (the
+// vulnerable build stores over-long strings: GH2041).
+func (a *API) tooLong(w http.ResponseWriter, field, v string, max int) bool {
+	if a.opts.Fixed && utf8.RuneCountInString(v) > max {
+		a.badInput(w, fmt.Errorf("%s is longer than %d characters", field, max))
+		return true
+	}
+	return false
 }
 
 // mayAccess is the ownership check the vulnerable build forgets.
@@ -253,6 +267,9 @@ func (a *API) updateUser(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if e, ok := in["email"].(string); ok {
+		if a.tooLong(w, "email", e, 254) {
+			return
+		}
 		if _, err := a.db.Exec(`UPDATE users SET email = ? WHERE id = ?`, e, id); err != nil {
 			a.problem(w, http.StatusInternalServerError, err)
 			return
@@ -282,6 +299,9 @@ func (a *API) createNote(w http.ResponseWriter, r *http.Request) {
 	var in struct{ Text string }
 	if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
 		a.badInput(w, fmt.Errorf("decode note: %w", err))
+		return
+	}
+	if a.tooLong(w, "text", in.Text, 1000) {
 		return
 	}
 	owner := current(r).ID
