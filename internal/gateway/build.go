@@ -45,6 +45,8 @@ type builder struct {
 	now func() time.Time
 	// closers run, in reverse order, when the pipeline closes or Build fails.
 	closers []func() error
+	// revoke is the authn stage's POST /-/revoke handler (nil: revocation off).
+	revoke http.Handler
 }
 
 // onClose registers f to run when the pipeline is closed (or Build fails).
@@ -76,6 +78,7 @@ type Pipeline struct {
 	cert    *tls.Certificate
 	closers []func() error
 	drain   time.Duration
+	revoke  http.Handler // admin POST /-/revoke; nil when revocation is off
 
 	inflight atomic.Int64
 	closing  atomic.Bool
@@ -283,6 +286,7 @@ func Build(ctx context.Context, cfg *config.Config, deps Deps) (p *Pipeline, err
 		cert:    cert,
 		closers: b.closers,
 		drain:   cfg.Timeouts.Shutdown.D(),
+		revoke:  b.revoke,
 		idle:    make(chan struct{}, 1),
 	}, nil
 }

@@ -318,6 +318,16 @@ func (s *Server) AdminHandler() http.Handler {
 	})
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
+	// Revocation (log out a jti, or a subject everywhere) goes to the current
+	// pipeline's store; 404 when the config has no revocation store.
+	mux.HandleFunc("POST /-/revoke", func(w http.ResponseWriter, r *http.Request) {
+		p := s.pipe.Load()
+		if p == nil || p.revoke == nil {
+			problem.Write(w, r, http.StatusNotFound)
+			return
+		}
+		p.revoke.ServeHTTP(w, r)
+	})
 	if s.opts.EnableReload {
 		mux.HandleFunc("POST /-/reload", func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "application/json")

@@ -38,6 +38,7 @@ func (b *builder) buildAuthn(ctx context.Context) (gatehouse.Middleware, error) 
 	if err != nil {
 		return nil, err
 	}
+	b.revoke = st.admin
 	return st.mw, nil
 }
 

@@ -84,7 +84,7 @@ func writeAccess(log *slog.Logger, m *Metrics, trusted httpx.TrustedProxies, r *
 	m.Requests.WithLabelValues(op, code).Inc()
 	m.Duration.WithLabelValues(op).Observe(d.Seconds())
 	if s.Stage != "" {
-		m.Blocked.WithLabelValues(s.Stage, s.Reason).Inc()
+		m.Blocked.WithLabelValues(s.Stage, reasonLabel(s.Reason)).Inc()
 	}
 	path := r.URL.EscapedPath()
 	if len(path) > maxLoggedPath {
@@ -273,4 +273,18 @@ func (s *routeStage) middleware(next http.Handler) http.Handler {
 		ctx := proxy.WithTargetPath(gatehouse.WithRoute(r.Context(), rt), m.RawPath)
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
+}
+
+// reasonLabel bounds the reason used as a metric label: stages record
+// "<rule>: <detail>" and the detail may carry request values, which must
+// never become label values (unbounded cardinality, attacker-chosen text).
+// The part before the first ": " is a config-defined name or a fixed kind.
+func reasonLabel(reason string) string {
+	if i := strings.Index(reason, ": "); i >= 0 {
+		reason = reason[:i]
+	}
+	if len(reason) > 64 {
+		reason = reason[:64]
+	}
+	return reason
 }
