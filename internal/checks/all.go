@@ -31,6 +31,7 @@ func Dynamic() []scan.Check {
 		dynamic.InputValidation{},
 		dynamic.SQLiError{},
 		dynamic.SQLiBoolean{},
+		dynamic.NoSQLInjection{},
 		dynamic.SecurityHeaders{},
 		dynamic.CORS{},
 		dynamic.VersionDisclosure{},

@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -28,7 +29,7 @@ import (
 type vuln struct {
 	NoAuth, AnyToken, AlgNone, NoSigCheck, WeakSecret, NoExp, NoRevoke, NoExpCheck bool
 	BOLA, BFLA, Expose, Undeclared, MassAssign, NoRateLimit, LeakErrors            bool
-	SQLi, NoHeaders, CORS, Version, Trace, UserEnum                                bool
+	SQLi, NoHeaders, CORS, Version, Trace, UserEnum, NoSQL                         bool
 }
 
 type toyUser struct {
@@ -214,7 +215,20 @@ func (a *toy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		a.json(w, 200, map[string]any{"status": "ok"})
 	case r.Method == "POST" && path == "/login":
 		var in struct{ Username, Password string }
-		_ = json.NewDecoder(r.Body).Decode(&in)
+		raw, _ := io.ReadAll(r.Body)
+		_ = json.Unmarshal(raw, &in)
+		if a.v.NoSQL { // the password is matched like a Mongo filter
+			var m map[string]any
+			_ = json.Unmarshal(raw, &m)
+			if op, ok := m["password"].(map[string]any); ok && (hasKey(op, "$ne") || hasKey(op, "$gt")) {
+				for _, x := range a.users {
+					if x.Username == in.Username {
+						a.json(w, 200, map[string]any{"token": a.token(x)})
+						return
+					}
+				}
+			}
+		}
 		a.mu.Lock()
 		limited := !a.v.NoRateLimit && a.fails >= 5
 		a.mu.Unlock()
@@ -278,6 +292,20 @@ func (a *toy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		q := r.URL.Query().Get("q")
+		if a.v.NoSQL { // q[$ne]=v is a Mongo-style operator; q[other]=v matches nothing
+			for k, vs := range r.URL.Query() {
+				if op, ok := strings.CutPrefix(k, "q["); ok {
+					out := []any{}
+					for id := int64(1); id <= 3; id++ {
+						if op == "$ne]" && a.users[id].Username != vs[0] {
+							out = append(out, map[string]any{"id": id, "username": a.users[id].Username})
+						}
+					}
+					a.json(w, 200, out)
+					return
+				}
+			}
+		}
 		var rows *sql.Rows
 		var err error
 		if a.v.SQLi {
@@ -452,6 +480,8 @@ func expect(t *testing.T, c scan.Check, v vuln, want ...string) {
 		}
 	})
 }
+
+func hasKey(m map[string]any, k string) bool { _, ok := m[k]; return ok }
 
 func keys(m map[string]bool) []string {
 	var out []string
