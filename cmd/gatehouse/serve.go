@@ -15,12 +15,14 @@ import (
 
 func init() {
 	subcommands = append(subcommands, newServeCmd)
-	validateBuild = func(ctx context.Context, cfg *config.Config) error {
+	validateBuild = func(ctx context.Context, cfg *config.Config) ([]config.Problem, error) {
 		p, err := gateway.Build(ctx, cfg, gateway.Deps{})
-		if p != nil {
-			_ = p.Close()
+		if err != nil {
+			return nil, err
 		}
-		return err
+		defer p.Close()
+		// Operations whose effective rule is public are listed as warnings.
+		return gateway.AuthzWarnings(cfg, p.Spec())
 	}
 }
 

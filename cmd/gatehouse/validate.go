@@ -21,7 +21,7 @@ func init() { subcommands = append(subcommands, newValidateCmd) }
 // error it returns is placed at a file position by (*config.Config).Locate:
 // return a *config.ValidationError, or wrap an error with config.AtPath(key,
 // err) so it is reported at that key; anything else is reported at 1:1.
-var validateBuild func(context.Context, *config.Config) error
+var validateBuild func(context.Context, *config.Config) ([]config.Problem, error)
 
 func newValidateCmd() *cobra.Command {
 	var (
@@ -74,8 +74,11 @@ Exit status: 0 when the config is valid ("FILE: ok" is printed, after any warnin
 // runValidate checks file and prints the report to w.
 func runValidate(ctx context.Context, w io.Writer, file string, build bool) error {
 	cfg, err := config.Check(file)
+	var buildWarnings []config.Problem
 	if err == nil && build && validateBuild != nil {
-		if berr := cfg.Locate(validateBuild(ctx, cfg)); berr != nil {
+		var berr error
+		buildWarnings, berr = validateBuild(ctx, cfg)
+		if berr = cfg.Locate(berr); berr != nil {
 			var ve *config.ValidationError
 			errors.As(berr, &ve)
 			ve.Problems = append(ve.Problems, cfg.Warnings()...)
@@ -85,7 +88,7 @@ func runValidate(ctx context.Context, w io.Writer, file string, build bool) erro
 	var ve *config.ValidationError
 	switch {
 	case err == nil:
-		for _, p := range cfg.Warnings() {
+		for _, p := range append(cfg.Warnings(), buildWarnings...) {
 			fmt.Fprintln(w, p)
 		}
 		_, werr := fmt.Fprintf(w, "%s: ok\n", file)
