@@ -1,0 +1,91 @@
+package gatehouse_test
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+type pkgInfo struct {
+	path, dir, doc string
+	deps           []string
+}
+
+// listPackages asks the go command about every package of the module.
+func listPackages(t *testing.T) []pkgInfo {
+	t.Helper()
+	out, err := exec.Command("go", "list", "-f", "{{.ImportPath}}\t{{.Dir}}\t{{.Doc}}\t{{join .Deps \" \"}}", "./...").Output()
+	if err != nil {
+		t.Skipf("go list unavailable: %v", err)
+	}
+	var pkgs []pkgInfo
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		f := strings.SplitN(line, "\t", 4)
+		if len(f) < 4 {
+			continue
+		}
+		pkgs = append(pkgs, pkgInfo{path: f[0], dir: f[1], doc: f[2], deps: strings.Fields(f[3])})
+	}
+	return pkgs
+}
+
+const module = "github.com/gatehouse/gatehouse"
+
+// redisAllowed are the only public packages that may depend on go-redis, so
+// that importing the library for in-memory use never pulls in a Redis client.
+var redisAllowed = map[string]bool{
+	module + "/redislimit":                  true,
+	module + "/authn/revocation/redisstore": true,
+}
+
+// public reports whether an import path is part of the library surface.
+func public(path string) bool {
+	rel := strings.TrimPrefix(strings.TrimPrefix(path, module), "/")
+	return !strings.HasPrefix(rel, "internal") && !strings.HasPrefix(rel, "cmd") &&
+		!strings.HasPrefix(rel, "examples") && !strings.HasPrefix(rel, "bench")
+}
+
+// TestDeps enforces the layering rules of STYLE.md: public packages never
+// import internal/config, and only the Redis store packages import go-redis.
+func TestDeps(t *testing.T) {
+	for _, p := range listPackages(t) {
+		for _, d := range p.deps {
+			if public(p.path) && d == module+"/internal/config" {
+				t.Errorf("public package %s imports internal/config", p.path)
+			}
+			if strings.HasPrefix(d, "github.com/redis/go-redis") && public(p.path) && !redisAllowed[p.path] {
+				t.Errorf("public package %s imports go-redis; only redislimit and authn/revocation/redisstore may", p.path)
+			}
+		}
+	}
+}
+
+var exampleFunc = regexp.MustCompile(`(?m)^func Example`)
+
+// TestPublicPackagesDocumented: every public package has a package doc and
+// at least one Example.
+func TestPublicPackagesDocumented(t *testing.T) {
+	for _, p := range listPackages(t) {
+		if !public(p.path) || p.path == module {
+			continue
+		}
+		if p.doc == "" {
+			t.Errorf("public package %s has no package doc", p.path)
+		}
+		files, _ := filepath.Glob(filepath.Join(p.dir, "*_test.go"))
+		found := false
+		for _, f := range files {
+			b, err := os.ReadFile(f)
+			if err == nil && exampleFunc.Match(b) {
+				found = true
+				break
+			}
+		}
+		if !found {
+			t.Errorf("public package %s has no Example test", p.path)
+		}
+	}
+}
