@@ -32,6 +32,8 @@ func Dynamic() []scan.Check {
 		dynamic.SQLiError{},
 		dynamic.SQLiBoolean{},
 		dynamic.NoSQLInjection{},
+		dynamic.SQLiTime{},
+		dynamic.CommandInjection{},
 		dynamic.SecurityHeaders{},
 		dynamic.CORS{},
 		dynamic.VersionDisclosure{},

@@ -14,10 +14,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	_ "modernc.org/sqlite"
 
@@ -29,7 +31,7 @@ import (
 type vuln struct {
 	NoAuth, AnyToken, AlgNone, NoSigCheck, WeakSecret, NoExp, NoRevoke, NoExpCheck bool
 	BOLA, BFLA, Expose, Undeclared, MassAssign, NoRateLimit, LeakErrors            bool
-	SQLi, NoHeaders, CORS, Version, Trace, UserEnum, NoSQL                         bool
+	SQLi, NoHeaders, CORS, Version, Trace, UserEnum, NoSQL, SQLiTime, CmdTime      bool
 }
 
 type toyUser struct {
@@ -292,6 +294,14 @@ func (a *toy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		q := r.URL.Query().Get("q")
+		if m := sqlSleepRe.FindStringSubmatch(q); m != nil && a.v.SQLiTime {
+			n, _ := strconv.Atoi(m[1])
+			time.Sleep(time.Duration(n) * toyUnit) // what the database's SLEEP(n) would do
+		}
+		if m := shellSleepRe.FindStringSubmatch(q); m != nil && a.v.CmdTime {
+			n, _ := strconv.Atoi(m[1])
+			time.Sleep(time.Duration(n) * toyUnit) // what the shell's sleep n would do
+		}
 		if a.v.NoSQL { // q[$ne]=v is a Mongo-style operator; q[other]=v matches nothing
 			for k, vs := range r.URL.Query() {
 				if op, ok := strings.CutPrefix(k, "q["); ok {
@@ -480,6 +490,14 @@ func expect(t *testing.T, c scan.Check, v vuln, want ...string) {
 		}
 	})
 }
+
+// toyUnit is how long the toy's injected sleep(1) lasts.
+const toyUnit = 25 * time.Millisecond
+
+var (
+	sqlSleepRe   = regexp.MustCompile(`(?i)' AND SLEEP\((\d+)\)`)
+	shellSleepRe = regexp.MustCompile("(?:;|\\||\\$\\(|`)sleep (\\d+)")
+)
 
 func hasKey(m map[string]any, k string) bool { _, ok := m[k]; return ok }
 
