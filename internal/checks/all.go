@@ -34,6 +34,7 @@ func Dynamic() []scan.Check {
 		dynamic.NoSQLInjection{},
 		dynamic.SQLiTime{},
 		dynamic.CommandInjection{},
+		dynamic.PathTraversal{},
 		dynamic.SecurityHeaders{},
 		dynamic.CORS{},
 		dynamic.VersionDisclosure{},

@@ -28,10 +28,10 @@ func TestSelect(t *testing.T) {
 	}{
 		{"", all, false},
 		{"all", all, false},
-		{"injection", 5, false},
+		{"injection", 6, false},
 		{"GH2010,bfla", 2, false},
 		{"gh2010", 1, false},
-		{"all,-injection", all - 5, false},
+		{"all,-injection", all - 6, false},
 		{"-misconfig", all - 4, false},
 		{"nosuch", 0, true},
 	}
