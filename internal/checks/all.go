@@ -39,6 +39,7 @@ func Dynamic() []scan.Check {
 		dynamic.CORS{},
 		dynamic.VersionDisclosure{},
 		dynamic.Trace{},
+		dynamic.PlainHTTP{},
 	}
 	sort.Slice(cs, func(i, j int) bool { return cs[i].Meta().ID < cs[j].Meta().ID })
 	return cs
