@@ -40,6 +40,7 @@ func Dynamic() []scan.Check {
 		dynamic.VersionDisclosure{},
 		dynamic.Trace{},
 		dynamic.PlainHTTP{},
+		dynamic.ExposedDebug{},
 	}
 	sort.Slice(cs, func(i, j int) bool { return cs[i].Meta().ID < cs[j].Meta().ID })
 	return cs

@@ -32,7 +32,7 @@ func TestSelect(t *testing.T) {
 		{"GH2010,bfla", 2, false},
 		{"gh2010", 1, false},
 		{"all,-injection", all - 6, false},
-		{"-misconfig", all - 5, false},
+		{"-misconfig", all - 6, false},
 		{"nosuch", 0, true},
 	}
 	for _, tt := range tests {
