@@ -224,7 +224,7 @@ func (s *routeStage) allow(rawPath string) string {
 func (s *routeStage) middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rec := gatehouse.RecordFrom(r.Context())
-		n := len(openapi.StripOverrideHeaders(r.Header)) + httpx.StripOverrideHeaders(r.Header)
+		n := len(openapi.StripOverrideHeaders(r.Header))
 		if n > 0 {
 			rec.Set("stripped_override_headers", strconv.Itoa(n))
 		}

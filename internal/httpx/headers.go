@@ -77,26 +77,3 @@ func SafeRequestID(s string) bool {
 }
 
 // overrideHeaders ask a server to treat the request as another method or URL.
-var overrideHeaders = []string{
-	"x-http-method-override", "x-http-method", "x-method-override",
-	"x-original-url", "x-rewrite-url", "x-original-uri", "x-override-url",
-}
-
-// StripOverrideHeaders deletes method- and URL-override headers (any case,
-// '_' or '-'), which would let a client make the upstream act on another
-// method or path than the one the gateway routed and authorized. It reports
-// how many it removed.
-func StripOverrideHeaders(h http.Header) int {
-	n := 0
-	for k := range h {
-		nk := normName(k)
-		for _, o := range overrideHeaders {
-			if nk == o {
-				delete(h, k)
-				n++
-				break
-			}
-		}
-	}
-	return n
-}

@@ -23,17 +23,6 @@ func TestStripIdentityHeaders(t *testing.T) {
 	}
 }
 
-func TestStripOverrideHeaders(t *testing.T) {
-	h := http.Header{}
-	for _, k := range []string{"X-HTTP-Method-Override", "x-http-method", "X-Method-Override", "X-Original-URL", "X_Rewrite_URL", "x-original-uri"} {
-		h[k] = []string{"DELETE"}
-	}
-	h.Set("X-Other", "keep")
-	if n := StripOverrideHeaders(h); n != 6 || len(h) != 1 {
-		t.Fatalf("removed %d, left %v", n, h)
-	}
-}
-
 func TestIsForwardingHeader(t *testing.T) {
 	for name, want := range map[string]bool{
 		"X-Forwarded-For": true, "x_forwarded_for": true, "FORWARDED": true, "X-Real-IP": true,

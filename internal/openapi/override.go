@@ -17,11 +17,14 @@ var overrideHeaders = []string{
 	"x-original-url",
 	"x-rewrite-url",
 	"x-original-method",
+	"x-original-uri",
+	"x-override-url",
 }
 
 // StripOverrideHeaders deletes every method-override and URL-override header
 // from h (X-HTTP-Method-Override, X-HTTP-Method, X-Method-Override,
-// X-Original-URL, X-Rewrite-URL, X-Original-Method), whatever the case of
+// X-Original-URL, X-Rewrite-URL, X-Original-Method, X-Original-URI,
+// X-Override-URL), whatever the case of
 // the key and also in their underscore spellings (X_Original_URL), which
 // some servers (CGI-style environments, nginx with
 // underscores_in_headers) treat like dashes. It returns the names removed,

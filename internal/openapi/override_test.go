@@ -93,3 +93,15 @@ func TestStripOverrideHeadersOverHTTP(t *testing.T) {
 		t.Errorf("X-Keep lost: %v", got)
 	}
 }
+
+// The set the gateway stripped before the two lists were merged.
+func TestStripOverrideHeadersGatewaySet(t *testing.T) {
+	h := http.Header{}
+	for _, k := range []string{"X-HTTP-Method-Override", "x-http-method", "X-Method-Override", "X-Original-URL", "X_Rewrite_URL", "x-original-uri"} {
+		h[k] = []string{"DELETE"}
+	}
+	h.Set("X-Other", "keep")
+	if n := len(StripOverrideHeaders(h)); n != 6 || len(h) != 1 {
+		t.Fatalf("removed %d, left %v", n, h)
+	}
+}
