@@ -87,14 +87,23 @@ func (r *Record) SetSubject(sub string) {
 	r.mu.Unlock()
 }
 
+// RecordView is a copy of a Record's fields taken under its lock; it holds
+// no lock itself, so it can be passed and compared by value.
+type RecordView struct {
+	RequestID, OperationID, Subject string
+	Stage, Reason                   string
+	Monitored                       []string
+	Attrs                           map[string]string
+}
+
 // Snapshot returns a copy of the record's fields, safe to read without locks.
-func (r *Record) Snapshot() Record {
+func (r *Record) Snapshot() RecordView {
 	if r == nil {
-		return Record{}
+		return RecordView{}
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	c := Record{RequestID: r.RequestID, OperationID: r.OperationID, Subject: r.Subject,
+	c := RecordView{RequestID: r.RequestID, OperationID: r.OperationID, Subject: r.Subject,
 		Stage: r.Stage, Reason: r.Reason}
 	c.Monitored = append([]string(nil), r.Monitored...)
 	if r.Attrs != nil {

@@ -346,7 +346,7 @@ func TestEnforceRecordAndMetrics(t *testing.T) {
 	if pol.counter != pol2.counter {
 		t.Fatal("reload did not reuse the registered counter")
 	}
-	do := func(who, target string) (*httptest.ResponseRecorder, gatehouse.Record) {
+	do := func(who, target string) (*httptest.ResponseRecorder, gatehouse.RecordView) {
 		rec := &gatehouse.Record{}
 		req := httptest.NewRequest("GET", target, nil)
 		req.Pattern = "GET /users/{user_id}"
