@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -219,11 +218,7 @@ func (c *Authn) validate(p *Problems, path string) {
 	}
 	ak := joinPath(path, "api_keys")
 	if c.APIKeys.File != "" {
-		if st, err := os.Stat(c.APIKeys.File); err != nil {
-			p.Errorf(joinPath(ak, "file"), "keys file %q: %v", c.APIKeys.File, unwrapPathError(err))
-		} else if st.IsDir() {
-			p.Errorf(joinPath(ak, "file"), "keys file %q is a directory", c.APIKeys.File)
-		}
+		checkFile(p, joinPath(ak, "file"), "keys file", c.APIKeys.File)
 		if c.APIKeys.Header == "" && c.APIKeys.Query == "" {
 			p.Errorf(joinPath(ak, "header"), "api_keys needs a header or a query parameter name")
 		}
@@ -308,9 +303,7 @@ func (j *JWTIssuer) validate(p *Problems, path string) {
 		checkFetchURL(p, joinPath(path, "issuer"), j.Issuer)
 	}
 	for i, f := range j.Keys {
-		if _, err := os.Stat(f); err != nil {
-			p.Errorf(joinPath(path, "keys")+"["+strconv.Itoa(i)+"]", "key file %q: %v", f, unwrapPathError(err))
-		}
+		checkFile(p, joinPath(path, "keys")+"["+strconv.Itoa(i)+"]", "key file", f)
 	}
 	sp := joinPath(path, "hs_secret")
 	switch {

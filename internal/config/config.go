@@ -79,6 +79,8 @@ type Config struct {
 	Request Request `yaml:"request"`
 	// Response configures response filtering against the spec (see docs/contract.md).
 	Response Response `yaml:"response"`
+	// WAF configures the optional Coraza + OWASP CRS stage, off by default (see docs/waf.md).
+	WAF WAF `yaml:"waf"`
 	// Errors controls what error responses reveal.
 	Errors Errors `yaml:"errors"`
 	// Headers configures security headers.
@@ -191,11 +193,7 @@ func (c *Config) validate(p *Problems) {
 		}
 	}
 	if c.Spec != "" && !strings.Contains(c.Spec, "://") {
-		if st, err := os.Stat(c.Spec); err != nil {
-			p.Errorf("spec", "spec file %q: %v", c.Spec, unwrapPathError(err))
-		} else if st.IsDir() {
-			p.Errorf("spec", "spec %q is a directory, want an OpenAPI file", c.Spec)
-		}
+		checkFile(p, "spec", "spec file", c.Spec)
 	}
 	checkMode(p, "mode", c.Mode, false)
 	if c.Mode == ModeMonitor {
@@ -224,6 +222,15 @@ func (c *Config) validate(p *Problems) {
 			s.validate(p, key)
 		}
 	})
+}
+
+// checkFile reports at path a file that cannot be stat'ed or is a directory.
+func checkFile(p *Problems, path, what, f string) {
+	if st, err := os.Stat(f); err != nil {
+		p.Errorf(path, "%s %q: %v", what, f, unwrapPathError(err))
+	} else if st.IsDir() {
+		p.Errorf(path, "%s %q is a directory", what, f)
+	}
 }
 
 func unwrapPathError(err error) error {

@@ -256,6 +256,7 @@ func Build(ctx context.Context, cfg *config.Config, deps Deps) (p *Pipeline, err
 	}{
 		{"authn", b.buildAuthn},
 		{"rate_limits", b.buildRateLimit},
+		{"waf", b.buildWAF},
 		{"authz", b.buildAuthz},
 		{"request", b.buildRequestValidation},
 		{"response", b.buildResponseFilter},
