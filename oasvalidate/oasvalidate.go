@@ -427,12 +427,12 @@ func coerce(raw string, types, items []string) any {
 	for _, t := range types {
 		switch t {
 		case "integer":
-			if _, err := strconv.ParseInt(raw, 10, 64); err == nil {
-				return jsonNumber(raw)
+			if n, isInt, err := jsonx.ParseNumber(raw); err == nil && isInt {
+				return n
 			}
 		case "number":
-			if f, err := strconv.ParseFloat(raw, 64); err == nil && !isInfNaN(f) && isJSONNumber(raw) {
-				return jsonNumber(raw)
+			if n, _, err := jsonx.ParseNumber(raw); err == nil {
+				return n
 			}
 		case "boolean":
 			if raw == "true" {
@@ -713,4 +713,3 @@ func (v *Validator) Middleware(next http.Handler) http.Handler {
 	})
 }
 
-func jsonNumber(s string) any { return jsonschemaNumber(s) }

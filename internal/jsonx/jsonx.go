@@ -424,14 +424,35 @@ func (p *parser) hex4() (rune, error) {
 }
 
 func (p *parser) number() (any, error) {
-	start := p.pos
-	d := p.data
-	i := p.pos
-	if d[i] == '-' {
+	end, isInt, ok := scanNumber(p.data, p.pos)
+	if !ok {
+		p.pos = end
+		return nil, p.fail(ErrSyntax, "invalid number")
+	}
+	lit := string(p.data[p.pos:end])
+	if len(lit) > p.lim.MaxNumberLen {
+		return nil, p.fail(ErrNumber, "number literal too long")
+	}
+	if !p.lim.AnyNumber {
+		if err := numberInRange(lit, isInt); err != nil {
+			return nil, p.fail(ErrNumber, err.Error())
+		}
+	}
+	p.pos = end
+	return json.Number(lit), nil
+}
+
+// scanNumber reads the longest JSON number literal (RFC 8259 grammar: no
+// leading zeros, '+', hex, "inf" or underscores) starting at d[i]. It returns
+// the end offset, whether the literal is an integer (no fraction, no
+// exponent), and false if d[i:] does not start with a valid number (end is
+// then where the grammar failed).
+func scanNumber(d []byte, i int) (end int, isInt, ok bool) {
+	if i < len(d) && d[i] == '-' {
 		i++
 	}
 	if i >= len(d) {
-		return nil, p.fail(ErrSyntax, "invalid number")
+		return i, false, false
 	}
 	if d[i] == '0' {
 		i++
@@ -440,9 +461,9 @@ func (p *parser) number() (any, error) {
 			i++
 		}
 	} else {
-		return nil, p.fail(ErrSyntax, "invalid number")
+		return i, false, false
 	}
-	isInt := true
+	isInt = true
 	if i < len(d) && d[i] == '.' {
 		isInt = false
 		i++
@@ -451,8 +472,7 @@ func (p *parser) number() (any, error) {
 			i++
 		}
 		if i == j {
-			p.pos = i
-			return nil, p.fail(ErrSyntax, "invalid number")
+			return i, false, false
 		}
 	}
 	if i < len(d) && (d[i] == 'e' || d[i] == 'E') {
@@ -466,27 +486,40 @@ func (p *parser) number() (any, error) {
 			i++
 		}
 		if i == j {
-			p.pos = i
-			return nil, p.fail(ErrSyntax, "invalid number")
+			return i, false, false
 		}
 	}
-	lit := string(d[start:i])
-	if len(lit) > p.lim.MaxNumberLen {
-		return nil, p.fail(ErrNumber, "number literal too long")
-	}
-	if p.lim.AnyNumber {
-		p.pos = i
-		return json.Number(lit), nil
-	}
+	return i, isInt, true
+}
+
+func numberInRange(lit string, isInt bool) error {
 	if isInt {
 		if _, err := strconv.ParseInt(lit, 10, 64); err != nil {
-			return nil, p.fail(ErrNumber, "integer outside int64")
+			return errors.New("integer outside int64")
 		}
-	} else {
-		if _, err := strconv.ParseFloat(lit, 64); err != nil {
-			return nil, p.fail(ErrNumber, "number outside float64")
-		}
+		return nil
 	}
-	p.pos = i
-	return json.Number(lit), nil
+	if _, err := strconv.ParseFloat(lit, 64); err != nil {
+		return errors.New("number outside float64")
+	}
+	return nil
+}
+
+// ParseNumber checks that s, in full, is a JSON number literal (RFC 8259:
+// no '+', leading zeros, hex, "inf", "NaN" or underscores, which
+// strconv.ParseFloat would accept) within the range Parse enforces: integers
+// in int64, other numbers finite in float64. It returns the literal as a
+// json.Number and whether it is an integer literal (no fraction or exponent:
+// "1e3" is a number, not an integer). The error wraps ErrSyntax or ErrNumber.
+// Used wherever a string from the request (path, query, form field) becomes
+// a number for schema validation, so every input path agrees with Parse.
+func ParseNumber(s string) (n json.Number, isInt bool, err error) {
+	end, isInt, ok := scanNumber([]byte(s), 0)
+	if !ok || end != len(s) {
+		return "", false, fmt.Errorf("%w: %q is not a json number", ErrSyntax, s)
+	}
+	if err := numberInRange(s, isInt); err != nil {
+		return "", false, fmt.Errorf("%w: %v", ErrNumber, err)
+	}
+	return json.Number(s), isInt, nil
 }

@@ -143,3 +143,46 @@ func FuzzStrictJSON(f *testing.F) {
 		}
 	})
 }
+
+func TestParseNumber(t *testing.T) {
+	tests := []struct {
+		in      string
+		isInt   bool
+		wantErr error
+	}{
+		{"0", true, nil},
+		{"-0", true, nil},
+		{"42", true, nil},
+		{"-12.5e-3", false, nil},
+		{"1e3", false, nil}, // a number, not an integer literal
+		{"9223372036854775807", true, nil},
+		{"9223372036854775808", false, ErrNumber},
+		{"1e309", false, ErrNumber},
+		{"", false, ErrSyntax},
+		{"+5", false, ErrSyntax},
+		{"007", false, ErrSyntax},
+		{"0x10", false, ErrSyntax},
+		{"1_000", false, ErrSyntax},
+		{"inf", false, ErrSyntax},
+		{"NaN", false, ErrSyntax},
+		{"1.", false, ErrSyntax},
+		{".5", false, ErrSyntax},
+		{"1e", false, ErrSyntax},
+		{"1 ", false, ErrSyntax},
+		{"-", false, ErrSyntax},
+	}
+	for _, tc := range tests {
+		t.Run(tc.in, func(t *testing.T) {
+			n, isInt, err := ParseNumber(tc.in)
+			if tc.wantErr != nil {
+				if !errors.Is(err, tc.wantErr) {
+					t.Fatalf("ParseNumber(%q) = %v, want %v", tc.in, err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil || string(n) != tc.in || isInt != tc.isInt {
+				t.Fatalf("ParseNumber(%q) = %q, %v, %v; want %q, %v, nil", tc.in, n, isInt, err, tc.in, tc.isInt)
+			}
+		})
+	}
+}
