@@ -12,6 +12,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/gatehouse/gatehouse/internal/testutil"
 	"github.com/gatehouse/gatehouse/ratelimit"
 	"github.com/gatehouse/gatehouse/redislimit"
 )
@@ -35,18 +36,23 @@ func startCluster(t *testing.T) []string {
 	if out, err := exec.Command("redis-cli", args...).CombinedOutput(); err != nil {
 		t.Fatalf("redis-cli --cluster create: %v\n%s", err, out)
 	}
-	c := redis.NewClient(&redis.Options{Addr: addrs[0]})
-	defer c.Close()
+	// Every node must agree the cluster is up: checking only the first one
+	// raced with the others (CLUSTERDOWN on the first command).
 	deadline := time.Now().Add(20 * time.Second)
-	for {
-		info, _ := c.ClusterInfo(context.Background()).Result()
-		if strings.Contains(info, "cluster_state:ok") {
-			break
+	for _, a := range addrs {
+		c := redis.NewClient(&redis.Options{Addr: a})
+		for {
+			info, _ := c.ClusterInfo(context.Background()).Result()
+			if strings.Contains(info, "cluster_state:ok") {
+				break
+			}
+			if time.Now().After(deadline) {
+				c.Close()
+				t.Fatalf("cluster node %s not ok: %s", a, info)
+			}
+			time.Sleep(50 * time.Millisecond) // polling for readiness
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("cluster not ok: %s", info)
-		}
-		time.Sleep(50 * time.Millisecond) // polling for readiness
+		c.Close()
 	}
 	return addrs
 }
@@ -82,10 +88,14 @@ func TestRedisCluster(t *testing.T) {
 	if !out[1].Allowed || !out[2].Allowed {
 		t.Fatalf("loose limits refused: %+v", out)
 	}
-	// Documented cluster trade-off: the refused request was still charged by
-	// the other limits (3 charged, not 2).
-	if out[1].Remaining != 97 {
-		t.Fatalf("loose remaining %d, want 97 (per-limit charging on a cluster)", out[1].Remaining)
+	// The refused request was refunded by the limits that had charged it:
+	// 2 charged, not 3 (the decision reports 98 left, and so does the store).
+	if out[1].Remaining != 98 || out[2].Remaining != 98 {
+		t.Fatalf("loose remaining %d/%d after a refusal, want 98 (refused request refunded)", out[1].Remaining, out[2].Remaining)
+	}
+	one := make([]ratelimit.Decision, 1)
+	if err := st.Take(ctx, []ratelimit.Op{{Policy: loose, Key: "k"}}, t0, one); err != nil || one[0].Remaining != 97 {
+		t.Fatalf("loose alone after the refund: %+v, %v; want 97 left", one[0], err)
 	}
 	// The keys really are spread over several nodes (hash tags per limit+key).
 	slots := map[int64]bool{}
@@ -106,4 +116,54 @@ func TestRedisCluster(t *testing.T) {
 	if d, err := st.Failure(ctx, lp, "victim", t0); err != nil || d != time.Minute {
 		t.Fatalf("cluster lockout: %v, %v", d, err)
 	}
+}
+
+// TestClusterPathRefund drives the Cluster code path (one script call per
+// limit, pipelined, refund on refusal) on the standalone test Redis, so it
+// runs in every CI job even where no cluster can be started.
+func TestClusterPathRefund(t *testing.T) {
+	ctx := context.Background()
+	c := redis.NewClient(mustParseURL(t))
+	st := redislimit.NewFromClient(c, redislimit.Options{Cluster: true, ClientTime: true, Prefix: prefix()})
+	defer st.Close()
+	strict := ratelimit.MustPolicy("strict", "2/min", 2)
+	loose := ratelimit.MustPolicy("loose", "10/min", 10)
+	ops := []ratelimit.Op{{Policy: loose, Key: "a"}, {Policy: strict, Key: "a"}, {Policy: loose, Key: "b"}}
+	out := make([]ratelimit.Decision, len(ops))
+	for i := range 2 {
+		if err := st.Take(ctx, ops, t0, out); err != nil || !out[0].Allowed || !out[1].Allowed || !out[2].Allowed {
+			t.Fatalf("request %d: %+v, %v", i, out, err)
+		}
+	}
+	// Hammer the refused combination: none of these may charge "loose".
+	for i := range 20 {
+		if err := st.Take(ctx, ops, t0, out); err != nil {
+			t.Fatal(err)
+		}
+		if out[1].Allowed {
+			t.Fatalf("refused request %d allowed by strict", i)
+		}
+		if !out[0].Allowed || out[0].Remaining != 8 || out[2].Remaining != 8 {
+			t.Fatalf("refused request %d: loose decisions %+v / %+v, want allowed with 8 left", i, out[0], out[2])
+		}
+	}
+	for _, key := range []string{"a", "b"} {
+		one := make([]ratelimit.Decision, 1)
+		if err := st.Take(ctx, []ratelimit.Op{{Policy: loose, Key: key}}, t0, one); err != nil || !one[0].Allowed || one[0].Remaining != 7 {
+			t.Fatalf("loose %q after 20 refunded refusals: %+v, %v; want 7 left (3 charges)", key, one[0], err)
+		}
+	}
+	// The strict limit refills: a later request passes and charges all again.
+	if err := st.Take(ctx, ops, t0.Add(30*time.Second), out); err != nil || !out[1].Allowed {
+		t.Fatalf("after 30s: %+v, %v", out, err)
+	}
+}
+
+func mustParseURL(t *testing.T) *redis.Options {
+	t.Helper()
+	o, err := redis.ParseURL(testutil.RedisURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o
 }

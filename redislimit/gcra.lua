@@ -2,7 +2,9 @@
 -- ARGV[1]: now in microseconds, or '' to use the Redis server clock.
 -- ARGV[2i], ARGV[2i+1]: emission interval T and tolerance tau (= T*burst)
 -- of KEYS[i], in microseconds. Each key holds its theoretical arrival time.
--- Reply: {all_allowed, then per key: allowed, remaining|retry_us, reset_us}.
+-- Reply: {all_allowed, then per key: allowed, remaining|retry_us, reset_us,
+-- then per key: the TAT it stored (0 if none)}. The stored TATs let a
+-- Cluster caller refund exactly this charge (refund.lua).
 local now
 if ARGV[1] == '' then
   local t = redis.call('TIME')
@@ -39,4 +41,11 @@ if all == 1 then
   end
 end
 reply[1] = all
+for i = 1, #KEYS do
+  if all == 1 then
+    reply[#reply + 1] = newtat[i]
+  else
+    reply[#reply + 1] = 0
+  end
+end
 return reply

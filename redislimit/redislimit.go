@@ -153,9 +153,13 @@ var gcraSrc string
 //go:embed lockout.lua
 var lockoutSrc string
 
+//go:embed refund.lua
+var refundSrc string
+
 var (
 	gcraScript    = redis.NewScript(gcraSrc)
 	lockoutScript = redis.NewScript(lockoutSrc)
+	refundScript  = redis.NewScript(refundSrc)
 )
 
 func (s *Store) nowArg(now time.Time) string {
@@ -172,8 +176,9 @@ func intervalMicros(p *ratelimit.Policy) int64 {
 // Take implements ratelimit.Store. On a single Redis all ops go in one
 // atomic script call (all charged only if all allowed). On a Cluster the
 // keys live in different slots, so each op is its own script call, sent
-// together in one pipeline: one round trip per node, and a request refused
-// by one limit may still be charged by the others.
+// together in one pipeline (one round trip per node); when any of them
+// refuses, the ones that charged are refunded in a second pipeline, so a
+// refused request is charged by no limit (see takeCluster).
 func (s *Store) Take(ctx context.Context, ops []ratelimit.Op, now time.Time, out []ratelimit.Decision) error {
 	if len(ops) == 0 {
 		return nil
@@ -195,20 +200,21 @@ func (s *Store) Take(ctx context.Context, ops []ratelimit.Op, now time.Time, out
 	if err != nil {
 		return fmt.Errorf("%w: redis gcra: %w", ratelimit.ErrStoreUnavailable, err)
 	}
-	return decode(res, ops, out)
+	_, err = decode(res, ops, out)
+	return err
 }
 
-func (s *Store) takeCluster(ctx context.Context, ops []ratelimit.Op, now time.Time, out []ratelimit.Decision) error {
+// pipeScript runs one call of script per element of calls in one pipeline
+// (EVALSHA, then EVAL for all if any node answers NOSCRIPT).
+func (s *Store) pipeScript(ctx context.Context, script *redis.Script, calls []scriptCall) ([]*redis.Cmd, error) {
 	run := func(eval bool) ([]*redis.Cmd, error) {
 		pipe := s.c.Pipeline()
-		cmds := make([]*redis.Cmd, len(ops))
-		for i, op := range ops {
-			iv := intervalMicros(op.Policy)
-			keys := []string{s.Key(op.Policy.Name, op.Key)}
+		cmds := make([]*redis.Cmd, len(calls))
+		for i, c := range calls {
 			if eval {
-				cmds[i] = gcraScript.Eval(ctx, pipe, keys, s.nowArg(now), iv, iv*int64(op.Policy.Burst))
+				cmds[i] = script.Eval(ctx, pipe, c.keys, c.args...)
 			} else {
-				cmds[i] = gcraScript.EvalSha(ctx, pipe, keys, s.nowArg(now), iv, iv*int64(op.Policy.Burst))
+				cmds[i] = script.EvalSha(ctx, pipe, c.keys, c.args...)
 			}
 		}
 		_, err := pipe.Exec(ctx)
@@ -218,26 +224,77 @@ func (s *Store) takeCluster(ctx context.Context, ops []ratelimit.Op, now time.Ti
 	if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
 		cmds, err = run(true)
 	}
+	return cmds, err
+}
+
+type scriptCall struct {
+	keys []string
+	args []any
+}
+
+// takeCluster charges each op with its own script call (the keys hash to
+// different slots), pipelined. If any op is refused, every op that charged
+// is refunded by refund.lua, which subtracts the emission interval from the
+// TAT when the TAT still contains our charge.
+//
+// Why refund rather than check-then-charge: the common case (all allowed)
+// stays one round trip, and only a refused request pays a second one, to
+// the nodes of the limits it charged. A peek-then-charge would cost two
+// round trips on every request and could still race (two requests both
+// peek "allowed", then one is refused at charge time, half charged). GCRA
+// makes the refund exact: a charge adds exactly T to the stored TAT and
+// later charges add on top, so subtracting T leaves the state as if the
+// request had never been charged. Between charge and refund (one round
+// trip) a concurrent request may see the charge and be refused: the error
+// is on the strict side, never an extra admission. A failed refund leaves
+// those limits charged (the pre-refund behaviour) and is not reported.
+func (s *Store) takeCluster(ctx context.Context, ops []ratelimit.Op, now time.Time, out []ratelimit.Decision) error {
+	calls := make([]scriptCall, len(ops))
+	for i, op := range ops {
+		iv := intervalMicros(op.Policy)
+		calls[i] = scriptCall{keys: []string{s.Key(op.Policy.Name, op.Key)},
+			args: []any{s.nowArg(now), iv, iv * int64(op.Policy.Burst)}}
+	}
+	cmds, err := s.pipeScript(ctx, gcraScript, calls)
 	if err != nil {
 		return fmt.Errorf("%w: redis gcra: %w", ratelimit.ErrStoreUnavailable, err)
 	}
+	tats := make([]int64, len(ops))
+	all := true
 	for i, c := range cmds {
 		res, err := c.Int64Slice()
 		if err != nil {
 			return fmt.Errorf("%w: redis gcra: %w", ratelimit.ErrStoreUnavailable, err)
 		}
-		if err := decode(res, ops[i:i+1], out[i:i+1]); err != nil {
+		if tats[i], err = decode(res, ops[i:i+1], out[i:i+1]); err != nil {
 			return err
 		}
+		all = all && out[i].Allowed
+	}
+	if all {
+		return nil
+	}
+	var refunds []scriptCall
+	for i, op := range ops {
+		if out[i].Allowed && tats[i] > 0 {
+			refunds = append(refunds, scriptCall{keys: calls[i].keys, args: []any{intervalMicros(op.Policy), tats[i]}})
+			// Not charged after all: report the remaining as the single-Redis path does.
+			out[i].Remaining = min(out[i].Remaining+1, out[i].Limit)
+		}
+	}
+	if len(refunds) > 0 {
+		_, _ = s.pipeScript(ctx, refundScript, refunds)
 	}
 	return nil
 }
 
 var errReply = errors.New("redislimit: malformed script reply")
 
-func decode(res []int64, ops []ratelimit.Op, out []ratelimit.Decision) error {
-	if len(res) != 1+3*len(ops) {
-		return errReply
+// decode reads a gcra.lua reply into out and returns the TAT stored for the
+// first op (0 when nothing was charged); the Cluster path calls it per op.
+func decode(res []int64, ops []ratelimit.Op, out []ratelimit.Decision) (int64, error) {
+	if len(res) != 1+4*len(ops) {
+		return 0, errReply
 	}
 	for i, op := range ops {
 		a, v1, v2 := res[1+3*i], res[2+3*i], res[3+3*i]
@@ -253,7 +310,7 @@ func decode(res []int64, ops []ratelimit.Op, out []ratelimit.Decision) error {
 		}
 		out[i] = d
 	}
-	return nil
+	return res[1+3*len(ops)], nil
 }
 
 const lockoutTag = "\x00lockout"
