@@ -1,9 +1,12 @@
 package ratelimit
 
 import (
+	"errors"
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/gatehouse/gatehouse/authn"
 )
 
 // FuzzAccounts feeds attacker-controlled login bodies to the account
@@ -31,6 +34,35 @@ func FuzzAccounts(f *testing.F) {
 			if a != strings.ToLower(strings.TrimSpace(a)) {
 				t.Fatalf("account %q not normalized", a)
 			}
+		}
+	})
+}
+
+// FuzzParseKey feeds config key words (cel: expressions included) and
+// attacker-chosen header values: parsing either fails with an error or
+// yields a key whose evaluation never panics and stays bounded.
+func FuzzParseKey(f *testing.F) {
+	for _, s := range []string{"ip", "user", "header:X-Tenant", "claim:org", "operation",
+		`cel:request.headers["x-tenant"]`, `cel:principal.claims.org`, `cel:request.ip + "/" + request.method`,
+		`cel:size(request.headers)`, `cel:request.query["a"].filter(x, x != "").size()`,
+		`cel:principal.claims.?org.orValue(request.ip)`, `cel:`, `cel:1.5`, `cel:request.nope`, `cel:"a" +`} {
+		f.Add(s, "acme")
+		f.Add(s, strings.Repeat("\xff", 300))
+	}
+	f.Fuzz(func(t *testing.T, word, value string) {
+		k, err := ParseKey([]string{word}, nil)
+		if err != nil {
+			return
+		}
+		r := httptest.NewRequest("GET", "/?a=b", nil)
+		r.Header.Set("X-Tenant", value)
+		r = r.WithContext(authn.NewContext(r.Context(), &authn.Principal{Subject: value, Claims: map[string]any{"org": value}}))
+		got, err := k.AppendErr(nil, r)
+		if err != nil && !errors.Is(err, ErrCELEval) {
+			t.Fatalf("key error %v does not wrap ErrCELEval", err)
+		}
+		if strings.HasPrefix(strings.TrimSpace(word), "cel:") && len(got) > MaxCELKeyLen+8 {
+			t.Fatalf("cel key of %d bytes", len(got))
 		}
 	})
 }

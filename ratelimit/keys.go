@@ -28,17 +28,35 @@ type Key struct {
 	parts []keyPart
 }
 
-type keyPart func(r *http.Request, dst []byte) []byte
+// keyPart appends one part of a key. An error means the part could not be
+// computed (a CEL expression failed): the part has then appended its fixed
+// error bucket, so the key is still usable and fails closed.
+type keyPart func(r *http.Request, dst []byte) ([]byte, error)
 
 // Kind names the key for logs and records, e.g. "ip" or "operation+ip".
 func (k Key) Kind() string { return k.kind }
 
-// Append appends the key of r to dst.
+// Append appends the key of r to dst. A part that cannot be computed (a
+// CEL expression that fails on this request) appends its fixed error
+// bucket instead; AppendErr also reports the error.
 func (k Key) Append(dst []byte, r *http.Request) []byte {
-	for _, p := range k.parts {
-		dst = p(r, dst)
-	}
+	dst, _ = k.AppendErr(dst, r)
 	return dst
+}
+
+// AppendErr is Append that also returns the first part's error (the key is
+// complete and usable either way: a failed part contributes its fixed
+// error bucket, never an empty or unbounded value).
+func (k Key) AppendErr(dst []byte, r *http.Request) ([]byte, error) {
+	var first error
+	for _, p := range k.parts {
+		var err error
+		dst, err = p(r, dst)
+		if err != nil && first == nil {
+			first = err
+		}
+	}
+	return dst, first
 }
 
 // String returns the key of r.
@@ -75,8 +93,8 @@ func appendIP(dst []byte, a netip.Addr) []byte {
 // KeyIP keys by client address (IPv6 by /64).
 func KeyIP(ip ClientIPFunc) Key {
 	ip = orPeer(ip)
-	return Key{kind: "ip", parts: []keyPart{func(r *http.Request, dst []byte) []byte {
-		return appendIP(dst, ip(r))
+	return Key{kind: "ip", parts: []keyPart{func(r *http.Request, dst []byte) ([]byte, error) {
+		return appendIP(dst, ip(r)), nil
 	}}}
 }
 
@@ -84,12 +102,12 @@ func KeyIP(ip ClientIPFunc) Key {
 // fall back to the client address, in their own namespace.
 func KeyUser(ip ClientIPFunc) Key {
 	ip = orPeer(ip)
-	return Key{kind: "user", parts: []keyPart{func(r *http.Request, dst []byte) []byte {
+	return Key{kind: "user", parts: []keyPart{func(r *http.Request, dst []byte) ([]byte, error) {
 		if p := authn.PrincipalFrom(r.Context()); p != nil && p.Subject != "" {
 			dst = appendField(dst, 'u', p.Issuer)
-			return appendField(dst, 'u', p.Subject)
+			return appendField(dst, 'u', p.Subject), nil
 		}
-		return appendIP(dst, ip(r))
+		return appendIP(dst, ip(r)), nil
 	}}}
 }
 
@@ -98,11 +116,11 @@ func KeyUser(ip ClientIPFunc) Key {
 // other requests fall back to the client address.
 func KeyAPIKey(ip ClientIPFunc) Key {
 	ip = orPeer(ip)
-	return Key{kind: "api_key", parts: []keyPart{func(r *http.Request, dst []byte) []byte {
+	return Key{kind: "api_key", parts: []keyPart{func(r *http.Request, dst []byte) ([]byte, error) {
 		if p := authn.PrincipalFrom(r.Context()); p != nil && p.Method == "api_key" && p.Subject != "" {
-			return appendField(dst, 'k', p.Subject)
+			return appendField(dst, 'k', p.Subject), nil
 		}
-		return appendIP(dst, ip(r))
+		return appendIP(dst, ip(r)), nil
 	}}}
 }
 
@@ -110,12 +128,12 @@ func KeyAPIKey(ip ClientIPFunc) Key {
 // every spelling of a path that routes to the same operation shares one
 // bucket. Unrouted requests share the bucket "".
 func KeyOperation() Key {
-	return Key{kind: "operation", parts: []keyPart{func(r *http.Request, dst []byte) []byte {
+	return Key{kind: "operation", parts: []keyPart{func(r *http.Request, dst []byte) ([]byte, error) {
 		op := ""
 		if rt := gatehouse.RouteFrom(r.Context()); rt != nil {
 			op = rt.OperationID
 		}
-		return appendField(dst, 'o', op)
+		return appendField(dst, 'o', op), nil
 	}}}
 }
 
@@ -124,8 +142,8 @@ func KeyOperation() Key {
 // hop, or combine it with ip or user.
 func KeyHeader(name string) Key {
 	name = http.CanonicalHeaderKey(name)
-	return Key{kind: "header:" + name, parts: []keyPart{func(r *http.Request, dst []byte) []byte {
-		return appendField(dst, 'h', r.Header.Get(name))
+	return Key{kind: "header:" + name, parts: []keyPart{func(r *http.Request, dst []byte) ([]byte, error) {
+		return appendField(dst, 'h', r.Header.Get(name)), nil
 	}}}
 }
 
@@ -134,7 +152,7 @@ func KeyHeader(name string) Key {
 // the client address.
 func KeyClaim(name string, ip ClientIPFunc) Key {
 	ip = orPeer(ip)
-	return Key{kind: "claim:" + name, parts: []keyPart{func(r *http.Request, dst []byte) []byte {
+	return Key{kind: "claim:" + name, parts: []keyPart{func(r *http.Request, dst []byte) ([]byte, error) {
 		if p := authn.PrincipalFrom(r.Context()); p != nil {
 			if v, ok := p.Claims[name]; ok && v != nil {
 				s, isStr := v.(string)
@@ -142,10 +160,10 @@ func KeyClaim(name string, ip ClientIPFunc) Key {
 					b, _ := json.Marshal(v)
 					s = string(b)
 				}
-				return appendField(dst, 'c', s)
+				return appendField(dst, 'c', s), nil
 			}
 		}
-		return appendIP(dst, ip(r))
+		return appendIP(dst, ip(r)), nil
 	}}}
 }
 
@@ -162,7 +180,10 @@ func Combine(keys ...Key) Key {
 }
 
 // ParseKey builds a Key from config words: "ip", "api_key", "user",
-// "operation", "header:NAME", "claim:NAME"; several words combine.
+// "operation", "header:NAME", "claim:NAME", "cel:<expr>" (see KeyCEL;
+// everything after the first colon is the expression); several words
+// combine. A cel: expression is compiled and type-checked here, so a bad
+// one fails at load time.
 func ParseKey(words []string, ip ClientIPFunc) (Key, error) {
 	if len(words) == 0 {
 		return Key{}, fmt.Errorf("ratelimit: empty key")
@@ -183,8 +204,14 @@ func ParseKey(words []string, ip ClientIPFunc) (Key, error) {
 			keys = append(keys, KeyHeader(arg))
 		case kind == "claim" && arg != "":
 			keys = append(keys, KeyClaim(arg, ip))
+		case kind == "cel" && strings.TrimSpace(arg) != "":
+			k, err := KeyCEL(arg, ip)
+			if err != nil {
+				return Key{}, err
+			}
+			keys = append(keys, k)
 		default:
-			return Key{}, fmt.Errorf("ratelimit: unknown key %q (want ip, api_key, user, operation, header:NAME or claim:NAME)", w)
+			return Key{}, fmt.Errorf("ratelimit: unknown key %q (want ip, api_key, user, operation, header:NAME, claim:NAME or cel:EXPR)", w)
 		}
 	}
 	return Combine(keys...), nil

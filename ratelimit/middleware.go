@@ -66,7 +66,9 @@ type Limit struct {
 // counters). Implementations must be safe for concurrent use.
 type Observer interface {
 	// Decision counts one outcome ("allowed", "limited", "monitored",
-	// "store_error") of limit.
+	// "store_error", "key_error") of limit. "key_error" comes in addition
+	// to the request's decision: its key could not be computed and it was
+	// counted in the limit's error bucket.
 	Decision(limit, outcome string)
 	// StoreError counts one failed store call.
 	StoreError()
@@ -123,8 +125,9 @@ type Middleware struct {
 	obs      Observer
 	loginIP  Key
 
-	retryAt atomic.Int64 // unix ns: skip the store until then
-	lastLog atomic.Int64
+	retryAt    atomic.Int64 // unix ns: skip the store until then
+	lastLog    atomic.Int64
+	lastKeyLog atomic.Int64
 }
 
 type nopObserver struct{}
@@ -256,6 +259,19 @@ func (m *Middleware) storeFailed(err error, now time.Time) {
 	}
 }
 
+// keyFailed handles a key that could not be computed (a CEL expression
+// failed): the request is counted in the limit's fixed error bucket (the
+// key already holds it), the record and metric say so, and the log gets at
+// most one line per Backoff, since a client can cause these at will.
+func (m *Middleware) keyFailed(ctx context.Context, limit string, err error, now time.Time) {
+	m.obs.Decision(limit, "key_error")
+	gatehouse.RecordFrom(ctx).Set("ratelimit_key_error", limit)
+	ns := now.UnixNano()
+	if last := m.lastKeyLog.Load(); ns-last >= int64(m.backoff) && m.lastKeyLog.CompareAndSwap(last, ns) {
+		m.log.Warn("rate-limit key failed; request counted in the limit's error bucket", "limit", limit, "err", err)
+	}
+}
+
 // locked returns the lock remaining for account, applying OnStoreError.
 func (m *Middleware) locked(ctx context.Context, acct string, now time.Time) (time.Duration, error) {
 	p := m.login.Lockout
@@ -344,7 +360,11 @@ func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Han
 		if set := m.opsets[i]; set != nil && !set[opID] {
 			continue
 		}
-		ops = append(ops, Op{Policy: l.Policy, Key: string(l.Key.Append(kb[:0], r))})
+		kbuf, kerr := l.Key.AppendErr(kb[:0], r)
+		if kerr != nil {
+			m.keyFailed(ctx, l.Policy.Name, kerr, now)
+		}
+		ops = append(ops, Op{Policy: l.Policy, Key: string(kbuf)})
 		infos = append(infos, opInfo{l.Policy.Name, l.Key.kind})
 	}
 	var accts []string

@@ -372,7 +372,7 @@ func TestKeys(t *testing.T) {
 			}
 		})
 	}
-	for _, bad := range [][]string{{"ipx"}, {"header:"}, {"claim"}, {}, {"cel:1"}} {
+	for _, bad := range [][]string{{"ipx"}, {"header:"}, {"claim"}, {}, {"cel:"}, {"cel:1.5"}, {"cel:request.nope"}} {
 		if _, err := ratelimit.ParseKey(bad, nil); err == nil {
 			t.Errorf("ParseKey(%q) accepted", bad)
 		}
