@@ -156,9 +156,11 @@ func New(o Options) (*WAF, error) {
 				"variable", v, "tx", mr.TransactionID())
 		})
 	if o.InspectBody {
+		// httpx.Body enforces MaxBody; Coraza rejects a body whose length
+		// equals its limit, hence +1. In memory: no temporary files.
 		cfg = cfg.WithRequestBodyAccess().
-			WithRequestBodyLimit(int(o.MaxBody)).
-			WithRequestBodyInMemoryLimit(int(o.MaxBody))
+			WithRequestBodyLimit(int(o.MaxBody) + 1).
+			WithRequestBodyInMemoryLimit(int(o.MaxBody) + 1)
 	}
 	cw, err := coraza.NewWAF(cfg)
 	if err != nil {
