@@ -20,6 +20,7 @@ import (
 //	    - { name: login-ip, operations: [login], key: ip, rate: "5/min", burst: 5 }
 //	    - { name: per-user, key: user, rate: "100/s", burst: 200 }
 //	    - { name: per-op, key: [operation, ip], rate: "50/s" }
+//	    - { name: per-tenant, key: 'cel:principal.claims.?org.orValue(request.ip)', rate: "1000/min" }
 //	  login:
 //	    operations: [login]
 //	    account_field: /username
@@ -71,7 +72,10 @@ type RateLimit struct {
 	Name string `yaml:"name"`
 	// Operations restricts the limit to these operationIds (empty: all).
 	Operations []string `yaml:"operations"`
-	// Key is one word or a list: ip, api_key, user, operation, header:NAME, claim:NAME.
+	// Key is one word or a list: ip, api_key, user, operation, header:NAME,
+	// claim:NAME, or cel:EXPR (a CEL expression over principal.* and
+	// request.*, returning a string, int, uint or bool; compiled and
+	// type-checked when the config loads, see docs/ratelimit.md).
 	Key StringList `yaml:"key"`
 	// Rate is "<count>/<period>", e.g. "5/min", "100/s", "10/1h".
 	Rate string `yaml:"rate"`
@@ -187,7 +191,7 @@ func (c *RateLimits) validate(p *Problems, path string) {
 		names[l.Name] = true
 		checkRate(p, lp, l.Name, l.Rate, l.Burst)
 		if len(l.Key) == 0 {
-			p.Errorf(lp+".key", "key is required (ip, api_key, user, operation, header:NAME, claim:NAME)")
+			p.Errorf(lp+".key", "key is required (ip, api_key, user, operation, header:NAME, claim:NAME, cel:EXPR)")
 		} else if _, err := ratelimit.ParseKey(l.Key, nil); err != nil {
 			p.Errorf(lp+".key", "%v", err)
 		}
