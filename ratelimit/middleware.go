@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/http/httptrace"
 	"slices"
 	"strconv"
 	"sync/atomic"
@@ -483,16 +484,66 @@ func (m *Middleware) forward(w http.ResponseWriter, r *http.Request, next http.H
 		next.ServeHTTP(w, r)
 		return
 	}
+	// The upstream's answer is seen by an httptrace hook on the request
+	// context, which the proxy's transport fires when the upstream's first
+	// response byte arrives: out of band, so nothing in a response (a
+	// problem+json body, gatehouse-like headers) can fake it or hide it.
+	var reached atomic.Bool
+	ctx := httptrace.WithClientTrace(r.Context(), &httptrace.ClientTrace{
+		GotFirstResponseByte: func() { reached.Store(true) },
+	})
 	sw := &httpx.StatusWriter{ResponseWriter: w}
-	next.ServeHTTP(sw, r)
+	next.ServeHTTP(sw, r.WithContext(ctx))
 	status := sw.Status
 	if status == 0 {
 		status = http.StatusOK
+	}
+	f := lockFeedbackFor(gatehouse.RecordFrom(r.Context()).Snapshot().Stage, reached.Load())
+	if f == feedbackNone {
+		if status == http.StatusUnauthorized || status == http.StatusForbidden {
+			gatehouse.RecordFrom(r.Context()).Set("lockout_not_counted", "gatehouse_response")
+		}
+		return
+	}
+	if f == feedbackFailure {
+		status = http.StatusUnauthorized
 	}
 	// Lock durations start at the attempt's instant.
 	for _, a := range accts {
 		m.lockFeedback(r.Context(), a, status, now)
 	}
+}
+
+type feedback int
+
+const (
+	feedbackNone    feedback = iota // not an upstream answer: counts neither way
+	feedbackStatus                  // the upstream's status: 401/403 fail, 2xx reset
+	feedbackFailure                 // the upstream answered but a later stage withheld it
+)
+
+// lockFeedbackFor decides what a login response means for the lockout.
+// Only the upstream's answers count. blockedBy is the stage that blocked the
+// request after the rate limiter (gatehouse.Record.Stage), reached whether
+// the upstream sent a response.
+//
+//   - Nothing blocked: every stage let the upstream's status through (the
+//     response filter may strip fields but keeps the status), so it counts.
+//   - Blocked before the upstream (authz, WAF, request validation...): the
+//     401/403 is gatehouse's own and must not count, or an attacker could
+//     lock a victim out with requests gatehouse rejects anyway.
+//   - Blocked after the upstream answered (the response filter or an authz
+//     response check withheld it): the upstream's status is unknown, and
+//     counting it as a failure keeps an attacker from hiding failed logins
+//     behind responses the filter rejects; it never resets the count.
+func lockFeedbackFor(blockedBy string, reached bool) feedback {
+	switch {
+	case blockedBy == "":
+		return feedbackStatus
+	case reached:
+		return feedbackFailure
+	}
+	return feedbackNone
 }
 
 func (m *Middleware) deny503(w http.ResponseWriter, r *http.Request) {
