@@ -31,6 +31,7 @@ import (
 	"github.com/pb33f/libopenapi-validator/helpers"
 	"github.com/pb33f/libopenapi-validator/parameters"
 	"github.com/pb33f/libopenapi-validator/schema_validation"
+	"github.com/pb33f/libopenapi/datamodel/high/base"
 	v3 "github.com/pb33f/libopenapi/datamodel/high/v3"
 
 	"github.com/gatehouse/gatehouse"
@@ -132,6 +133,13 @@ type Options struct {
 	// ExposeField lets the problem body name the failing parameter or JSON
 	// pointer (errors.validation_detail: field). Values are never included.
 	ExposeField bool
+	// MaxParts bounds the parts of a multipart/form-data body (default:
+	// Limits.MaxKeys); the fields of a urlencoded body are bounded by
+	// Limits.MaxKeys and their lengths by Limits.MaxStringLen.
+	MaxParts int
+	// MaxPartSize bounds one multipart part, files included (default: MaxBody).
+	// Bodies are held in memory (bounded by MaxBody), never spooled to disk.
+	MaxPartSize int64
 	// Mode, when set, overrides the route's enforce/monitor mode.
 	Mode *gatehouse.Mode
 	// Logger receives one Info line per failure (nil: discard).
@@ -168,6 +176,7 @@ type compiledMedia struct {
 	json   bool
 	schema *jsonschema.Schema
 	shape  *Shape
+	form   *formMedia // urlencoded or multipart: decoded field by field
 }
 
 type compiledParam struct {
@@ -223,6 +232,9 @@ func New(doc *v3.Document, ops []Operation, opts Options) (*Validator, error) {
 	}
 	if opts.MaxBody <= 0 {
 		opts.MaxBody = 1 << 20
+	}
+	if opts.MaxPartSize <= 0 {
+		opts.MaxPartSize = opts.MaxBody
 	}
 	opts.Limits = opts.Limits.Defaults()
 	log := opts.Logger
@@ -302,7 +314,21 @@ func (v *Validator) compile(op Operation, copts *config.ValidationOptions) (*com
 					cm.typ = strings.TrimSpace(cm.typ[:i])
 				}
 				cm.json = isJSON(cm.typ)
-				if m != nil && m.Schema != nil && cm.json {
+				isForm := cm.typ == mediaForm || cm.typ == mediaMultipart
+				if isForm {
+					var sch *base.Schema
+					if m != nil && m.Schema != nil {
+						sch = m.Schema.Schema()
+					}
+					enc := map[string]*v3.Encoding{}
+					if m != nil && m.Encoding != nil {
+						for k, e := range m.Encoding.FromOldest() {
+							enc[k] = e
+						}
+					}
+					cm.form = compileForm(cm.typ, sch, enc)
+				}
+				if m != nil && m.Schema != nil && (cm.json || isForm) {
 					sch := m.Schema.Schema()
 					if sch != nil {
 						compiled, err := schema_validation.CompileSchemaForValidation(sch,
@@ -490,6 +516,9 @@ func (v *Validator) checkBody(r *http.Request, c *compiledOp) error {
 		// Declared as a wildcard (*/*, application/*): JSON still gets the
 		// strict reader but no schema.
 		m = &compiledMedia{typ: mt, json: true}
+	}
+	if m.form != nil {
+		return v.checkForm(r, b, params, m, c)
 	}
 	if !m.json {
 		return nil
@@ -712,4 +741,3 @@ func (v *Validator) Middleware(next http.Handler) http.Handler {
 		problem.WriteError(w, r, pe)
 	})
 }
-
