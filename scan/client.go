@@ -107,6 +107,18 @@ func NewClient(o ClientOptions) *Client {
 	return c
 }
 
+// Rate returns the requests-per-second cap (0 = none).
+func (c *Client) Rate() float64 { return c.opts.Rate }
+
+// Remaining returns how many requests the budget still allows (-1 =
+// unlimited).
+func (c *Client) Remaining() int {
+	if c.opts.Budget <= 0 {
+		return -1
+	}
+	return max(c.opts.Budget-c.Used(), 0)
+}
+
 // Used returns the number of requests sent so far.
 func (c *Client) Used() int { return int(c.used.Load()) }
 

@@ -18,6 +18,22 @@ import (
 // ErrTargetDown: the target did not answer at all.
 var ErrTargetDown = errors.New("target is not reachable")
 
+// ErrSkipped matches (errors.Is) the errors made by Skip.
+var ErrSkipped = errors.New("check skipped")
+
+type skipError struct{ reason string }
+
+func (e *skipError) Error() string        { return "check skipped: " + e.reason }
+func (e *skipError) Is(target error) bool { return target == ErrSkipped }
+
+// Skip returns the error a check's Run returns when it cannot run
+// meaningfully under the scan's limits (the --rate or --budget would make
+// its verdict a guess): the Runner records reason in CheckRun.Skipped,
+// not as a failure, and the check reports nothing.
+func Skip(format string, args ...any) error {
+	return &skipError{reason: fmt.Sprintf(format, args...)}
+}
+
 // Options configure a Runner.
 type Options struct {
 	// Checks to run (see internal/checks.All).
@@ -26,7 +42,8 @@ type Options struct {
 	Suppress map[string]bool
 	// Safe skips intrusive checks (the Client's safe mode blocks methods).
 	Safe bool
-	// Parallel is how many checks run at once (0 = 2). Late checks run alone.
+	// Parallel is how many PhaseParallel checks run at once (0 = 2); checks
+	// of later phases run alone (see Order).
 	Parallel int
 	// Progress receives progress lines (nil = none); TTY redraws one line.
 	Progress io.Writer
@@ -98,7 +115,11 @@ func Run(ctx context.Context, t *Target, o Options) (*Result, error) {
 		})
 		run.Duration = time.Since(start)
 		run.Operations, run.Requests = t.Client.Coverage(m.ID)
-		if err != nil {
+		var skip *skipError
+		switch {
+		case errors.As(err, &skip):
+			run.Skipped = skip.reason
+		case err != nil:
 			run.Error = err.Error()
 			o.Log.Warn("check did not finish", "check", m.ID, "error", err)
 		}
@@ -106,10 +127,10 @@ func Run(ctx context.Context, t *Target, o Options) (*Result, error) {
 	}
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, o.Parallel)
-	var late []int
-	for i, c := range o.Checks {
-		if c.Meta().Late {
-			late = append(late, i)
+	for _, i := range Order(o.Checks) {
+		if o.Checks[i].Meta().Phase != PhaseParallel {
+			wg.Wait() // later phases start once everything before them is done
+			runOne(i, o.Checks[i])
 			continue
 		}
 		wg.Add(1)
@@ -117,14 +138,10 @@ func Run(ctx context.Context, t *Target, o Options) (*Result, error) {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			runOne(i, c)
+			runOne(i, o.Checks[i])
 		}()
 	}
 	wg.Wait()
-	sort.Slice(late, func(a, b int) bool { return o.Checks[late[a]].Meta().ID < o.Checks[late[b]].Meta().ID })
-	for _, i := range late {
-		runOne(i, o.Checks[i])
-	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -155,6 +172,25 @@ func Run(ctx context.Context, t *Target, o Options) (*Result, error) {
 	pr.done("scan finished: %d requests, %d findings (%d suppressed) in %s",
 		res.Requests, len(res.Findings), res.Suppressed, res.Finished.Sub(res.Started).Round(time.Millisecond))
 	return res, nil
+}
+
+// Order returns the indexes of cs in the order Run starts them: by phase
+// (PhaseParallel first, PhaseBurst last), then by ID within a phase.
+// Checks of PhaseParallel run concurrently; each later one runs alone.
+func Order(cs []Check) []int {
+	idx := make([]int, len(cs))
+	metas := make([]Meta, len(cs))
+	for i, c := range cs {
+		idx[i], metas[i] = i, c.Meta()
+	}
+	sort.SliceStable(idx, func(a, b int) bool {
+		ma, mb := metas[idx[a]], metas[idx[b]]
+		if ma.Phase != mb.Phase {
+			return ma.Phase < mb.Phase
+		}
+		return ma.ID < mb.ID
+	})
+	return idx
 }
 
 // SortFindings orders findings by severity (highest first), check, path,

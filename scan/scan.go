@@ -105,9 +105,42 @@ type Meta struct {
 	Description string `json:"description"`
 	Remediation string `json:"remediation"`
 	Fix         string `json:"fix"`
-	// Late checks run after all others, in ID order (they log tokens out,
-	// escalate privileges or burst the login endpoint).
-	Late bool `json:"-"`
+	// Phase says when the check runs: PhaseParallel checks first, two at a
+	// time; every later phase runs after the previous one finished, its
+	// checks one by one in ID order.
+	Phase Phase `json:"-"`
+}
+
+// Phase orders checks that must not run concurrently with others, or that
+// disturb the target for the checks after them. Non-destructive probes go
+// before state changes, and bursts that can trip rate limits or lock
+// accounts go last, so a throttled API still answers the probes truthfully.
+type Phase int
+
+// Phases, in the order they run.
+const (
+	// PhaseParallel: ordinary read-mostly checks, run concurrently first.
+	PhaseParallel Phase = iota
+	// PhaseProbe: few, non-destructive requests that need a quiet target and
+	// must see the login before anything throttles it (user enumeration,
+	// NoSQL login bypass: a handful of failed logins, below lockouts).
+	PhaseProbe
+	// PhaseState: checks that change server state other checks rely on
+	// (logging tokens out, escalating privileges).
+	PhaseState
+	// PhaseBurst: bounded bursts that can trip rate limits or lockouts
+	// (login and read rate-limit probes). They run last.
+	PhaseBurst
+)
+
+var phaseNames = [...]string{"parallel", "probe", "state", "burst"}
+
+// String returns the phase name ("burst").
+func (p Phase) String() string {
+	if p < 0 || int(p) >= len(phaseNames) {
+		return fmt.Sprintf("phase(%d)", int(p))
+	}
+	return phaseNames[p]
 }
 
 // Check is one dynamic test. Implementations must be safe to run

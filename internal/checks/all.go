@@ -26,6 +26,7 @@ func Dynamic() []scan.Check {
 		dynamic.Undeclared{},
 		dynamic.MassAssignment{},
 		dynamic.LoginRateLimit{},
+		dynamic.ReadRateLimit{},
 		dynamic.UserEnumeration{},
 		dynamic.ErrorHandling{},
 		dynamic.InputValidation{},

@@ -24,7 +24,7 @@ func (AfterLogout) Meta() scan.Meta {
 		Description: "After the logout operation succeeded, the same token was still accepted: logging out does not end the session.",
 		Remediation: "Revoke the token's ID (jti) at logout and check revocation on every request, or use short-lived tokens with revocable refresh tokens.",
 		Fix:         "authn: { revocation: { store: memory } }   # or redis://…; logout operations revoke the presented token's jti",
-		Late:        true,
+		Phase:       scan.PhaseState,
 	}
 }
 

@@ -32,7 +32,7 @@ func (MassAssignment) Meta() scan.Meta {
 		Remediation: "Bind requests to explicit input DTOs that list writable fields; reject unknown properties.",
 		Fix:         "request: { reject_unknown_properties: true }   # read-only properties are rejected in requests too",
 		Intrusive:   true,
-		Late:        true,
+		Phase:       scan.PhaseState,
 	}
 }
 

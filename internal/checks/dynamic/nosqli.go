@@ -33,8 +33,9 @@ func (NoSQLInjection) Meta() scan.Meta {
 		Remediation: "Accept only the declared type for each input (a string must be a string) and build queries with typed values, never with request objects.",
 		Fix:         "request: { validate: true, detect_injection: true }",
 		Intrusive:   true,
-		// The login probe sends failed logins; it runs with the other login checks.
-		Late: true,
+		// The login probe sends one failed login: a probe, run alone before
+		// state changes and bursts so throttling does not hide the bypass.
+		Phase: scan.PhaseProbe,
 	}
 }
 

@@ -30,7 +30,7 @@ func (LoginRateLimit) Meta() scan.Meta {
 		Description: "The login operation accepted a burst of failed attempts without throttling: passwords can be brute-forced and credentials stuffed.",
 		Remediation: "Limit login attempts per client and per account (a few per minute), answer 429 with Retry-After.",
 		Intrusive:   true,
-		Late:        true,
+		Phase:       scan.PhaseBurst,
 	}
 }
 

@@ -32,6 +32,7 @@ type vuln struct {
 	NoAuth, AnyToken, AlgNone, NoSigCheck, WeakSecret, NoExp, NoRevoke, NoExpCheck bool
 	BOLA, BFLA, Expose, Undeclared, MassAssign, NoRateLimit, LeakErrors            bool
 	SQLi, NoHeaders, CORS, Version, Trace, UserEnum, NoSQL, SQLiTime, CmdTime      bool
+	NoReadLimit                                                                    bool
 }
 
 type toyUser struct {
@@ -192,6 +193,12 @@ func (a *toy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if o := r.Header.Get("Origin"); o != "" && a.v.CORS {
 		h.Set("Access-Control-Allow-Origin", o)
 		h.Set("Access-Control-Allow-Credentials", "true")
+	}
+	if r.Method == http.MethodGet && !a.v.NoReadLimit {
+		// The correct toy advertises a per-client read limit on every read
+		// (IETF RateLimit fields, as the gatehouse gateway sends them).
+		h.Set("RateLimit-Policy", `"reads";q=100;w=1`)
+		h.Set("RateLimit", `"reads";r=99;t=1`)
 	}
 	if r.Method == http.MethodTrace {
 		if a.v.Trace {

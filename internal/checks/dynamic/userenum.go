@@ -41,9 +41,10 @@ func (UserEnumeration) Meta() scan.Meta {
 		Severity: scan.Medium, OWASP: scan.API2Authn, CWE: "CWE-204",
 		Description: "The login operation answers differently for an unknown username and for a known username with a wrong password: an attacker learns which accounts exist and targets them.",
 		Remediation: "Answer every failed login with the same status and body (\"invalid credentials\"), and throttle failed logins per client and per account.",
-		// It sends failed logins; like GH2030 it runs after the other checks.
+		// It sends a few failed logins: a probe, run before the GH2030/GH2032
+		// bursts, which would make a throttled login answer only 429s.
 		Intrusive: true,
-		Late:      true,
+		Phase:     scan.PhaseProbe,
 	}
 }
 

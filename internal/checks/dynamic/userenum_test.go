@@ -110,3 +110,21 @@ func TestUserEnumerationCases(t *testing.T) {
 		})
 	}
 }
+
+// On an API that throttles failed logins (the toy answers 429 after 5),
+// the login burst GH2030 would leave GH2031 only 429s. The probe phase runs
+// GH2031 first, so the enumeration is still confirmed and GH2030 sees the
+// limit: one finding, the enumeration.
+func TestUserEnumerationBeforeLoginBurst(t *testing.T) {
+	fs := scanToy(t, vuln{UserEnum: true}, dynamic.LoginRateLimit{}, dynamic.ReadRateLimit{}, dynamic.UserEnumeration{})
+	got := map[string]bool{}
+	for _, f := range fs {
+		got[f.CheckID] = true
+	}
+	if !got["GH2031"] {
+		t.Errorf("GH2031 silent on a login-throttled API with user enumeration; findings %v", keys(got))
+	}
+	if got["GH2030"] {
+		t.Errorf("GH2030 reported on an API that throttles logins")
+	}
+}
