@@ -27,6 +27,8 @@ type once struct {
 
 var (
 	pl1Once, pl2Once, customOnce once
+
+	netipLoopback = netip.MustParseAddr("127.0.0.1")
 )
 
 func (o *once) get(t testing.TB, opts Options) *WAF {
