@@ -78,6 +78,7 @@ func TestEndToEndDemo(t *testing.T) {
 			"GH2022 updateUser",  // role mass assignment
 			"GH2030 login",       // no login rate limit
 			"GH2031 login",       // "unknown user" vs "invalid password"
+			"GH2032 listUsers",   // no rate limit on reads
 			"GH2040 getUser",     // stack trace on bad input
 			"GH2041 getUser",     // non-numeric user_id answered 500
 			"GH2041 createNote",  // note text over maxLength stored

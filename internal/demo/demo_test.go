@@ -26,6 +26,7 @@ var planted = []struct{ check, op, what string }{
 	{"GH2005", "", "token still valid after logout"},
 	{"GH2030", "login", "no rate limit on login"},
 	{"GH2031", "login", "user enumeration on login"},
+	{"GH2032", "listUsers", "no rate limit on reads"},
 	{"GH2020", "listUsers", "password hashes in the user list"},
 	{"GH2022", "register", "mass assignment of role on registration"},
 	{"GH2040", "getUser", "stack trace / error text on bad input"},

@@ -133,6 +133,31 @@ func (a *API) allowLogin(r *http.Request) bool {
 	return true
 }
 
+// allowRead is the fixed build's read limit (ReadLimit per ReadWindow per
+// client address); it sets the RateLimit fields on every read it answers.
+func (a *API) allowRead(w http.ResponseWriter, r *http.Request) bool {
+	host, _, _ := net.SplitHostPort(r.RemoteAddr)
+	now := a.opts.Now()
+	a.mu.Lock()
+	win := a.reads[host]
+	if win == nil || now.Sub(win.start) >= ReadWindow {
+		win = &window{start: now}
+		a.reads[host] = win
+	}
+	win.n++
+	n, reset := win.n, win.start.Add(ReadWindow).Sub(now)
+	a.mu.Unlock()
+	secs := max(int64((reset+time.Second-1)/time.Second), 1)
+	h := w.Header()
+	h.Set("RateLimit-Policy", fmt.Sprintf(`"reads";q=%d;w=%d`, ReadLimit, int64(ReadWindow/time.Second)))
+	h.Set("RateLimit", fmt.Sprintf(`"reads";r=%d;t=%d`, max(ReadLimit-n, 0), secs))
+	if n > ReadLimit {
+		h.Set("Retry-After", strconv.FormatInt(secs, 10))
+		return false
+	}
+	return true
+}
+
 func (a *API) logout(w http.ResponseWriter, r *http.Request) {
 	if a.opts.Fixed {
 		a.mu.Lock()

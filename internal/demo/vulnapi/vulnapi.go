@@ -17,6 +17,9 @@
 //   - Misconfiguration: no security headers, a version-revealing Server header,
 //     X-Powered-By, CORS reflecting any origin with credentials, TRACE echo.
 //   - BFLA: /admin/* is open to any logged-in user.
+//   - Unrestricted resource consumption: reads have no rate limit (the fixed
+//     build allows ReadLimit per ReadWindow per client and says so in
+//     RateLimit / RateLimit-Policy headers).
 //
 // With Options.Fixed every blunder is repaired in the application itself, so
 // tests can prove the scanner stays silent on a correct API.
@@ -88,6 +91,22 @@ type API struct {
 	mu      sync.Mutex
 	revoked map[string]bool        // fixed build: logged-out token IDs
 	logins  map[string][]time.Time // fixed build: login attempts per client
+	reads   map[string]*window     // fixed build: reads per client
+}
+
+// ReadLimit is the fixed build's read limit: ReadLimit GETs per client
+// address per ReadWindow, advertised on every read with the IETF RateLimit
+// and RateLimit-Policy fields (the vulnerable build has no limit: GH2032).
+// It is generous: a full scan stays below it, a scraper does not.
+const (
+	ReadLimit  = 1000
+	ReadWindow = time.Minute
+)
+
+// window is a fixed-window counter.
+type window struct {
+	start time.Time
+	n     int
 }
 
 // New creates the API with a fresh in-memory database holding the seeded users.
@@ -101,7 +120,7 @@ func New(opts Options) (*API, error) {
 	}
 	db.SetMaxOpenConns(1) // one in-memory database per API
 	a := &API{opts: opts, db: db, secret: []byte(WeakSecret),
-		revoked: map[string]bool{}, logins: map[string][]time.Time{}}
+		revoked: map[string]bool{}, logins: map[string][]time.Time{}, reads: map[string]*window{}}
 	if opts.Fixed {
 		a.secret = make([]byte, 32)
 		_, _ = rand.Read(a.secret)
@@ -178,6 +197,10 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.Set("Strict-Transport-Security", "max-age=31536000")
 		if r.Method == http.MethodTrace || r.Method == http.MethodOptions {
 			a.problem(w, http.StatusMethodNotAllowed, nil)
+			return
+		}
+		if r.Method == http.MethodGet && !a.allowRead(w, r) {
+			a.problem(w, http.StatusTooManyRequests, nil)
 			return
 		}
 	} else {

@@ -2,12 +2,14 @@ package vulnapi
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 )
 
 type client struct {
@@ -138,6 +140,47 @@ func TestLoginRateLimitFixed(t *testing.T) {
 	if !limited {
 		t.Fatal("fixed build never answered 429 to 10 failed logins")
 	}
+}
+
+func TestReadRateLimit(t *testing.T) {
+	t.Run("vulnerable has none", func(t *testing.T) {
+		c, _ := start(t, false)
+		for range 50 {
+			code, h, _ := c.do("GET", "/health", "", "")
+			if code != 200 || h.Get("RateLimit") != "" || h.Get("RateLimit-Policy") != "" {
+				t.Fatalf("vulnerable read = %d with RateLimit %q", code, h.Get("RateLimit"))
+			}
+		}
+	})
+	t.Run("fixed advertises and enforces it", func(t *testing.T) {
+		now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+		a, err := New(Options{Fixed: true, Now: func() time.Time { return now }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer a.Close()
+		srv := httptest.NewServer(a)
+		defer srv.Close()
+		c := &client{t, srv}
+		for i := 1; i <= ReadLimit; i++ {
+			code, h, _ := c.do("GET", "/health", "", "")
+			want := fmt.Sprintf(`"reads";r=%d;t=60`, ReadLimit-i)
+			if code != 200 || h.Get("RateLimit") != want || h.Get("RateLimit-Policy") != `"reads";q=1000;w=60` {
+				t.Fatalf("read %d = %d, RateLimit %q (want %q), policy %q", i, code, h.Get("RateLimit"), want, h.Get("RateLimit-Policy"))
+			}
+		}
+		code, h, body := c.do("GET", "/health", "", "")
+		if code != 429 || h.Get("Retry-After") != "60" || strings.Contains(body, "goroutine") {
+			t.Errorf("read over the limit = %d, Retry-After %q: %s", code, h.Get("Retry-After"), body)
+		}
+		if code, _, _ := c.do("POST", "/login", "", `{"username":"alice","password":"alice-pw"}`); code != 200 {
+			t.Errorf("the read limit must not count writes: login = %d", code)
+		}
+		now = now.Add(ReadWindow)
+		if code, h, _ := c.do("GET", "/health", "", ""); code != 200 || h.Get("RateLimit") != `"reads";r=999;t=60` {
+			t.Errorf("read in the next window = %d, RateLimit %q", code, h.Get("RateLimit"))
+		}
+	})
 }
 
 func TestGatewayHeaders(t *testing.T) {
