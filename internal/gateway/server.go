@@ -375,6 +375,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	p := s.pipe.Load()
 	checks := map[string]string{"spec": "ok", "upstream": "ok"}
 	ok := true
+	var degraded []string
 	if p == nil || p.spec == nil {
 		checks["spec"], ok = "not loaded", false
 	}
@@ -383,6 +384,10 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 			checks["upstream"], ok = "unreachable", false
 			s.log.Warn("readiness: upstream unreachable", "error", err)
 		}
+		// Pipeline dependencies (the rate limiter's Redis): see ready.go.
+		var pok bool
+		pok, degraded = runReadyProbes(r.Context(), p.cfg, checks)
+		ok = ok && pok
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
@@ -391,7 +396,11 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		status = "not ready"
 		w.WriteHeader(http.StatusServiceUnavailable)
 	}
-	_ = json.NewEncoder(w).Encode(map[string]any{"status": status, "checks": checks})
+	body := map[string]any{"status": status, "checks": checks}
+	if len(degraded) > 0 {
+		body["degraded"] = degraded
+	}
+	_ = json.NewEncoder(w).Encode(body)
 }
 
 // watch reloads when the config file or the spec file changes. It watches

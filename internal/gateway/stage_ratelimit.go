@@ -93,17 +93,36 @@ func (b *builder) buildRateLimit(ctx context.Context) (gatehouse.Middleware, err
 		}
 		b.onClose(st.Close)
 		opts.Store = st
-		// Not fatal: on_store_error decides what happens while it is down.
-		if err := st.Ping(ctx); err != nil {
-			opts.Logger.Warn("rate-limit redis not reachable at startup", "on_store_error", onErr.String(), "err", err)
-		}
 	}
+	var obs *rateLimitMetrics
 	if b.metrics != nil {
-		obs, err := newRateLimitMetrics(b.metrics)
-		if err != nil {
+		if obs, err = newRateLimitMetrics(b.metrics, rc.IsRedis()); err != nil {
 			return nil, err
 		}
 		opts.Observer = obs
+	}
+	if st, ok := opts.Store.(*redislimit.Store); ok {
+		// Not fatal: on_store_error decides what happens while it is down.
+		err := st.Ping(ctx)
+		if err != nil {
+			opts.Logger.Warn("rate-limit redis not reachable at startup", "on_store_error", onErr.String(), "err", err)
+		}
+		if obs != nil {
+			obs.setStoreUp(err == nil)
+		}
+		// /readyz: with on_store_error deny a Redis outage is an API outage,
+		// so the gateway reports not ready; with local or allow it keeps
+		// serving and reports the store degraded.
+		b.addReadyProbe(readyProbe{
+			name:     "ratelimit_store",
+			check:    st.Ping,
+			required: onErr == ratelimit.OnErrorDeny,
+			observe: func(up bool) {
+				if obs != nil {
+					obs.setStoreUp(up)
+				}
+			},
+		})
 	}
 	mw, err := ratelimit.New(opts)
 	if err != nil {
@@ -145,13 +164,25 @@ func rlLogger(b *builder) *slog.Logger {
 type rateLimitMetrics struct {
 	decisions   *prometheus.CounterVec
 	storeErrors prometheus.Counter
+	storeUp     prometheus.Gauge
 }
 
-func newRateLimitMetrics(reg prometheus.Registerer) (*rateLimitMetrics, error) {
+// setStoreUp records the last Redis probe (startup, /readyz) or failure.
+func (m *rateLimitMetrics) setStoreUp(up bool) {
+	switch {
+	case m.storeUp == nil:
+	case up:
+		m.storeUp.Set(1)
+	default:
+		m.storeUp.Set(0)
+	}
+}
+
+func newRateLimitMetrics(reg prometheus.Registerer, redisStore bool) (*rateLimitMetrics, error) {
 	m := &rateLimitMetrics{
 		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gatehouse_ratelimit_decisions_total",
-			Help: "Rate-limit decisions by limit and outcome (allowed, limited, monitored, store_error).",
+			Help: "Rate-limit decisions by limit and outcome (allowed, limited, monitored, store_error, key_error).",
 		}, []string{"limit", "outcome"}),
 		storeErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "gatehouse_ratelimit_store_errors_total",
@@ -159,6 +190,15 @@ func newRateLimitMetrics(reg prometheus.Registerer) (*rateLimitMetrics, error) {
 		}),
 	}
 	var err error
+	if redisStore { // a memory store has no store to be down
+		storeUp := prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "gatehouse_ratelimit_store_up",
+			Help: "1 if the rate-limit Redis answered the last PING (at startup and on each /readyz), 0 if not or if a decision just failed.",
+		})
+		if m.storeUp, err = rlRegister[prometheus.Gauge](reg, storeUp); err != nil {
+			return nil, err
+		}
+	}
 	if m.decisions, err = rlRegister(reg, m.decisions); err != nil {
 		return nil, err
 	}
@@ -186,4 +226,7 @@ func (m *rateLimitMetrics) Decision(limit, outcome string) {
 	m.decisions.WithLabelValues(limit, outcome).Inc()
 }
 
-func (m *rateLimitMetrics) StoreError() { m.storeErrors.Inc() }
+func (m *rateLimitMetrics) StoreError() {
+	m.storeErrors.Inc()
+	m.setStoreUp(false)
+}
