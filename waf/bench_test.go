@@ -1,6 +1,7 @@
 package waf
 
 import (
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -68,4 +69,31 @@ func BenchmarkCheck(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkNew measures building a WAF while another one is open, as a
+// config reload does: Coraza reuses the compiled patterns, so this is the
+// reload cost (parse + rule objects) and the extra heap per WAF
+// (retained-MiB). TestBuildCost measures a first load in a fresh process.
+//
+//	go test -run '^$' -bench BenchmarkNew -benchmem -benchtime=3x ./waf
+func BenchmarkNew(b *testing.B) {
+	var ws []*WAF
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	c := cpuTime()
+	for i := 0; i < b.N; i++ {
+		w, err := New(Options{ParanoiaLevel: 1, InspectBody: true})
+		if err != nil {
+			b.Fatal(err)
+		}
+		ws = append(ws, w)
+	}
+	reportCPU(b, c)
+	b.StopTimer()
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/float64(len(ws))/(1<<20), "retained-MiB")
+	runtime.KeepAlive(ws)
 }

@@ -112,8 +112,10 @@ type ruleRemover interface{ RemoveRuleByID(id int) }
 // package relies on (per-transaction rule removal).
 var ErrUnsupportedCoraza = errors.New("waf: coraza transaction does not support per-request rule removal")
 
-// New loads the CRS with o applied. It takes about a second (rule parsing
-// and regex compilation); build once, share the *WAF.
+// New loads the CRS with o applied. The first load in a process takes
+// about a second of CPU (rule parsing and regex compilation); later loads
+// reuse the compiled patterns while an earlier WAF is open. Build once,
+// share the *WAF, Close it when done.
 func New(o Options) (*WAF, error) {
 	log := o.Logger
 	if log == nil {
@@ -181,6 +183,17 @@ func New(o Options) (*WAF, error) {
 
 // Rules returns the number of rules loaded (0 if Coraza does not say).
 func (w *WAF) Rules() int { return w.rules }
+
+// Close releases this WAF's share of Coraza's process-wide cache of
+// compiled patterns (kept while another WAF with the same rules lives, so
+// a reload that builds the new WAF before closing the old one recompiles
+// nothing). Requests in flight are unaffected. It is idempotent.
+func (w *WAF) Close() error {
+	if c, ok := w.waf.(experimental.WAFCloser); ok {
+		return c.Close()
+	}
+	return nil
+}
 
 // directives assembles the SecLang configuration: engine and body settings,
 // the body processors Coraza's recommended config selects by content type,

@@ -48,6 +48,7 @@ func (b *builder) buildWAF(ctx context.Context) (gatehouse.Middleware, error) {
 	if err != nil {
 		return nil, err
 	}
+	b.onClose(w.Close)
 	tp, err := httpx.ParseTrustedProxies(b.cfg.TrustedProxies)
 	if err != nil {
 		return nil, config.AtPath("trusted_proxies", err)
