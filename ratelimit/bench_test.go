@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse"
+	"github.com/gatehouse/gatehouse/authn"
 )
 
 // BenchmarkMemoryStoreParallel: decisions under parallel load, keys spread
@@ -77,5 +78,41 @@ func BenchmarkMiddleware(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		h.ServeHTTP(w, r)
+	}
+}
+
+// BenchmarkKey: building one bucket key, the ip word against cel: keys of
+// growing reach (a header, a claim with a fallback, a concatenation).
+func BenchmarkKey(b *testing.B) {
+	r := httptest.NewRequest("GET", "/things/1?page=2", nil)
+	r.RemoteAddr = "192.0.2.1:4000"
+	for _, h := range []string{"Accept", "User-Agent", "X-Request-Id", "Authorization", "Content-Type"} {
+		r.Header.Set(h, "value-of-"+h)
+	}
+	r.Header.Set("X-Tenant", "acme")
+	ctx := gatehouse.WithRoute(r.Context(), &gatehouse.Route{OperationID: "getThing", Params: map[string]string{"id": "1"}})
+	ctx = authn.NewContext(ctx, &authn.Principal{Subject: "alice", Method: "jwt", Claims: map[string]any{"org": "acme"}})
+	r = r.WithContext(ctx)
+	for _, tc := range []struct{ name, word string }{
+		{"ip", "ip"},
+		{"header", "header:X-Tenant"},
+		{"cel_ip", "cel:request.ip"},
+		{"cel_header", `cel:request.headers["x-tenant"]`},
+		{"cel_claim_or_ip", `cel:principal.claims.?org.orValue(request.ip)`},
+		{"cel_concat", `cel:principal.sub + "/" + request.operation + "/" + request.path.id`},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			k, err := ParseKey([]string{tc.word}, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			var buf [256]byte
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := k.AppendErr(buf[:0], r); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
