@@ -3,7 +3,9 @@ package oasvalidate
 import (
 	"fmt"
 	"regexp"
+	"strings"
 
+	"github.com/pb33f/jsonschema/v6"
 	"github.com/pb33f/libopenapi/datamodel/high/base"
 )
 
@@ -25,6 +27,10 @@ type Shape struct {
 	alts     []*Shape // allOf/anyOf/oneOf/then/else branches
 	allOf    []*Shape
 	choices  [][]*Shape // anyOf and oneOf groups
+	cond     []*Shape   // then/else: always part of the union
+	// groups are the anyOf/oneOf groups with what Select needs to pick a
+	// branch (set only by CompileShapeWith with a Validate func).
+	groups []*choiceGroup
 
 	// own: this schema itself limits strings by pattern, enum, format or const.
 	own bool
@@ -37,9 +43,27 @@ type Shape struct {
 	path bool
 
 	// Computed by finish over the allOf/anyOf/oneOf closure:
-	all    []*Shape
-	open   bool
-	merged map[string][]*Shape
+	all       []*Shape
+	open      bool
+	merged    map[string][]*Shape
+	hasChoice bool // some schema in the closure has a selectable anyOf/oneOf
+}
+
+// choiceGroup is one anyOf or oneOf with its branch validators and the
+// discriminator declared beside it.
+type choiceGroup struct {
+	oneOf    bool
+	branches []*Shape
+	valid    []*jsonschema.Schema // per branch; nil: cannot be tested
+	discProp string               // discriminator.propertyName
+	disc     map[string]int       // discriminator value → branch index (mapping, then schema names)
+}
+
+// ShapeOptions configure CompileShapeWith.
+type ShapeOptions struct {
+	// Validate compiles one anyOf/oneOf branch so that Select can test which
+	// branches a value matches. Nil: no selection (Select keeps the union).
+	Validate func(*base.Schema) (*jsonschema.Schema, error)
 }
 
 type patternShape struct {
@@ -51,11 +75,22 @@ type shapeCompiler struct {
 	byRef    map[string]*Shape
 	bySchema map[*base.Schema]*Shape
 	list     []*Shape
+	opts     ShapeOptions
 }
 
 // CompileShape compiles the schema behind proxy (nil proxy: nil Shape).
+// anyOf/oneOf are the union of their branches (see CompileShapeWith).
 func CompileShape(proxy *base.SchemaProxy) (*Shape, error) {
-	c := &shapeCompiler{byRef: map[string]*Shape{}, bySchema: map[*base.Schema]*Shape{}}
+	return CompileShapeWith(proxy, ShapeOptions{})
+}
+
+// CompileShapeWith is CompileShape with branch selection for anyOf/oneOf:
+// with opts.Validate set, Select can narrow a value's shape to the branch a
+// discriminator names or to the branches the value validates against. A
+// branch that does not compile is left untestable (Select falls back to the
+// union), not an error.
+func CompileShapeWith(proxy *base.SchemaProxy, opts ShapeOptions) (*Shape, error) {
+	c := &shapeCompiler{byRef: map[string]*Shape{}, bySchema: map[*base.Schema]*Shape{}, opts: opts}
 	s, err := c.proxy(proxy)
 	if err != nil {
 		return nil, err
@@ -200,10 +235,60 @@ func (c *shapeCompiler) fill(s *Shape, sch *base.Schema) error {
 		case 1, 2:
 			if len(members) > 0 {
 				s.choices = append(s.choices, members)
+				if c.opts.Validate != nil {
+					s.groups = append(s.groups, c.group(sch, group, members, gi == 2))
+				}
 			}
+		case 3:
+			s.cond = members
 		}
 	}
 	return nil
+}
+
+// group compiles the selection data of one anyOf/oneOf: the discriminator
+// (explicit mapping first, then the branches' schema names) or, without one,
+// a validator per branch.
+func (c *shapeCompiler) group(sch *base.Schema, proxies []*base.SchemaProxy, members []*Shape, oneOf bool) *choiceGroup {
+	g := &choiceGroup{oneOf: oneOf, branches: members} // members[i] is the i-th non-nil proxy
+	var live []*base.SchemaProxy
+	for _, p := range proxies {
+		if p != nil {
+			live = append(live, p)
+		}
+	}
+	if d := sch.Discriminator; d != nil && d.PropertyName != "" {
+		g.discProp = d.PropertyName
+		g.disc = map[string]int{}
+		name := func(ref string) string { return ref[strings.LastIndexByte(ref, '/')+1:] }
+		if d.Mapping != nil {
+			for val, target := range d.Mapping.FromOldest() {
+				for i, p := range live {
+					if ref := p.GetReference(); ref != "" && (ref == target || name(ref) == name(target)) {
+						g.disc[val] = i
+						break
+					}
+				}
+			}
+		}
+		for i, p := range live {
+			if ref := p.GetReference(); ref != "" {
+				if _, ok := g.disc[name(ref)]; !ok {
+					g.disc[name(ref)] = i
+				}
+			}
+		}
+		return g
+	}
+	g.valid = make([]*jsonschema.Schema, len(live))
+	for i, p := range live {
+		if bs := p.Schema(); bs != nil {
+			if v, err := c.opts.Validate(bs); err == nil {
+				g.valid[i] = v
+			}
+		}
+	}
+	return g
 }
 
 // finish computes the closure over alternatives and the merged property index.
@@ -223,6 +308,9 @@ func (s *Shape) finish() {
 	walk(s)
 	declares := false
 	for _, x := range s.all {
+		if len(x.groups) > 0 {
+			s.hasChoice = true
+		}
 		if x.addlOpen {
 			s.open = true
 		}
@@ -395,3 +483,129 @@ func Elems(ss []*Shape, i int) []*Shape { return elems(ss, i) }
 // properties: additionalProperties true or a schema, a schema that declares no
 // properties at all, or no schema.
 func Open(ss []*Shape) bool { return anyOpen(ss) }
+
+// Select narrows the shapes of an object value to the anyOf/oneOf branches
+// it belongs to: the branch its discriminator property names (mapping or
+// schema name) or, without a discriminator, the first branch it validates
+// against for oneOf and every matching branch for anyOf. allOf members and
+// the schemas' own properties always apply. Where no branch can be chosen
+// (no match, unknown discriminator value, untestable branch), the group
+// keeps the union of its branches and fellBack is true. Shapes compiled
+// without ShapeOptions.Validate, or without anyOf/oneOf, come back as they
+// are (no allocation).
+func Select(ss []*Shape, obj map[string]any) (out []*Shape, fellBack bool) {
+	need := false
+	for _, s := range ss {
+		if s != nil && s.hasChoice {
+			need = true
+			break
+		}
+	}
+	if !need {
+		return ss, false
+	}
+	out = make([]*Shape, 0, len(ss))
+	for _, s := range ss {
+		if s == nil || !s.hasChoice {
+			out = append(out, s)
+			continue
+		}
+		var flat []*Shape
+		seen := map[*Shape]bool{}
+		if s.collect(obj, &flat, seen) {
+			fellBack = true
+		}
+		out = append(out, view(flat))
+	}
+	return out, fellBack
+}
+
+// collect adds x and the schemas that apply to obj under x to flat; it
+// reports whether some group fell back to the union.
+func (x *Shape) collect(obj map[string]any, flat *[]*Shape, seen map[*Shape]bool) bool {
+	if x == nil || seen[x] {
+		return false
+	}
+	seen[x] = true
+	*flat = append(*flat, x)
+	fell := false
+	for _, a := range x.allOf {
+		fell = a.collect(obj, flat, seen) || fell
+	}
+	for _, a := range x.cond {
+		fell = a.collect(obj, flat, seen) || fell
+	}
+	if x.groups == nil {
+		for _, g := range x.choices {
+			for _, b := range g {
+				fell = b.collect(obj, flat, seen) || fell
+			}
+		}
+		return fell
+	}
+	for _, g := range x.groups {
+		picked := g.pick(obj)
+		if picked == nil {
+			fell = true
+			for _, b := range g.branches {
+				fell = b.collect(obj, flat, seen) || fell
+			}
+			continue
+		}
+		for _, i := range picked {
+			fell = g.branches[i].collect(obj, flat, seen) || fell
+		}
+	}
+	return fell
+}
+
+// pick returns the indexes of the branches obj belongs to, or nil.
+func (g *choiceGroup) pick(obj map[string]any) []int {
+	if g.discProp != "" {
+		v, ok := obj[g.discProp].(string)
+		if !ok {
+			return nil
+		}
+		if i, ok := g.disc[v]; ok {
+			return []int{i}
+		}
+		return nil
+	}
+	var out []int
+	for i, v := range g.valid {
+		if v == nil {
+			return nil // an untestable branch might be the one: keep the union
+		}
+		if v.Validate(obj) == nil {
+			out = append(out, i)
+			if g.oneOf {
+				break
+			}
+		}
+	}
+	return out
+}
+
+// view is a Shape whose closure is exactly flat (no further alternatives).
+func view(flat []*Shape) *Shape {
+	v := &Shape{all: flat}
+	declares := false
+	for _, x := range flat {
+		if x.addlOpen {
+			v.open = true
+		}
+		if x.declares {
+			declares = true
+		}
+		for k, p := range x.props {
+			if v.merged == nil {
+				v.merged = map[string][]*Shape{}
+			}
+			v.merged[k] = append(v.merged[k], p)
+		}
+	}
+	if !declares {
+		v.open = true
+	}
+	return v
+}

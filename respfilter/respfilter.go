@@ -27,6 +27,7 @@ import (
 	"github.com/pb33f/libopenapi-validator/config"
 	"github.com/pb33f/libopenapi-validator/helpers"
 	"github.com/pb33f/libopenapi-validator/schema_validation"
+	"github.com/pb33f/libopenapi/datamodel/high/base"
 	v3 "github.com/pb33f/libopenapi/datamodel/high/v3"
 
 	"github.com/gatehouse/gatehouse"
@@ -121,7 +122,7 @@ type Options struct {
 	Logger *slog.Logger
 	// Observe, when set, is called with the operation ID and an action:
 	// "stripped", "masked", "invalid", "oversize_pass", "oversize_block",
-	// "unparseable", "encoded".
+	// "unparseable", "encoded", "branch_fallback".
 	Observe func(operation, action string)
 }
 
@@ -169,6 +170,19 @@ func New(doc *v3.Document, ops []oasvalidate.Operation, opts Options) (*Filter, 
 	}
 	version := helpers.VersionToFloat(doc.Version)
 	copts := config.NewValidationOptions(config.WithFormatAssertions())
+	// Branch validators let the filter keep only the anyOf/oneOf branch a
+	// value belongs to rather than the union of all branches.
+	shapeOpts := oasvalidate.ShapeOptions{Validate: func(sch *base.Schema) (*jsonschema.Schema, error) {
+		compiled, err := schema_validation.CompileSchemaForValidation(sch,
+			schema_validation.SchemaValidationPurposeResponseBody, copts, version)
+		if err != nil {
+			return nil, err
+		}
+		if compiled == nil || compiled.CompiledSchema == nil {
+			return nil, errors.New("branch schema did not compile")
+		}
+		return compiled.CompiledSchema, nil
+	}}
 	for _, op := range ops {
 		oo := opts.Operations[op.ID]
 		c := &compiledOp{mode: opts.Mode, status: oo.Status, resp: map[string]*compiledResp{}}
@@ -194,7 +208,7 @@ func New(doc *v3.Document, ops []oasvalidate.Operation, opts Options) (*Filter, 
 						continue
 					}
 					cr.json = true
-					sh, err := oasvalidate.CompileShape(m.Schema)
+					sh, err := oasvalidate.CompileShapeWith(m.Schema, shapeOpts)
 					if err != nil {
 						return fmt.Errorf("response %s: %w", code, err)
 					}
@@ -286,6 +300,10 @@ type Result struct {
 	Stripped, Masked []string
 	// NStripped and NMasked count them all.
 	NStripped, NMasked int
+	// Fallbacks counts objects under an anyOf/oneOf for which no branch
+	// could be chosen (no branch matched, unknown discriminator value): they
+	// were filtered against the union of the branches.
+	Fallbacks int
 	// Changed tells whether the body was rewritten.
 	Changed bool
 }
@@ -365,6 +383,12 @@ func (w *walker) note(list *[]string, n *int, key string) {
 func (w *walker) walk(v any, ss []*oasvalidate.Shape) any {
 	switch x := v.(type) {
 	case map[string]any:
+		if w.strip {
+			var fell bool
+			if ss, fell = oasvalidate.Select(ss, x); fell {
+				w.res.Fallbacks++
+			}
+		}
 		for k, child := range x {
 			if nk := normName(k); w.f.mask[nk] && !w.unmask[nk] {
 				delete(x, k)
@@ -649,6 +673,11 @@ func (b *bufWriter) finish() {
 		gatehouse.RecordFrom(ctx).Block(Stage, action)
 		b.fail()
 		return
+	}
+	if res.Fallbacks > 0 {
+		b.f.observe(b.op, "branch_fallback")
+		b.f.log.Info("response filter: no anyOf/oneOf branch could be chosen; filtered against the union of the branches",
+			"operation", b.op, "status", b.status, "objects", res.Fallbacks)
 	}
 	if res.Changed {
 		if res.NStripped > 0 {
