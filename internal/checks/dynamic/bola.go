@@ -11,8 +11,9 @@ import (
 )
 
 // BOLA (GH2010) takes objects identity A owns (created by A, or A's own user
-// ID) and requests them as identity B on every operation addressing one
-// object by a path parameter. It reports only when
+// ID) and requests them as identity B on every operation addressing an
+// object by path parameters, swapping each parameter in turn (nested
+// resources: the object, then each parent). It reports only when
 //   - A itself gets a real 2xx for the object,
 //   - an anonymous request is refused (otherwise the resource is public or
 //     authentication is broken, which GH2001 reports),
@@ -36,9 +37,26 @@ func (BOLA) Meta() scan.Meta {
 	}
 }
 
-var lastParamRe = regexp.MustCompile(`\{([^}]+)\}[^{]*$`)
+var pathParamRe = regexp.MustCompile(`\{([^}]+)\}`)
 
-// Run implements scan.Check.
+// pathParams returns the path parameters of tmpl, the last one first, then
+// its parents from the nearest to the root: /orgs/{org}/projects/{id} →
+// [id org]. The object itself is tried first (its finding keeps the
+// fingerprint a one-parameter path always had), then each parent.
+func pathParams(tmpl string) []string {
+	var out []string
+	for _, m := range pathParamRe.FindAllStringSubmatch(tmpl, -1) {
+		out = append([]string{m[1]}, out...)
+	}
+	return out
+}
+
+// Run implements scan.Check. Each path parameter with objects owned by an
+// identity is swapped in turn (the other parameters keep the owner's own
+// values), so a nested resource whose parent ID alone is not checked
+// (/orgs/{org_id}/projects/{project_id} with an unchecked org) is found
+// too. Each distinct request is tried once per pair of identities, and an
+// operation stops at its first finding.
 func (BOLA) Run(ctx context.Context, t *scan.Target, report func(scan.Finding)) error {
 	for _, op := range ops(t, func(op *openapi.Operation) bool {
 		switch op.Method {
@@ -46,29 +64,31 @@ func (BOLA) Run(ctx context.Context, t *scan.Target, report func(scan.Finding)) 
 		default:
 			return false
 		}
-		return lastParamRe.MatchString(op.Template) && !scan.LooksAdmin(op) && !scan.IsLogin(op) && !scan.IsLogout(op)
+		return pathParamRe.MatchString(op.Template) && !scan.LooksAdmin(op) && !scan.IsLogin(op) && !scan.IsLogout(op)
 	}) {
 		if !t.Client.Allowed(op.Method) {
 			continue
 		}
-		param := lastParamRe.FindStringSubmatch(op.Template)[1]
-		key := scan.ParamKey(op.Template, param)
+		tried := map[string]bool{}
 		done := false
-		for _, a := range t.Identities {
-			if done || a.Privileged && op.Method != http.MethodGet {
-				continue
-			}
-			for _, b := range t.Users() {
-				if b == a || done {
+		for _, param := range pathParams(op.Template) {
+			key := scan.ParamKey(op.Template, param)
+			for _, a := range t.Identities {
+				if done || a.Privileged && op.Method != http.MethodGet {
 					continue
 				}
-				f, err := bolaPair(ctx, t, op, param, key, a, b)
-				if err != nil {
-					return err
-				}
-				if f != nil {
-					report(*f)
-					done = true
+				for _, b := range t.Users() {
+					if b == a || done {
+						continue
+					}
+					f, err := bolaPair(ctx, t, op, param, key, a, b, tried)
+					if err != nil {
+						return err
+					}
+					if f != nil {
+						report(*f)
+						done = true
+					}
 				}
 			}
 		}
@@ -76,7 +96,7 @@ func (BOLA) Run(ctx context.Context, t *scan.Target, report func(scan.Finding)) 
 	return nil
 }
 
-func bolaPair(ctx context.Context, t *scan.Target, op *openapi.Operation, param, key string, a, b *scan.Identity) (*scan.Finding, error) {
+func bolaPair(ctx context.Context, t *scan.Target, op *openapi.Operation, param, key string, a, b *scan.Identity, tried map[string]bool) (*scan.Finding, error) {
 	var objA string
 	for _, v := range t.Store.Owned(a.Name, key) {
 		if !contains(t.Store.Owned(b.Name, key), v) {
@@ -89,6 +109,11 @@ func bolaPair(ctx context.Context, t *scan.Target, op *openapi.Operation, param,
 	}
 	p := t.Prepare(op, a)
 	p.Path[param] = objA
+	if u := t.Request(p, a).URL + "\x00" + a.Name + "\x00" + b.Name; tried[u] {
+		return nil, nil // the same request, reached through another parameter
+	} else {
+		tried[u] = true
+	}
 	exA, err := t.Send(ctx, p, a)
 	if err != nil {
 		return nil, stopErr(ctx, err)

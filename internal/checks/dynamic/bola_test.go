@@ -14,3 +14,11 @@ func TestBOLA(t *testing.T) {
 		}
 	})
 }
+
+// A nested resource whose handler checks that the project belongs to the org
+// but not that the caller belongs to the org: project IDs are only listed
+// (seen, never owned), so the parent org_id is the parameter to swap. The
+// list of an org's projects is the same blunder on a one-parameter path.
+func TestBOLANestedParent(t *testing.T) {
+	expect(t, dynamic.BOLA{}, vuln{NestedBOLA: true}, "listProjects|org_id", "getProject|org_id")
+}

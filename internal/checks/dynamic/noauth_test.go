@@ -9,6 +9,7 @@ import (
 func TestNoAuth(t *testing.T) {
 	t.Run("no credentials", func(t *testing.T) { expect(t, dynamic.NoAuth{}, vuln{NoAuth: true}, "getUser|") })
 	t.Run("garbage token", func(t *testing.T) {
-		expect(t, dynamic.NoAuth{}, vuln{AnyToken: true}, "listUsers|", "searchUsers|", "getUser|", "updateUser|", "createNote|", "getNote|")
+		expect(t, dynamic.NoAuth{}, vuln{AnyToken: true}, "listUsers|", "searchUsers|", "getUser|", "updateUser|", "createNote|", "getNote|",
+			"findUsers|", "createOrg|", "listProjects|", "getProject|")
 	})
 }

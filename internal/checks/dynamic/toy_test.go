@@ -32,7 +32,7 @@ type vuln struct {
 	NoAuth, AnyToken, AlgNone, NoSigCheck, WeakSecret, NoExp, NoRevoke, NoExpCheck bool
 	BOLA, BFLA, Expose, Undeclared, MassAssign, NoRateLimit, LeakErrors            bool
 	SQLi, NoHeaders, CORS, Version, Trace, UserEnum, NoSQL, SQLiTime, CmdTime      bool
-	NoReadLimit                                                                    bool
+	NoReadLimit, NestedBOLA                                                        bool
 }
 
 type toyUser struct {
@@ -53,6 +53,8 @@ type toy struct {
 	nextID  int64
 	revoked map[string]bool
 	fails   int
+	orgs    map[int64]int64    // org id → creator
+	projs   map[int64][2]int64 // project id → org, creator
 }
 
 func newToy(t *testing.T, v vuln) *toy {
@@ -66,7 +68,8 @@ func newToy(t *testing.T, v vuln) *toy {
 	if _, err := db.Exec(`CREATE TABLE users (id INTEGER, username TEXT)`); err != nil {
 		t.Fatal(err)
 	}
-	a := &toy{v: v, db: db, users: map[int64]*toyUser{}, notes: map[int64][2]any{}, revoked: map[string]bool{}, nextID: 100}
+	a := &toy{v: v, db: db, users: map[int64]*toyUser{}, notes: map[int64][2]any{}, revoked: map[string]bool{}, nextID: 100,
+		orgs: map[int64]int64{}, projs: map[int64][2]int64{}}
 	a.secret = []byte("secret")
 	if !v.WeakSecret {
 		a.secret = make([]byte, 32)
@@ -405,6 +408,95 @@ func (a *toy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		a.json(w, 200, map[string]any{"id": id, "owner_id": n[0], "text": n[1]})
+	case r.Method == "POST" && path == "/users/find":
+		// A search by JSON body: the same blunders as GET /users/search, in a
+		// body field (SQL sleep, shell sleep, a Mongo-style operator).
+		if !need() {
+			return
+		}
+		var in map[string]any
+		if json.NewDecoder(r.Body).Decode(&in) != nil {
+			a.fail(w, 400, nil)
+			return
+		}
+		if op, ok := in["name"].(map[string]any); ok && a.v.NoSQL {
+			out := []any{}
+			for id := int64(1); id <= 3; id++ {
+				if ne, ok := op["$ne"]; ok && a.users[id].Username != ne {
+					out = append(out, map[string]any{"id": id, "username": a.users[id].Username})
+				}
+			}
+			a.json(w, 200, out)
+			return
+		}
+		name, ok := in["name"].(string)
+		if l, isNum := in["limit"].(float64); !ok || in["limit"] != nil && (!isNum || l < 1 || l > 10) {
+			a.fail(w, 400, nil)
+			return
+		}
+		if m := sqlSleepRe.FindStringSubmatch(name); m != nil && a.v.SQLiTime {
+			n, _ := strconv.Atoi(m[1])
+			time.Sleep(time.Duration(n) * toyUnit)
+		}
+		if m := shellSleepRe.FindStringSubmatch(name); m != nil && a.v.CmdTime {
+			n, _ := strconv.Atoi(m[1])
+			time.Sleep(time.Duration(n) * toyUnit)
+		}
+		out := []any{}
+		a.mu.Lock()
+		for id := int64(1); id <= 3; id++ {
+			if strings.Contains(a.users[id].Username, name) {
+				out = append(out, map[string]any{"id": id, "username": a.users[id].Username})
+			}
+		}
+		a.mu.Unlock()
+		a.json(w, 200, out)
+	case r.Method == "POST" && path == "/orgs":
+		// An org comes with a default project; its id is only in the list.
+		if !need() {
+			return
+		}
+		a.mu.Lock()
+		a.nextID++
+		org := a.nextID
+		a.orgs[org] = u.ID
+		a.nextID++
+		a.projs[a.nextID] = [2]int64{org, u.ID}
+		a.mu.Unlock()
+		a.json(w, 201, map[string]any{"id": org})
+	case r.Method == "GET" && len(seg) >= 3 && seg[0] == "orgs" && seg[2] == "projects":
+		// The project must belong to the org (checked); that the caller
+		// belongs to the org is checked unless NestedBOLA.
+		if !need() {
+			return
+		}
+		org, err := strconv.ParseInt(seg[1], 10, 64)
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		creator, ok := a.orgs[org]
+		if err != nil || !ok || (!a.v.NestedBOLA && creator != u.ID) {
+			a.fail(w, 404, nil)
+			return
+		}
+		view := func(id int64) map[string]any {
+			return map[string]any{"id": id, "name": fmt.Sprintf("default project of %s", a.users[a.projs[id][1]].Username)}
+		}
+		if len(seg) == 3 {
+			out := []any{}
+			for id, p := range a.projs {
+				if p[0] == org {
+					out = append(out, view(id))
+				}
+			}
+			a.json(w, 200, out)
+			return
+		}
+		id, err := strconv.ParseInt(seg[3], 10, 64)
+		if p, ok := a.projs[id]; err != nil || len(seg) != 4 || !ok || p[0] != org {
+			a.fail(w, 404, nil)
+			return
+		}
+		a.json(w, 200, view(id))
 	case r.Method == "GET" && path == "/admin/stats":
 		if !need() {
 			return
