@@ -96,12 +96,7 @@ var mongoOperators = map[string]bool{
 // IsOperatorKey reports whether an object key is a NoSQL operator: a MongoDB
 // operator (any case), or any key starting with '$' (no ordinary API field
 // does; declared '$'-keys are allowed by the caller before it asks).
-func IsOperatorKey(key string) bool {
-	if !strings.HasPrefix(key, "$") {
-		return false
-	}
-	return true
-}
+func IsOperatorKey(key string) bool { return strings.HasPrefix(key, "$") }
 
 // IsKnownOperator reports whether key is a known MongoDB operator (any case).
 func IsKnownOperator(key string) bool { return mongoOperators[strings.ToLower(key)] }

@@ -42,6 +42,8 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+
+	"github.com/gatehouse/gatehouse/internal/openapi"
 )
 
 // Config is the whole gateway configuration. Load returns it; after
@@ -55,6 +57,11 @@ type Config struct {
 	Upstream string `yaml:"upstream" required:"true"`
 	// Spec is the OpenAPI document path, relative to the config file; routes not in it are denied.
 	Spec string `yaml:"spec" path:"file" required:"true"`
+	// BasePath is the path prefix clients put before the spec's path templates
+	// ("/v1"). Empty (the default) takes it from the spec's servers[].url;
+	// "/" means none. Requests outside it are 404; upstream, the upstream
+	// URL's path takes its place (upstream http://app/v1 keeps /v1).
+	BasePath string `yaml:"base_path"`
 	// Mode is the default stage mode: enforce (block) or monitor (log what would be blocked, let it pass).
 	Mode string `yaml:"mode" enum:"enforce,monitor"`
 	// Routes overrides settings per operation (key: operationId or "METHOD /template").
@@ -194,6 +201,11 @@ func (c *Config) validate(p *Problems) {
 	}
 	if c.Spec != "" && !strings.Contains(c.Spec, "://") {
 		checkFile(p, "spec", "spec file", c.Spec)
+	}
+	if c.BasePath != "" && c.BasePath != "/" {
+		if err := openapi.CheckBasePath(c.BasePath); err != nil {
+			p.Errorf("base_path", "%v", err)
+		}
 	}
 	checkMode(p, "mode", c.Mode, false)
 	if c.Mode == ModeMonitor {

@@ -154,6 +154,7 @@ func recoverPanics(log *slog.Logger) gatehouse.Middleware {
 // routeStage matches requests against the spec.
 type routeStage struct {
 	spec    *openapi.Spec
+	base    string // base_path: stripped before matching; the upstream URL path takes its place
 	modes   map[*openapi.Operation]gatehouse.Mode
 	def     gatehouse.Mode
 	methods []string // every method the spec uses, for Allow
@@ -168,6 +169,17 @@ func parseMode(s string) gatehouse.Mode {
 
 func newRouteStage(spec *openapi.Spec, cfg *config.Config) (*routeStage, error) {
 	s := &routeStage{spec: spec, modes: map[*openapi.Operation]gatehouse.Mode{}, def: parseMode(cfg.Mode)}
+	switch cfg.BasePath {
+	case "":
+		base, err := spec.BasePath()
+		if err != nil {
+			return nil, config.AtPath("base_path", err)
+		}
+		s.base = base
+	case "/":
+	default:
+		s.base = cfg.BasePath
+	}
 	seen := map[string]bool{}
 	for _, op := range spec.Operations {
 		if !seen[op.Method] {
@@ -235,6 +247,12 @@ func (s *routeStage) middleware(next http.Handler) http.Handler {
 		if raw == "" || raw[0] != '/' { // "*" and absolute-form targets
 			rec.Block("route", "bad_path")
 			problem.Write(w, r, http.StatusBadRequest)
+			return
+		}
+		raw, under := openapi.TrimBasePath(s.base, raw)
+		if !under {
+			rec.Block("route", "no_route")
+			problem.Write(w, r, http.StatusNotFound)
 			return
 		}
 		m, err := s.spec.Match(r.Method, raw)

@@ -3,6 +3,7 @@ package openapi
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/getkin/kin-openapi/openapi3"
@@ -30,10 +31,11 @@ func TestLoadRealSpecs(t *testing.T) {
 		name, path, version string
 		ops, warnings       int
 		probe               string // an operation that must exist
+		base, probePath     string // BasePath, and a client path that must reach probe
 	}{
 		// OpenAI has six path keys with "?beta=true" in them: not routable
-		{"openai 3.1 single file", openaiSpec, "3.1.0", 288, 6, "createChatCompletion"},
-		{"digitalocean 3.0 multi-file", doSpec, "3.0.0", 659, 0, "droplets_get"},
+		{"openai 3.1 single file", openaiSpec, "3.1.0", 288, 6, "createChatCompletion", "/v1", "POST /v1/chat/completions"},
+		{"digitalocean 3.0 multi-file", doSpec, "3.0.0", 659, 0, "droplets_get", "", "GET /v2/droplets/42"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -50,6 +52,15 @@ func TestLoadRealSpecs(t *testing.T) {
 			}
 			if s.Operation(tt.probe) == nil {
 				t.Errorf("operation %q missing", tt.probe)
+			}
+			base, err := s.BasePath()
+			if err != nil || base != tt.base {
+				t.Errorf("BasePath = %q, %v; want %q", base, err, tt.base)
+			}
+			method, path, _ := strings.Cut(tt.probePath, " ")
+			rest, ok := TrimBasePath(base, path)
+			if m, err := s.Match(method, rest); !ok || err != nil || m.Operation.ID != tt.probe {
+				t.Errorf("%s (base %q) did not reach %s: %v", tt.probePath, base, tt.probe, err)
 			}
 		})
 	}

@@ -387,3 +387,43 @@ func TestMatchRealSpec(t *testing.T) {
 		}
 	}
 }
+
+func TestTrimBasePath(t *testing.T) {
+	for _, tc := range []struct {
+		base, raw, rest string
+		ok              bool
+	}{
+		{"", "/users", "/users", true},
+		{"/v1", "/v1/users", "/users", true},
+		{"/v1", "/v1/", "/", true},
+		{"/v1", "/v1/users?x=/v1", "/users?x=/v1", true},
+		{"/v1", "/v1", "", false},
+		{"/v1", "/v1?x", "", false},
+		{"/v1", "/v10/users", "", false},
+		{"/v1", "/V1/users", "", false},
+		{"/v1", "/%761/users", "", false},
+		{"/v1", "/v1%2Fusers", "", false},
+		{"/v1", "/v1;a/users", "", false},
+		{"/v1", "/users", "", false},
+		{"/a/b", "/a/b/c", "/c", true},
+	} {
+		rest, ok := TrimBasePath(tc.base, tc.raw)
+		if rest != tc.rest || ok != tc.ok {
+			t.Errorf("TrimBasePath(%q, %q) = %q, %v; want %q, %v", tc.base, tc.raw, rest, ok, tc.rest, tc.ok)
+		}
+	}
+}
+
+func TestCheckBasePath(t *testing.T) {
+	for _, ok := range []string{"", "/v1", "/api/v2", "/a-b_c~d"} {
+		if err := CheckBasePath(ok); err != nil {
+			t.Errorf("CheckBasePath(%q) = %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"v1", "/v1/", "/", "/a/../b", "/a//b", "/a%2Fb", "/a;b", "/a b", "/%76"} {
+		if CheckBasePath(bad) == nil {
+			t.Errorf("CheckBasePath(%q) accepted", bad)
+		}
+	}
+}
+
