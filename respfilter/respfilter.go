@@ -31,6 +31,7 @@ import (
 	v3 "github.com/pb33f/libopenapi/datamodel/high/v3"
 
 	"github.com/gatehouse/gatehouse"
+	"github.com/gatehouse/gatehouse/internal/httpx"
 	"github.com/gatehouse/gatehouse/internal/jsonx"
 	"github.com/gatehouse/gatehouse/oasvalidate"
 	"github.com/gatehouse/gatehouse/problem"
@@ -508,9 +509,10 @@ func (f *Filter) Middleware(next http.Handler) http.Handler {
 			return
 		}
 		r.Header.Del("Accept-Encoding")
-		bw := &bufWriter{rw: w, f: f, r: r, op: rt.OperationID, monitor: rt.Mode == gatehouse.Monitor, c: c}
-		next.ServeHTTP(bw, r)
-		bw.finish()
+		run := &filterRun{f: f, r: r, op: rt.OperationID, monitor: rt.Mode == gatehouse.Monitor, c: c}
+		run.bw = httpx.NewBufferWriter(w, f.opts.MaxBody, run.decide, run.oversize)
+		next.ServeHTTP(run.bw, r)
+		run.finish()
 	})
 }
 
@@ -520,99 +522,55 @@ func (f *Filter) observe(op, action string) {
 	}
 }
 
-type bwState int
-
-const (
-	stUndecided bwState = iota
-	stBuffering
-	stPassing
-	stBlocked
-)
-
-// bufWriter buffers a JSON response up to MaxBody; anything else passes
-// straight through. Not safe for concurrent use (neither is ResponseWriter).
-type bufWriter struct {
-	rw      http.ResponseWriter
+// filterRun is one response through the filter: JSON responses are buffered
+// (bounded) by the shared httpx.BufferWriter; anything else passes straight
+// through.
+type filterRun struct {
+	bw      *httpx.BufferWriter
 	f       *Filter
 	r       *http.Request
 	c       *compiledOp
 	op      string
 	monitor bool
-	state   bwState
-	status  int
-	buf     bytes.Buffer
 }
 
-func (b *bufWriter) Header() http.Header { return b.rw.Header() }
-
-// Unwrap lets http.ResponseController reach the underlying writer.
-func (b *bufWriter) Unwrap() http.ResponseWriter { return b.rw }
-
-func (b *bufWriter) Flush() {
-	if b.state == stPassing {
-		if fl, ok := b.rw.(http.Flusher); ok {
-			fl.Flush()
-		}
-	}
-}
-
-func (b *bufWriter) WriteHeader(code int) {
-	if b.state != stUndecided {
-		return
-	}
-	if code >= 100 && code < 200 {
-		b.rw.WriteHeader(code)
-		return
-	}
-	b.status = code
-	b.state = b.decide(code)
-	if b.state == stPassing {
-		b.rw.WriteHeader(code)
-	}
-}
-
-func (b *bufWriter) decide(code int) bwState {
+func (b *filterRun) decide(code int) httpx.BufferState {
 	if b.r.Method == http.MethodHead || code == http.StatusNoContent || code == http.StatusNotModified {
-		return stPassing
+		return httpx.BufferPassing
 	}
 	_, mode, _ := b.c.lookupResp(code)
 	if mode == ModeOff {
-		return stPassing
+		return httpx.BufferPassing
 	}
-	h := b.rw.Header()
+	h := b.bw.Header()
 	mt, _, err := mime.ParseMediaType(h.Get("Content-Type"))
 	if err != nil || !isJSON(strings.ToLower(mt)) {
-		return stPassing // non-JSON (including text/event-stream) passes untouched
+		return httpx.BufferPassing // non-JSON (including text/event-stream) passes untouched
 	}
 	if ce := h.Get("Content-Encoding"); ce != "" && !strings.EqualFold(ce, "identity") {
 		b.f.observe(b.op, "encoded")
 		b.f.log.Info("response filter: encoded json response cannot be inspected", "operation", b.op, "content_encoding", ce)
 		return b.blockOrPass("encoded")
 	}
-	if cl := h.Get("Content-Length"); cl != "" {
-		if n, err := strconv.ParseInt(cl, 10, 64); err == nil && n > b.f.opts.MaxBody {
-			return b.oversize(n)
-		}
-	}
-	return stBuffering
+	return httpx.BufferBuffering // a Content-Length over MaxBody goes to oversize
 }
 
-func (b *bufWriter) blockOrPass(reason string) bwState {
+func (b *filterRun) blockOrPass(reason string) httpx.BufferState {
 	if b.monitor {
 		gatehouse.RecordFrom(b.r.Context()).Monitor(Stage, reason)
-		return stPassing
+		return httpx.BufferPassing
 	}
 	gatehouse.RecordFrom(b.r.Context()).Block(Stage, reason)
-	return stBlocked
+	return httpx.BufferDiscarding
 }
 
-func (b *bufWriter) oversize(n int64) bwState {
+func (b *filterRun) oversize(n int64) httpx.BufferState {
 	if b.f.opts.Oversize == OversizePass {
 		b.f.observe(b.op, "oversize_pass")
 		b.f.log.Info("response filter: oversize response passed unfiltered", "operation", b.op,
 			"bytes_at_least", n, "max_body", b.f.opts.MaxBody)
 		gatehouse.RecordFrom(b.r.Context()).Set("response_filter", "oversize_pass")
-		return stPassing
+		return httpx.BufferPassing
 	}
 	b.f.observe(b.op, "oversize_block")
 	b.f.log.Info("response filter: oversize response blocked", "operation", b.op,
@@ -620,41 +578,16 @@ func (b *bufWriter) oversize(n int64) bwState {
 	return b.blockOrPass("oversize")
 }
 
-func (b *bufWriter) Write(p []byte) (int, error) {
-	if b.state == stUndecided {
-		b.WriteHeader(http.StatusOK)
-	}
-	switch b.state {
-	case stPassing:
-		return b.rw.Write(p)
-	case stBlocked:
-		return len(p), nil
-	}
-	if int64(b.buf.Len()+len(p)) > b.f.opts.MaxBody {
-		b.state = b.oversize(int64(b.buf.Len() + len(p)))
-		if b.state == stPassing {
-			b.rw.WriteHeader(b.status)
-			if _, err := b.rw.Write(b.buf.Bytes()); err != nil {
-				return 0, err
-			}
-			b.buf = bytes.Buffer{}
-			return b.rw.Write(p)
-		}
-		b.buf = bytes.Buffer{}
-		return len(p), nil
-	}
-	return b.buf.Write(p)
-}
-
-func (b *bufWriter) finish() {
-	switch b.state {
-	case stUndecided, stPassing:
+func (b *filterRun) finish() {
+	status := b.bw.Status()
+	switch b.bw.State() {
+	case httpx.BufferUndecided, httpx.BufferPassing:
 		return
-	case stBlocked:
+	case httpx.BufferDiscarding:
 		b.fail()
 		return
 	}
-	body, res, err := b.f.Apply(b.op, b.status, b.buf.Bytes())
+	body, res, err := b.f.Apply(b.op, status, b.bw.Body())
 	ctx := b.r.Context()
 	if err != nil {
 		action := "invalid"
@@ -662,12 +595,12 @@ func (b *bufWriter) finish() {
 			action = "unparseable"
 		}
 		b.f.observe(b.op, action)
-		b.f.log.Info("response filter: response blocked", "operation", b.op, "status", b.status,
+		b.f.log.Info("response filter: response blocked", "operation", b.op, "status", status,
 			"action", action, "reason", err.Error(), "monitor", b.monitor)
 		gatehouse.RecordFrom(ctx).Set("response_filter_reason", err.Error())
 		if b.monitor {
 			gatehouse.RecordFrom(ctx).Monitor(Stage, action)
-			b.send(b.buf.Bytes())
+			b.bw.Send(0, b.bw.Body())
 			return
 		}
 		gatehouse.RecordFrom(ctx).Block(Stage, action)
@@ -677,7 +610,7 @@ func (b *bufWriter) finish() {
 	if res.Fallbacks > 0 {
 		b.f.observe(b.op, "branch_fallback")
 		b.f.log.Info("response filter: no anyOf/oneOf branch could be chosen; filtered against the union of the branches",
-			"operation", b.op, "status", b.status, "objects", res.Fallbacks)
+			"operation", b.op, "status", status, "objects", res.Fallbacks)
 	}
 	if res.Changed {
 		if res.NStripped > 0 {
@@ -686,33 +619,27 @@ func (b *bufWriter) finish() {
 		if res.NMasked > 0 {
 			b.f.observe(b.op, "masked")
 		}
-		b.f.log.Info("response filter: fields removed", "operation", b.op, "status", b.status,
+		b.f.log.Info("response filter: fields removed", "operation", b.op, "status", status,
 			"stripped", strings.Join(res.Stripped, ","), "masked", strings.Join(res.Masked, ","),
 			"n_stripped", res.NStripped, "n_masked", res.NMasked, "monitor", b.monitor)
 		gatehouse.RecordFrom(ctx).Set("response_filter", fmt.Sprintf("stripped=%d masked=%d", res.NStripped, res.NMasked))
 		if b.monitor {
 			gatehouse.RecordFrom(ctx).Monitor(Stage, fmt.Sprintf("would strip %d and mask %d fields", res.NStripped, res.NMasked))
-			body = b.buf.Bytes()
+			body = b.bw.Body()
 		} else {
-			h := b.rw.Header()
+			h := b.bw.Header()
 			for _, k := range []string{"Etag", "Content-Md5", "Digest", "Repr-Digest", "Content-Digest"} {
 				h.Del(k)
 			}
 		}
 	}
-	b.send(body)
+	b.bw.Send(0, body)
 }
 
-func (b *bufWriter) send(body []byte) {
-	b.rw.Header().Set("Content-Length", strconv.Itoa(len(body)))
-	b.rw.WriteHeader(b.status)
-	_, _ = b.rw.Write(body)
-}
-
-func (b *bufWriter) fail() {
-	h := b.rw.Header()
+func (b *filterRun) fail() {
+	h := b.bw.Header()
 	for _, k := range []string{"Content-Length", "Etag", "Content-Encoding", "Last-Modified"} {
 		h.Del(k)
 	}
-	problem.Write(b.rw, b.r, http.StatusBadGateway)
+	problem.Write(b.bw.Unwrap(), b.r, http.StatusBadGateway)
 }

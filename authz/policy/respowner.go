@@ -14,6 +14,7 @@ import (
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/authn"
 	"github.com/gatehouse/gatehouse/authz/celpolicy"
+	"github.com/gatehouse/gatehouse/internal/httpx"
 	"github.com/gatehouse/gatehouse/problem"
 )
 
@@ -235,84 +236,47 @@ func (rc *respOwnerCheck) check(body []byte, claim any) respResult {
 	return respResult{reason: "response is neither an object nor an array"}
 }
 
-// respState is the response writer's state.
-type respState int
-
-const (
-	rsUndecided respState = iota
-	rsBuffering
-	rsPassing // not a 2xx: passes untouched
-	rsOversizePass
-	rsDenied // decided at WriteHeader; writes discarded
-)
-
-// respWriter buffers the response of an operation with an owner_response
-// rule and decides in finish. Not safe for concurrent use (neither is
+// respWriter runs one response of an operation with an owner_response rule
+// through the shared bounded buffering writer (httpx.BufferWriter) and
+// decides in finish. Not safe for concurrent use (neither is
 // http.ResponseWriter).
 type respWriter struct {
-	rw     http.ResponseWriter
-	r      *http.Request
-	p      *Policy
-	rc     *respOwnerCheck
-	claim  any
-	mode   gatehouse.Mode
-	saved  http.Header // headers set by outer stages before the upstream's
-	state  respState
-	status int
-	buf    bytes.Buffer
-	why    string // reason when rsDenied
-	deny   int    // status when rsDenied
+	bw    *httpx.BufferWriter
+	rw    http.ResponseWriter
+	r     *http.Request
+	p     *Policy
+	rc    *respOwnerCheck
+	claim any
+	mode  gatehouse.Mode
+	saved http.Header // headers set by outer stages before the upstream's
+	why   string      // reason when the writer discards
+	deny  int         // status when the writer discards
 }
 
-func (w *respWriter) Header() http.Header { return w.rw.Header() }
-
-// Unwrap lets http.ResponseController reach the underlying writer.
-func (w *respWriter) Unwrap() http.ResponseWriter { return w.rw }
-
-// Flush passes through only for responses that are not checked.
-func (w *respWriter) Flush() {
-	if w.state == rsPassing || w.state == rsOversizePass {
-		if fl, ok := w.rw.(http.Flusher); ok {
-			fl.Flush()
-		}
-	}
-}
-
-func (w *respWriter) WriteHeader(code int) {
-	if w.state != rsUndecided {
-		return
-	}
-	if code >= 100 && code < 200 {
-		w.rw.WriteHeader(code)
-		return
-	}
-	w.status = code
+// decide picks what happens to the body for the final status: a non-2xx
+// passes untouched; a 2xx JSON response is buffered; HEAD, non-JSON or
+// encoded responses cannot be verified and are denied (passed and recorded
+// in monitor mode).
+func (w *respWriter) decide(code int) httpx.BufferState {
 	if code < 200 || code > 299 {
-		w.state = rsPassing
-		w.rw.WriteHeader(code)
-		return
+		return httpx.BufferPassing
 	}
 	h := w.rw.Header()
 	switch {
 	case w.r.Method == http.MethodHead:
-		w.state, w.why, w.deny = rsDenied, "HEAD response has no body to verify", w.rc.status
+		w.why, w.deny = "HEAD response has no body to verify", w.rc.status
 	case !isJSONType(h.Get("Content-Type")):
-		w.state, w.why, w.deny = rsDenied, "response is not JSON", w.rc.status
+		w.why, w.deny = "response is not JSON", w.rc.status
 	case h.Get("Content-Encoding") != "" && !strings.EqualFold(h.Get("Content-Encoding"), "identity"):
-		w.state, w.why, w.deny = rsDenied, "response is encoded ("+quote(h.Get("Content-Encoding"))+"); cannot verify", http.StatusBadGateway
+		w.why, w.deny = "response is encoded ("+quote(h.Get("Content-Encoding"))+"); cannot verify", http.StatusBadGateway
 	default:
-		w.state = rsBuffering
-		if cl := h.Get("Content-Length"); cl != "" {
-			if n, err := strconv.ParseInt(cl, 10, 64); err == nil && n > w.p.maxRespBody {
-				w.oversize(n)
-			}
-		}
+		return httpx.BufferBuffering // a Content-Length over the bound goes to oversize
 	}
-	if w.state == rsDenied && w.mode == gatehouse.Monitor {
+	if w.mode == gatehouse.Monitor {
 		w.record(w.why, w.deny)
-		w.state = rsOversizePass // pass untouched, recorded
-		w.rw.WriteHeader(code)
+		return httpx.BufferPassing // pass untouched, recorded
 	}
+	return httpx.BufferDiscarding
 }
 
 func isJSONType(ct string) bool {
@@ -326,40 +290,14 @@ func isJSONType(ct string) bool {
 
 // oversize handles a body larger than the bound: 502 in enforce mode; in
 // monitor mode the buffered part and the rest pass, recorded.
-func (w *respWriter) oversize(n int64) {
+func (w *respWriter) oversize(n int64) httpx.BufferState {
 	why := fmt.Sprintf("response of at least %d bytes exceeds %d; cannot verify", n, w.p.maxRespBody)
 	if w.mode == gatehouse.Monitor {
 		w.record(why, http.StatusBadGateway)
-		w.state = rsOversizePass
-		w.rw.WriteHeader(w.status)
-		if w.buf.Len() > 0 {
-			_, _ = w.rw.Write(w.buf.Bytes())
-		}
-		w.buf = bytes.Buffer{}
-		return
+		return httpx.BufferPassing
 	}
-	w.state, w.why, w.deny = rsDenied, why, http.StatusBadGateway
-	w.buf = bytes.Buffer{}
-}
-
-func (w *respWriter) Write(b []byte) (int, error) {
-	if w.state == rsUndecided {
-		w.WriteHeader(http.StatusOK)
-	}
-	switch w.state {
-	case rsPassing, rsOversizePass:
-		return w.rw.Write(b)
-	case rsDenied:
-		return len(b), nil
-	}
-	if int64(w.buf.Len()+len(b)) > w.p.maxRespBody {
-		w.oversize(int64(w.buf.Len() + len(b)))
-		if w.state == rsOversizePass {
-			return w.rw.Write(b)
-		}
-		return len(b), nil
-	}
-	return w.buf.Write(b)
+	w.why, w.deny = why, http.StatusBadGateway
+	return httpx.BufferDiscarding
 }
 
 // record applies the mode to a failed check: audit record, log, metric.
@@ -377,30 +315,36 @@ func (w *respWriter) record(why string, status int) bool {
 	}
 	w.p.count(w.rc.key, outcome)
 	w.p.log.LogAttrs(ctx, slog.LevelInfo, "authz denied response",
-		slog.String("rule", w.rc.key), slog.String("reason", why), slog.Int("upstream_status", w.status),
+		slog.String("rule", w.rc.key), slog.String("reason", why), slog.Int("upstream_status", w.status()),
 		slog.Int("status", status), slog.String("mode", w.mode.String()), slog.Bool("blocked", block))
 	return block
 }
 
+// status is the upstream's status (200 when the handler wrote nothing).
+func (w *respWriter) status() int {
+	if s := w.bw.Status(); s != 0 {
+		return s
+	}
+	return http.StatusOK
+}
+
 // finish decides a buffered response and writes the answer.
 func (w *respWriter) finish() {
-	switch w.state {
-	case rsUndecided:
+	switch w.bw.State() {
+	case httpx.BufferUndecided:
 		// The handler wrote nothing: an empty 200 has no owner to verify.
-		w.status = http.StatusOK
-		w.state = rsBuffering
-	case rsPassing, rsOversizePass:
+	case httpx.BufferPassing:
 		return
-	case rsDenied:
+	case httpx.BufferDiscarding:
 		if w.record(w.why, w.deny) {
 			w.denyWith(w.deny)
 		}
 		return
 	}
-	res := w.rc.check(w.buf.Bytes(), w.claim)
+	res := w.rc.check(w.bw.Body(), w.claim)
 	if res.reason != "" {
 		if !w.record(res.reason, w.rc.status) {
-			w.send(w.buf.Bytes())
+			w.bw.Send(0, w.bw.Body())
 			return
 		}
 		w.denyWith(w.rc.status)
@@ -410,7 +354,7 @@ func (w *respWriter) finish() {
 		if w.mode == gatehouse.Monitor {
 			gatehouse.RecordFrom(w.r.Context()).Monitor("authz", fmt.Sprintf("%s: would remove %d non-owned elements", w.rc.key, res.removed))
 			w.p.count(w.rc.key, "monitor")
-			w.send(w.buf.Bytes())
+			w.bw.Send(0, w.bw.Body())
 			return
 		}
 		gatehouse.RecordFrom(w.r.Context()).Set("authz_filtered", strconv.Itoa(res.removed))
@@ -420,13 +364,7 @@ func (w *respWriter) finish() {
 			h.Del(k)
 		}
 	}
-	w.send(res.body)
-}
-
-func (w *respWriter) send(body []byte) {
-	w.rw.Header().Set("Content-Length", strconv.Itoa(len(body)))
-	w.rw.WriteHeader(w.status)
-	_, _ = w.rw.Write(body)
+	w.bw.Send(0, res.body)
 }
 
 // denyWith drops every header the upstream (or an inner stage) set, restores
@@ -478,5 +416,6 @@ func (p *Policy) wrapResponse(w http.ResponseWriter, r *http.Request, rc *respOw
 		}
 	}
 	rw := &respWriter{rw: w, r: r, p: p, rc: rc, claim: claim, mode: mode, saved: w.Header().Clone()}
-	return rw, r, rw.finish
+	rw.bw = httpx.NewBufferWriter(w, p.maxRespBody, rw.decide, rw.oversize)
+	return rw.bw, r, rw.finish
 }
