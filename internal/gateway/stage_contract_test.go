@@ -252,3 +252,207 @@ routes:
 		t.Fatalf("monitor mode: status %d, upstream got %q", resp.StatusCode, got)
 	}
 }
+
+const formSpec = `openapi: 3.0.3
+info: {title: forms, version: "1"}
+paths:
+  /profile:
+    post:
+      operationId: updateProfile
+      requestBody:
+        required: true
+        content:
+          application/x-www-form-urlencoded:
+            schema:
+              type: object
+              required: [display_name]
+              properties:
+                display_name: {type: string, maxLength: 40}
+                age: {type: integer, minimum: 0}
+                tags: {type: array, items: {type: string}}
+      responses:
+        '204': {description: ok}
+  /upload:
+    post:
+      operationId: upload
+      requestBody:
+        required: true
+        content:
+          multipart/form-data:
+            schema:
+              type: object
+              required: [title, file]
+              properties:
+                title: {type: string, maxLength: 40}
+                file: {type: string, format: binary}
+            encoding:
+              file: {contentType: 'image/png'}
+      responses:
+        '204': {description: ok}
+  /pets/{id}:
+    get:
+      operationId: getPet
+      parameters:
+        - {name: id, in: path, required: true, schema: {type: integer}}
+      responses:
+        '200':
+          description: ok
+          content:
+            application/json:
+              schema:
+                oneOf:
+                  - $ref: '#/components/schemas/Cat'
+                  - $ref: '#/components/schemas/Dog'
+                discriminator:
+                  propertyName: pet_type
+                  mapping: {cat: '#/components/schemas/Cat', dog: '#/components/schemas/Dog'}
+components:
+  schemas:
+    Cat:
+      type: object
+      required: [pet_type]
+      properties:
+        pet_type: {type: string}
+        name: {type: string}
+        secret_lives: {type: integer}
+    Dog:
+      type: object
+      required: [pet_type]
+      properties:
+        pet_type: {type: string}
+        name: {type: string}
+        bark: {type: boolean}
+`
+
+// TestContractFormsAndOneOf runs form, multipart and oneOf responses through
+// gateway.Build's pipeline and a real upstream: attacks on form bodies never
+// reach the upstream, clean ones do, and a Dog response loses the Cat-only
+// field the union of branches used to let through.
+func TestContractFormsAndOneOf(t *testing.T) {
+	var mu sync.Mutex
+	var bodies []string
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		bodies = append(bodies, r.URL.Path+" "+string(b))
+		mu.Unlock()
+		switch {
+		case strings.HasPrefix(r.URL.Path, "/pets/"):
+			w.Header().Set("Content-Type", "application/json")
+			io.WriteString(w, `{"pet_type":"dog","name":"Rex","bark":true,"secret_lives":9,"owner_ssn":"123-45-6789"}`)
+		default:
+			w.WriteHeader(204)
+		}
+	}))
+	defer up.Close()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "spec.yaml"), []byte(formSpec), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfgPath := filepath.Join(dir, "gatehouse.yaml")
+	if err := os.WriteFile(cfgPath, []byte(`listen: "127.0.0.1:0"
+upstream: "`+up.URL+`"
+spec: spec.yaml
+authz: { default: public }
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Check(cfgPath)
+	if err != nil {
+		t.Fatalf("config.Check: %v", err)
+	}
+	p, err := Build(context.Background(), cfg, Deps{Registry: prometheus.NewRegistry()})
+	if err != nil {
+		t.Fatalf("Build: %v", err)
+	}
+	defer p.Close()
+	gw := httptest.NewServer(p)
+	defer gw.Close()
+	send := func(path, ct, body string) (int, string) {
+		req, _ := http.NewRequest("POST", gw.URL+path, strings.NewReader(body))
+		req.Header.Set("Content-Type", ct)
+		resp, err := gw.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	const form = "application/x-www-form-urlencoded"
+	const mpct = "multipart/form-data; boundary=XyZ"
+	part := func(name, extra, content string) string {
+		return "--XyZ\r\nContent-Disposition: form-data; name=\"" + name + "\"" + extra + "\r\n\r\n" + content + "\r\n"
+	}
+	png := "Content-Type: image/png"
+	for _, tc := range []struct {
+		name, path, ct, body string
+		status               int
+		field                string
+	}{
+		{"form mass assignment", "/profile", form, "display_name=m&role=admin", 400, "/role"},
+		{"form duplicate field", "/profile", form, "display_name=m&display_name=admin", 400, "/display_name"},
+		{"form smuggled via query", "/profile?role=admin&display_name=x", form, "display_name=m", 400, "display_name"},
+		{"form integer", "/profile", form, "display_name=m&age=1e3", 400, "/age"},
+		{"form sqli", "/profile", form, "display_name=1%27+OR+%271%27%3D%271", 400, "/display_name"},
+		{"form semicolon", "/profile", form, "display_name=m;role=admin", 400, ""},
+		{"form charset utf-7", "/profile", form + "; charset=utf-7", "display_name=m", 415, ""},
+		{"json to form op", "/profile", "application/json", `{"display_name":"m"}`, 415, ""},
+		{"multipart wrong part type", "/upload", mpct,
+			part("title", "", "x") + part("file", `; filename="a.svg"`, "") + "--XyZ--\r\n", 415, "/file"},
+		{"multipart boundary prefix", "/upload", mpct,
+			part("title", "", "x\r\n--XyZz\r\nContent-Disposition: form-data; name=\"role\"\r\n\r\nadmin") +
+				"--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.png\"\r\n" + png + "\r\n\r\n\x89PNG\r\n--XyZ--\r\n", 400, ""},
+		{"multipart missing boundary", "/upload", "multipart/form-data", part("title", "", "x") + "--XyZ--\r\n", 400, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			status, body := send(tc.path, tc.ct, tc.body)
+			if status != tc.status {
+				t.Fatalf("POST %s: status %d, want %d (body %s)", tc.path, status, tc.status, body)
+			}
+			if pd := problemOf(t, body); pd.Field != tc.field {
+				t.Errorf("problem field = %q, want %q", pd.Field, tc.field)
+			}
+			if strings.Contains(body, "admin") {
+				t.Errorf("problem body echoes input: %s", body)
+			}
+		})
+	}
+	mu.Lock()
+	n := len(bodies)
+	mu.Unlock()
+	if n != 0 {
+		t.Fatalf("upstream received %d rejected requests: %q", n, bodies)
+	}
+
+	// Clean form and multipart requests reach the upstream unchanged.
+	if status, body := send("/profile", form, "display_name=Ann&age=30&tags=a&tags=b"); status != 204 {
+		t.Fatalf("clean form: %d %s", status, body)
+	}
+	upload := part("title", "", "Cat photo") + "--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.png\"\r\n" +
+		png + "\r\n\r\n\x89PNG\r\n\x1a\n' OR '1'='1 <script>\r\n--XyZ--\r\n"
+	if status, body := send("/upload", mpct, upload); status != 204 {
+		t.Fatalf("clean multipart (binary part not inspected): %d %s", status, body)
+	}
+	mu.Lock()
+	if len(bodies) != 2 || bodies[1] != "/upload "+upload {
+		t.Errorf("upstream got %q, want the clean form and the multipart body byte for byte", bodies)
+	}
+	mu.Unlock()
+
+	// oneOf with a discriminator: the Dog loses the Cat-only field.
+	resp, err := gw.Client().Get(gw.URL + "/pets/1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(b), `"bark":true`) {
+		t.Fatalf("GET /pets/1: %d %s", resp.StatusCode, b)
+	}
+	for _, leak := range []string{"secret_lives", "owner_ssn", "123-45"} {
+		if strings.Contains(string(b), leak) {
+			t.Errorf("GET /pets/1 leaked %q: %s", leak, b)
+		}
+	}
+}
