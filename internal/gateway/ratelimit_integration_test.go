@@ -39,6 +39,14 @@ paths:
           application/json:
             schema: { type: object }
       responses: { "200": { description: ok }, "401": { description: bad }, "429": { description: slow } }
+  /login2:
+    post:
+      operationId: login2
+      requestBody:
+        content:
+          application/json:
+            schema: { type: object }
+      responses: { "200": { description: ok }, "401": { description: bad }, "429": { description: slow } }
   /things:
     get:
       operationId: listThings
@@ -72,7 +80,11 @@ func rlWriteConfig(t *testing.T, dir, listen, upstream, rateLimits string, extra
 	}
 	// Anonymous requests are authorized (authz default public) so that the
 	// upstream answers; the rate limit runs before authz either way.
-	cfg := fmt.Sprintf("listen: %q\nupstream: %q\nspec: api.yaml\nauthz: { default: public }\n%s\nrate_limits:\n%s\n", listen, upstream, extra, rateLimits)
+	authz := "authz: { default: public }\n"
+	if strings.Contains(extra, "authz:") {
+		authz = ""
+	}
+	cfg := fmt.Sprintf("listen: %q\nupstream: %q\nspec: api.yaml\n%s%s\nrate_limits:\n%s\n", listen, upstream, authz, extra, rateLimits)
 	p := filepath.Join(dir, "gatehouse.yaml")
 	if err := os.WriteFile(p, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -240,6 +252,76 @@ func TestRateLimitLoginThroughGateway(t *testing.T) {
 	resp := rlDo(t, "POST", srv.URL+"/login", map[string]string{"X-Forwarded-For": "198.51.100.99"}, `{"username":"VICTIM"}`)
 	if resp.StatusCode != 429 || resp.Header.Get("Retry-After") != "60" || up.hits.Load() != hits {
 		t.Fatalf("locked account: %d Retry-After %q, upstream hits +%d", resp.StatusCode, resp.Header.Get("Retry-After"), up.hits.Load()-hits)
+	}
+}
+
+// TestRateLimitLockoutIgnoresGatehouseRejections: an attacker sends the
+// victim's username in requests gatehouse's authz rejects (403 before the
+// upstream). They must not count as failed logins, or anyone could lock any
+// account without ever reaching the upstream.
+func TestRateLimitLockoutIgnoresGatehouseRejections(t *testing.T) {
+	up := newRLUpstream(t)
+	clk := &rlClock{t: time.Unix(2e9, 0)}
+	srv := rlGateway(t, up, `  login:
+    operations: [login, login2]
+    account_field: /username
+    lockout: { after_failures: 3, base: 1m, max: 1h }`, `authz:
+  default: public
+  rules:
+    login: { roles: [admin] }`, clk)
+	// /login needs the admin role: anonymous attempts get gatehouse's own
+	// 401/403 from authz. /login2 (no rule) reaches the upstream. Both are
+	// login operations sharing the account's lockout.
+	for i := range 10 {
+		if c := rlDo(t, "POST", srv.URL+"/login", nil, `{"username":"victim","password":"x"}`).StatusCode; c != 401 && c != 403 {
+			t.Fatalf("attack %d: %d, want gatehouse's 401/403", i, c)
+		}
+	}
+	if n := up.hits.Load(); n != 0 {
+		t.Fatalf("rejected requests reached the upstream %d times", n)
+	}
+	if c := rlDo(t, "POST", srv.URL+"/login2", nil, `{"username":"victim","password":"right"}`).StatusCode; c != 200 {
+		t.Fatalf("victim after 10 gatehouse rejections: %d, want 200 (not locked)", c)
+	}
+	// The upstream's own 401s still lock the account.
+	up.status.Store(401)
+	for range 3 {
+		rlDo(t, "POST", srv.URL+"/login2", nil, `{"username":"victim","password":"wrong"}`)
+	}
+	if c := rlDo(t, "POST", srv.URL+"/login2", nil, `{"username":"victim"}`).StatusCode; c != 429 {
+		t.Fatalf("after 3 upstream 401s: %d, want 429", c)
+	}
+}
+
+// TestRateLimitCELKeyThroughGateway: a cel: key from config, through the
+// whole pipeline: per-tenant buckets, header-name case folded, and requests
+// whose expression fails share one error bucket (limited, not unlimited).
+func TestRateLimitCELKeyThroughGateway(t *testing.T) {
+	up := newRLUpstream(t)
+	clk := &rlClock{t: time.Unix(2e9, 0)}
+	srv := rlGateway(t, up, `  limits:
+    - { name: per-tenant, operations: [listThings], key: 'cel:request.headers["x-tenant"] + "/" + request.operation', rate: "2/min" }`, "", clk)
+	get := func(tenant string) int {
+		h := map[string]string{}
+		if tenant != "" {
+			h["X-Tenant"] = tenant
+		}
+		return rlDo(t, "GET", srv.URL+"/things", h, "").StatusCode
+	}
+	if got := []int{get("a"), get("a"), get("a"), get("b")}; fmt.Sprint(got) != "[200 200 429 200]" {
+		t.Fatalf("tenant a x3, b: %v, want [200 200 429 200]", got)
+	}
+	if got := []int{get(""), get(""), get("")}; fmt.Sprint(got) != "[200 200 429]" {
+		t.Fatalf("no tenant header (expression error) x3: %v, want [200 200 429]: one fixed error bucket", got)
+	}
+	// A long header value is a bounded key (hashed), in its own bucket...
+	if c := get(strings.Repeat("t", 2000)); c != 200 {
+		t.Fatalf("2 kB tenant: %d", c)
+	}
+	// ...and one so long that concatenating it exceeds the cost limit lands
+	// in the (already exhausted) error bucket: limited, not unlimited.
+	if c := get(strings.Repeat("t", 8000)); c != 429 {
+		t.Fatalf("8 kB tenant: %d, want 429 from the error bucket", c)
 	}
 }
 
@@ -505,4 +587,92 @@ func TestRateLimitTwoGatewaysSharedRedis(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestReadyzProbesRateLimitRedis: /readyz PINGs the rate limiter's Redis (a
+// real redis-server this test starts and kills). With on_store_error deny
+// an outage makes the gateway not ready; with local or allow it stays ready
+// and reports the store degraded. gatehouse_ratelimit_store_up follows.
+func TestReadyzProbesRateLimitRedis(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short")
+	}
+	for _, tt := range []struct {
+		onErr     string
+		downCode  int
+		downState string
+	}{
+		{"deny", 503, "unreachable"},
+		{"local", 200, "degraded"},
+		{"allow", 200, "degraded"},
+	} {
+		t.Run(tt.onErr, func(t *testing.T) {
+			rd := rlStartRedis(t)
+			up := newRLUpstream(t)
+			path := rlWriteConfig(t, t.TempDir(), "127.0.0.1:0", up.URL, fmt.Sprintf(`  store: "redis://%s/0"
+  on_store_error: %s
+  redis: { timeout: 200ms, dial_timeout: 200ms }
+  limits:
+    - { name: per-ip, key: ip, rate: "100/s" }`, rd.addr(), tt.onErr), "")
+			s, err := gateway.NewServer(context.Background(), gateway.ServerOptions{ConfigPath: path, LogOutput: io.Discard})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = s.Pipeline().Close() })
+			admin := httptest.NewServer(s.AdminHandler())
+			t.Cleanup(admin.Close)
+			get := func(p string) (int, string) {
+				t.Helper()
+				resp, err := http.Get(admin.URL + p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer resp.Body.Close()
+				b, _ := io.ReadAll(resp.Body)
+				return resp.StatusCode, string(b)
+			}
+			ready := func(wantCode int, wantState string) {
+				t.Helper()
+				code, body := get("/readyz")
+				if code != wantCode || !strings.Contains(body, `"ratelimit_store":"`+wantState+`"`) {
+					t.Fatalf("readyz = %d %s; want %d with ratelimit_store %s", code, body, wantCode, wantState)
+				}
+				for _, leak := range []string{rd.addr(), strconv.Itoa(rd.port), "redis://", "dial", "refused"} {
+					if strings.Contains(body, leak) {
+						t.Fatalf("readyz body leaks %q: %s", leak, body)
+					}
+				}
+			}
+			gauge := func(want string) {
+				t.Helper()
+				_, m := get("/metrics")
+				if !strings.Contains(m, "gatehouse_ratelimit_store_up "+want+"\n") {
+					t.Fatalf("gatehouse_ratelimit_store_up != %s in:\n%s", want, grepLines(m, "gatehouse_ratelimit"))
+				}
+			}
+			ready(200, "ok")
+			gauge("1")
+			rd.stop()
+			ready(tt.downCode, tt.downState)
+			gauge("0")
+			if tt.downCode == 200 {
+				if _, body := get("/readyz"); !strings.Contains(body, `"degraded":["ratelimit_store"]`) || !strings.Contains(body, `"status":"ready"`) {
+					t.Fatalf("degraded readyz body: %s", body)
+				}
+			}
+			rd.start() // same port: recovery needs no restart of the gateway
+			ready(200, "ok")
+			gauge("1")
+		})
+	}
+}
+
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
