@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"time"
 
+	"github.com/gatehouse/gatehouse/authn"
 	"github.com/gatehouse/gatehouse/ratelimit"
 )
 
@@ -48,4 +49,39 @@ func ExampleMiddleware() {
 	// 200 "per-ip";r=1;t=30 retry-after:
 	// 200 "per-ip";r=0;t=60 retry-after:
 	// 429 "per-ip";r=0;t=30 retry-after:30
+}
+
+// A cel: key: one bucket per tenant claim, anonymous callers by address.
+// The expression is compiled and type-checked once, in ParseKey.
+func ExampleKeyCEL() {
+	key, err := ratelimit.ParseKey([]string{`cel:principal.claims.?tenant.orValue("anon:" + request.ip)`}, nil)
+	if err != nil {
+		panic(err)
+	}
+	mw, err := ratelimit.New(ratelimit.Options{
+		Limits: []ratelimit.Limit{{Policy: ratelimit.MustPolicy("per-tenant", "1/min", 1), Key: key}},
+		Now:    func() time.Time { return time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC) },
+	})
+	if err != nil {
+		panic(err)
+	}
+	h := mw.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	for _, tenant := range []string{"acme", "acme", "globex", ""} {
+		r := httptest.NewRequest("GET", "/", nil)
+		if tenant != "" {
+			r = r.WithContext(authn.NewContext(r.Context(), &authn.Principal{Subject: "u", Claims: map[string]any{"tenant": tenant}}))
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		fmt.Printf("%q %d\n", tenant, w.Code)
+	}
+	// A type error is found when the config loads.
+	_, err = ratelimit.ParseKey([]string{"cel:principal.roles"}, nil)
+	fmt.Println(err)
+	// Output:
+	// "acme" 200
+	// "acme" 429
+	// "globex" 200
+	// "" 200
+	// ratelimit: cel key: result type is list(string), want string, int, uint or bool
 }
