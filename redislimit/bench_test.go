@@ -6,7 +6,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/gatehouse/gatehouse/ratelimit"
+	"github.com/gatehouse/gatehouse/redislimit"
 )
 
 // BenchmarkRedisTake measures one decision round trip against the real
@@ -49,4 +52,39 @@ func BenchmarkRedisTakeParallel(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkClusterPathTake measures the Cluster code path (one script call
+// per limit, pipelined) on the standalone test Redis: three limits all
+// allowed (one round trip), and refused by one of them (a second round
+// trip refunds the two that charged).
+func BenchmarkClusterPathTake(b *testing.B) {
+	for _, refused := range []bool{false, true} {
+		name := "allowed"
+		if refused {
+			name = "refused_refund"
+		}
+		b.Run(name, func(b *testing.B) {
+			c := redis.NewClient(mustParseURL(b))
+			st := redislimit.NewFromClient(c, redislimit.Options{Cluster: true, Prefix: prefix()})
+			defer st.Close()
+			strict := ratelimit.MustPolicy("s", "1000000/s", 1000000)
+			if refused {
+				strict = ratelimit.MustPolicy("s", "1/h", 1)
+			}
+			ops := []ratelimit.Op{
+				{Policy: ratelimit.MustPolicy("a", "1000000/s", 1000000), Key: "k"},
+				{Policy: strict, Key: "k"},
+				{Policy: ratelimit.MustPolicy("c", "1000000/s", 1000000), Key: "k"},
+			}
+			out := make([]ratelimit.Decision, len(ops))
+			ctx := context.Background()
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := st.Take(ctx, ops, time.Now(), out); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }

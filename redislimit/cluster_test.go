@@ -159,7 +159,7 @@ func TestClusterPathRefund(t *testing.T) {
 	}
 }
 
-func mustParseURL(t *testing.T) *redis.Options {
+func mustParseURL(t testing.TB) *redis.Options {
 	t.Helper()
 	o, err := redis.ParseURL(testutil.RedisURL(t))
 	if err != nil {
