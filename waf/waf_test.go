@@ -2,6 +2,7 @@ package waf
 
 import (
 	"context"
+	"encoding/base64"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -261,6 +262,15 @@ func TestBenignPasses(t *testing.T) {
 		{"delete method", req("DELETE", "/users/42", "", "")},
 		{"patch merge-patch+json (allowed by option)", req("PATCH", "/users/42", "application/merge-patch+json", `{"nickname":"Rock 'n' Roll"}`)},
 		{"iso date and email", req("GET", "/events?from=2026-11-27T12:00:00Z&email=ann%2Btest%40example.com", "", "")},
+		{"bearer jwt and api key headers", func() *http.Request {
+			r := req("GET", "/me", "", "")
+			enc := base64.RawURLEncoding.EncodeToString
+			r.Header.Set("Authorization", "Bearer "+enc([]byte(`{"alg":"RS256","typ":"JWT","kid":"k1"}`))+"."+
+				enc([]byte(`{"iss":"https://idp.example.com/","sub":"user-42","aud":"orders-api","exp":1790000000,"scope":"orders:read orders:write"}`))+"."+
+				enc([]byte(strings.Repeat("\x8f\x01\xfe", 86))))
+			r.Header.Set("X-Api-Key", "ghk_2f8c1e0b9a7d4c3b_QmFzZTY0K1NsYXNoLz0=")
+			return r
+		}()},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if v := check(t, w, tc.r); v.Blocked {
