@@ -172,6 +172,9 @@ func New(o Options) (*WAF, error) {
 	_, ok := tx.(ruleRemover)
 	_ = tx.Close()
 	if !ok {
+		if c, ok := cw.(experimental.WAFCloser); ok {
+			_ = c.Close()
+		}
 		return nil, ErrUnsupportedCoraza
 	}
 	w := &WAF{waf: cw, maxBody: o.MaxBody, body: o.InspectBody, log: log}
