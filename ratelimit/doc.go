@@ -15,6 +15,13 @@
 // node, or redislimit.Store across nodes. What happens when the shared store
 // fails is chosen explicitly ([StoreErrorMode]).
 //
+// Keys can also be CEL expressions ([KeyCEL], config "cel:<expr>"), over
+// the authz rules' variable names. Why cel-go with its own environment
+// rather than authz/celpolicy's compiler: celpolicy only compiles bool rules
+// typed per operation, while a key returns a string and a limit spans many
+// operations; the cost limit is a tenth of authz's since keys run on every
+// request, and a failing key fails closed into a fixed error bucket.
+//
 // Why GCRA rather than golang.org/x/time/rate: x/time/rate keeps a float
 // bucket per Limiter object and a mutex each; GCRA needs one int64 per key,
 // which fits a bounded map in memory and one atomic Lua script in Redis.
