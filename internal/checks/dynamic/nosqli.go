@@ -19,7 +19,10 @@ import (
 //   - query parameters: param[$ne]=<no match> answers more JSON items than
 //     both param=<no match> and the control param[ghscan]=<no match>
 //     (an API that ignores bracketed parameters answers the control with
-//     the same unfiltered list, so it is not reported), twice.
+//     the same unfiltered list, so it is not reported), twice;
+//   - string properties of POST JSON bodies: {"f": {"$ne": <no match>}}
+//     judged the same way against {"f": <no match>} and the control
+//     {"f": {"ghscan": <no match>}}.
 type NoSQLInjection struct{}
 
 var _ scan.Check = NoSQLInjection{}
@@ -120,6 +123,70 @@ func (NoSQLInjection) Run(ctx context.Context, t *scan.Target, report func(scan.
 				Detail: fmt.Sprintf("%s %s: %s[$ne]=%s answered %d items (twice), %s=%s answered %d and the control %s[ghscan]=%s answered %d: the operator reached the query.", op.Method, op.Template, prm.Name, nomatch, items(inj.Body), prm.Name, nomatch, items(base.Body), prm.Name, nomatch, items(ctl.Body)),
 			}.At(op).With(base, "plain value").With(inj, "operator injected"))
 		}
+	}
+	return nosqlBody(ctx, t, report)
+}
+
+// nosqlBody probes the top-level string properties of POST JSON bodies
+// (login and logout excepted, one property at a time, the rest valid):
+// {"f": {"$ne": <no match>}} must answer more JSON items than
+// {"f": <no match>}, twice, and more than the control
+// {"f": {"ghscan": <no match>}}, which an API that ignores objects it did
+// not expect answers like the operator.
+func nosqlBody(ctx context.Context, t *scan.Target, report func(scan.Finding)) error {
+	const nomatch = "ghscan-nomatch-zq"
+	for _, sp := range stringPoints(t, true) {
+		if sp.in != "body" {
+			continue
+		}
+		op, id := sp.op, actor(t, sp.op)
+		send := func(v any) (*scan.Exchange, error) {
+			p := t.Prepare(op, id)
+			if p.BodyMap() == nil {
+				return nil, nil
+			}
+			sp.set(p, v)
+			ex, err := t.Send(ctx, p, id)
+			if err != nil {
+				return nil, stopErr(ctx, err)
+			}
+			return ex, nil
+		}
+		base, err := send(nomatch)
+		if err != nil {
+			return err
+		}
+		if base == nil || !granted(base) || items(base.Body) < 0 {
+			continue
+		}
+		var inj *scan.Exchange
+		confirmed := true
+		for range 2 {
+			ex, err := send(map[string]any{"$ne": nomatch})
+			if err != nil {
+				return err
+			}
+			if ex == nil || !granted(ex) || items(ex.Body) <= items(base.Body) {
+				confirmed = false
+				break
+			}
+			inj = ex
+		}
+		if !confirmed {
+			continue
+		}
+		ctl, err := send(map[string]any{"ghscan": nomatch})
+		if err != nil {
+			return err
+		}
+		if ctl == nil || granted(ctl) && items(ctl.Body) >= items(inj.Body) {
+			continue
+		}
+		report(scan.Finding{
+			Param: sp.String(),
+			Detail: fmt.Sprintf("%s %s: {%q: {\"$ne\": %q}} answered %d items (twice), {%q: %q} answered %d and the control {%q: {\"ghscan\": %q}} answered %d: the operator reached the query.",
+				op.Method, op.Template, sp.name, nomatch, items(inj.Body), sp.name, nomatch, items(base.Body), sp.name, nomatch, items(ctl.Body)),
+		}.At(op).With(base, "plain value").With(inj, "operator injected"))
 	}
 	return nil
 }

@@ -6,14 +6,16 @@ import (
 	"github.com/gatehouse/gatehouse/internal/checks/dynamic"
 )
 
-// The toy sleeps toyUnit per requested second; the checks' Unit matches, so
+// The toy sleeps toyUnit per requested second, for a query parameter
+// (GET /users/search?q=) and for a JSON body field (POST /users/find
+// {"name"}); the other body field (an integer) stays valid; the checks' Unit matches, so
 // a full probe costs about 8 units (200ms) per payload.
 func TestSQLiTime(t *testing.T) {
-	expect(t, dynamic.SQLiTime{Unit: toyUnit}, vuln{SQLiTime: true}, "searchUsers|query q")
+	expect(t, dynamic.SQLiTime{Unit: toyUnit}, vuln{SQLiTime: true}, "searchUsers|query q", "findUsers|body name")
 }
 
 func TestCommandInjection(t *testing.T) {
-	expect(t, dynamic.CommandInjection{Unit: toyUnit}, vuln{CmdTime: true}, "searchUsers|query q")
+	expect(t, dynamic.CommandInjection{Unit: toyUnit}, vuln{CmdTime: true}, "searchUsers|query q", "findUsers|body name")
 }
 
 // A constant slowness unrelated to the payload is not injection: the shell
