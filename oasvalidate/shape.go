@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/pb33f/jsonschema/v6"
 	"github.com/pb33f/libopenapi/datamodel/high/base"
@@ -47,7 +48,15 @@ type Shape struct {
 	open      bool
 	merged    map[string][]*Shape
 	hasChoice bool // some schema in the closure has a selectable anyOf/oneOf
+
+	// views caches Select's result per sequence of branch decisions (the
+	// decisions depend on the schema only, so the cache is bounded).
+	viewMu sync.RWMutex
+	views  map[string]*Shape
 }
+
+// maxViews bounds the per-shape cache of selected views.
+const maxViews = 256
 
 // choiceGroup is one anyOf or oneOf with its branch validators and the
 // discriminator declared beside it.
@@ -511,34 +520,65 @@ func Select(ss []*Shape, obj map[string]any) (out []*Shape, fellBack bool) {
 			continue
 		}
 		var flat []*Shape
-		seen := map[*Shape]bool{}
-		if s.collect(obj, &flat, seen) {
+		var key []byte
+		if s.collect(obj, &flat, &key) {
 			fellBack = true
 		}
-		out = append(out, view(flat))
+		out = append(out, s.cachedView(key, flat))
 	}
 	return out, fellBack
 }
 
-// collect adds x and the schemas that apply to obj under x to flat; it
-// reports whether some group fell back to the union.
-func (x *Shape) collect(obj map[string]any, flat *[]*Shape, seen map[*Shape]bool) bool {
-	if x == nil || seen[x] {
+// cachedView returns the view for the decision sequence key, building it
+// from flat on a miss.
+func (s *Shape) cachedView(key []byte, flat []*Shape) *Shape {
+	s.viewMu.RLock()
+	v := s.views[string(key)]
+	s.viewMu.RUnlock()
+	if v != nil {
+		return v
+	}
+	v = view(flat)
+	s.viewMu.Lock()
+	if s.views == nil {
+		s.views = map[string]*Shape{}
+	}
+	if len(s.views) < maxViews {
+		s.views[string(key)] = v
+	}
+	s.viewMu.Unlock()
+	return v
+}
+
+func contains(flat []*Shape, x *Shape) bool {
+	for _, f := range flat {
+		if f == x {
+			return true
+		}
+	}
+	return false
+}
+
+// collect adds x and the schemas that apply to obj under x to flat, and
+// each group's decision to key; it reports whether some group fell back to
+// the union. The traversal order depends on the schema and the decisions
+// only, so key identifies flat.
+func (x *Shape) collect(obj map[string]any, flat *[]*Shape, key *[]byte) bool {
+	if x == nil || contains(*flat, x) {
 		return false
 	}
-	seen[x] = true
 	*flat = append(*flat, x)
 	fell := false
 	for _, a := range x.allOf {
-		fell = a.collect(obj, flat, seen) || fell
+		fell = a.collect(obj, flat, key) || fell
 	}
 	for _, a := range x.cond {
-		fell = a.collect(obj, flat, seen) || fell
+		fell = a.collect(obj, flat, key) || fell
 	}
 	if x.groups == nil {
 		for _, g := range x.choices {
 			for _, b := range g {
-				fell = b.collect(obj, flat, seen) || fell
+				fell = b.collect(obj, flat, key) || fell
 			}
 		}
 		return fell
@@ -547,13 +587,18 @@ func (x *Shape) collect(obj map[string]any, flat *[]*Shape, seen map[*Shape]bool
 		picked := g.pick(obj)
 		if picked == nil {
 			fell = true
+			*key = append(*key, 0xFF)
 			for _, b := range g.branches {
-				fell = b.collect(obj, flat, seen) || fell
+				fell = b.collect(obj, flat, key) || fell
 			}
 			continue
 		}
 		for _, i := range picked {
-			fell = g.branches[i].collect(obj, flat, seen) || fell
+			*key = append(*key, byte(i))
+		}
+		*key = append(*key, 0xFE)
+		for _, i := range picked {
+			fell = g.branches[i].collect(obj, flat, key) || fell
 		}
 	}
 	return fell
