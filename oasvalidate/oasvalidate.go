@@ -10,6 +10,12 @@
 // different documents. The library never routes: the operation comes from
 // gatehouse.RouteFrom(ctx), set by the gateway's own router.
 //
+// Form bodies (application/x-www-form-urlencoded, multipart/form-data) are
+// decoded by this package's strict decoders, converted to the schema's types
+// by the OpenAPI encoding rules and then validated and walked exactly like
+// JSON. They are held in memory, bounded by MaxBody: mime/multipart's
+// ReadForm is not used because it spools large parts to temporary files.
+//
 // Chosen over kin-openapi's openapi3filter because that supports OpenAPI 3.0
 // only; see docs/contract.md for the measured comparison.
 package oasvalidate

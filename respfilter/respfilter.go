@@ -7,8 +7,11 @@
 // Filtering rather than only blocking keeps an API working while it stops
 // leaking (OWASP API3:2023, excessive data exposure). Bodies are buffered only
 // up to a limit; larger or streaming responses are passed through or blocked
-// by configuration, never buffered without bound. Shapes come from
-// oasvalidate, so request and response agree on what "declared" means.
+// by configuration, never buffered without bound (httpx.BufferWriter, shared
+// with the response-side ownership rule). Shapes come from oasvalidate, so
+// request and response agree on what "declared" means. Under anyOf/oneOf a
+// value keeps only the properties of the branch it belongs to (discriminator,
+// else the branches it validates against), not the union of all branches.
 package respfilter
 
 import (
