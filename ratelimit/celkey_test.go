@@ -131,6 +131,9 @@ func TestCELKeyValues(t *testing.T) {
 				if !errors.Is(err, ratelimit.ErrCELEval) {
 					t.Fatalf("AppendErr = %q, %v; want ErrCELEval", got, err)
 				}
+				if tt.name == "cost limit" && !strings.Contains(err.Error(), "cost limit exceeded") {
+					t.Fatalf("error %v, want the cost limit", err)
+				}
 				// Every failure of any expression lands in one fixed bucket.
 				if errBucket == "" {
 					errBucket = string(got)
