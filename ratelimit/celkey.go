@@ -6,11 +6,14 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 
 	"github.com/google/cel-go/cel"
+	celast "github.com/google/cel-go/common/ast"
+	"github.com/google/cel-go/common/operators"
 	"github.com/google/cel-go/common/types"
 	"github.com/google/cel-go/interpreter"
 
@@ -107,8 +110,9 @@ func KeyCEL(expr string, ip ClientIPFunc) (Key, error) {
 		return Key{}, fmt.Errorf("%w: %w", ErrCELKey, err)
 	}
 	ip = orPeer(ip)
+	hdrs := headerNames(ast)
 	return Key{kind: "cel", parts: []keyPart{func(r *http.Request, dst []byte) ([]byte, error) {
-		v, err := evalCEL(prg, r, ip)
+		v, err := evalCEL(prg, r, ip, hdrs)
 		if err != nil {
 			return append(dst, 'E'), err
 		}
@@ -122,8 +126,8 @@ func KeyCEL(expr string, ip ClientIPFunc) (Key, error) {
 
 // evalCEL runs prg on r and converts the result to its canonical string.
 // It never panics: cel-go reports runtime failures as errors.
-func evalCEL(prg cel.Program, r *http.Request, ip ClientIPFunc) (string, error) {
-	out, _, err := prg.Eval(&celActivation{r: r, ip: ip})
+func evalCEL(prg cel.Program, r *http.Request, ip ClientIPFunc, hdrs []string) (string, error) {
+	out, _, err := prg.Eval(&celActivation{r: r, ip: ip, hdrs: hdrs})
 	if err != nil {
 		return "", fmt.Errorf("%w: %w", ErrCELEval, err)
 	}
@@ -150,6 +154,77 @@ func evalCEL(prg cel.Program, r *http.Request, ip ClientIPFunc) (string, error) 
 type celActivation struct {
 	r  *http.Request
 	ip ClientIPFunc
+	// hdrs, when not nil, are the only (lower-case) header names the
+	// expression can observe (see headerNames).
+	hdrs []string
+}
+
+// headerNames returns the lower-case header names an expression reads when
+// it only ever reads request.headers by constant name (h["x"], h[?"x"],
+// h.x, h.?x, has(h.x), "x" in h), so an evaluation builds a map of those
+// headers instead of all of them. nil: the expression uses the map as a
+// whole (size, iteration, a computed name) and gets every header.
+func headerNames(a *cel.Ast) []string {
+	nat := a.NativeRep()
+	refs := nat.ReferenceMap()
+	uses := map[int64]bool{} // expr ids of request.headers -> read by a constant name
+	for id, r := range refs {
+		if r.Name == "request.headers" {
+			uses[id] = false
+		}
+	}
+	if len(uses) == 0 {
+		return nil
+	}
+	var names []string
+	add := func(operand celast.Expr, name string) {
+		if _, ok := uses[operand.ID()]; ok {
+			uses[operand.ID()] = true
+			// The whole map has lower-case names only: another spelling
+			// can never be found, so it needs no entry.
+			if name == strings.ToLower(name) && !slices.Contains(names, name) {
+				names = append(names, name)
+			}
+		}
+	}
+	lit := func(e celast.Expr) (string, bool) {
+		if e.Kind() != celast.LiteralKind {
+			return "", false
+		}
+		s, ok := e.AsLiteral().(types.String)
+		return string(s), ok
+	}
+	celast.PostOrderVisit(nat.Expr(), celast.NewExprVisitor(func(e celast.Expr) {
+		switch e.Kind() {
+		case celast.SelectKind:
+			add(e.AsSelect().Operand(), e.AsSelect().FieldName())
+		case celast.CallKind:
+			c := e.AsCall()
+			args := c.Args()
+			if len(args) != 2 {
+				return
+			}
+			switch c.FunctionName() {
+			case operators.Index, operators.OptIndex, operators.OptSelect:
+				if n, ok := lit(args[1]); ok {
+					add(args[0], n)
+				}
+			case operators.In:
+				if n, ok := lit(args[0]); ok {
+					add(args[1], n)
+				}
+			}
+		}
+	}))
+	for _, ok := range uses {
+		if !ok {
+			return nil
+		}
+	}
+	if names == nil {
+		names = []string{} // only names no header can have: an empty map
+	}
+	return names
 }
 
 var (
@@ -183,9 +258,21 @@ func (a *celActivation) ResolveName(name string) (any, bool) {
 		q := map[string][]string(r.URL.Query())
 		return q, true
 	case "request.headers":
+		if a.hdrs != nil {
+			h := make(map[string]string, len(a.hdrs))
+			for k, v := range r.Header {
+				for _, n := range a.hdrs {
+					if strings.EqualFold(k, n) {
+						h[n] = joinHeader(h[n], v)
+					}
+				}
+			}
+			return h, true
+		}
 		h := make(map[string]string, len(r.Header))
 		for k, v := range r.Header {
-			h[strings.ToLower(k)] = strings.Join(v, ", ")
+			lk := strings.ToLower(k)
+			h[lk] = joinHeader(h[lk], v)
 		}
 		return h, true
 	case "request.ip":
@@ -195,6 +282,16 @@ func (a *celActivation) ResolveName(name string) (any, bool) {
 		return "", true
 	}
 	return nil, false
+}
+
+// joinHeader joins a header's values with ", " after prev (the values of
+// another spelling of the same name, in a map built by hand).
+func joinHeader(prev string, v []string) string {
+	j := strings.Join(v, ", ")
+	if prev == "" {
+		return j
+	}
+	return prev + ", " + j
 }
 
 func resolvePrincipal(p *authn.Principal, field string) (any, bool) {

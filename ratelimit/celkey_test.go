@@ -244,3 +244,32 @@ func TestCELKeyFailsClosed(t *testing.T) {
 		t.Fatalf("tenant acme: %d", w.Code)
 	}
 }
+
+// TestCELKeyHeaderSubset: an expression that reads headers only by constant
+// name gets a map of just those headers; it must key exactly like one that
+// sees the whole map.
+func TestCELKeyHeaderSubset(t *testing.T) {
+	reqs := map[string]*http.Request{
+		"present":       celReq("192.0.2.1:1", http.Header{"X-Tenant": {"acme"}, "Accept": {"*/*"}}, nil, nil, ""),
+		"repeated":      celReq("192.0.2.1:1", http.Header{"X-Tenant": {"a", "b"}}, nil, nil, ""),
+		"two spellings": celReq("192.0.2.1:1", http.Header{"X-Tenant": {"a"}, "x-tenant": {"a"}}, nil, nil, ""),
+		"absent":        celReq("192.0.2.1:1", http.Header{"Accept": {"*/*"}}, nil, nil, ""),
+	}
+	pairs := []struct{ subset, whole string }{
+		{`request.headers[?"x-tenant"].orValue("-")`, `size(request.headers) >= 0 ? request.headers[?"x-tenant"].orValue("-") : ""`},
+		{`"x-tenant" in request.headers`, `request.headers.exists(k, k == "x-tenant")`},
+		{`has(request.headers.accept) ? request.headers.accept : "none"`, `request.headers.exists(k, k == "accept") ? request.headers["accept"] : "none"`},
+		{`request.headers["X-TENANT"]`, `size(request.headers) >= 0 ? request.headers["X-TENANT"] : ""`}, // never found: names are lower-case
+	}
+	for _, p := range pairs {
+		for name, r := range reqs {
+			t.Run(p.subset+"/"+name, func(t *testing.T) {
+				a, errA := celKey(t, "cel:"+p.subset).AppendErr(nil, r)
+				b, errB := celKey(t, "cel:"+p.whole).AppendErr(nil, r)
+				if string(a) != string(b) || (errA == nil) != (errB == nil) {
+					t.Fatalf("subset map: %q %v; whole map: %q %v", a, errA, b, errB)
+				}
+			})
+		}
+	}
+}
