@@ -8,7 +8,7 @@
 // Why off by default: an API gateway that validates against the OpenAPI
 // contract already rejects most of what the CRS looks for, and the CRS is
 // written for web pages: on API traffic it multiplies the gateway's CPU per
-// request 13-20x (GET) to 90-155x (1 KiB JSON body) and flags about 6% of real API
+// request 13-20x (GET) to 90-155x (1 KiB JSON body) and flags 4% of real API
 // description prose at PL1, a third at PL2 (docs/waf.md has the numbers).
 //
 // New builds one Coraza WAF (the CRS's 666 rules load in 0.2-0.6 s and hold
