@@ -121,9 +121,11 @@ type Phase int
 const (
 	// PhaseParallel: ordinary read-mostly checks, run concurrently first.
 	PhaseParallel Phase = iota
-	// PhaseProbe: few, non-destructive requests that need a quiet target and
-	// must see the login before anything throttles it (user enumeration,
-	// NoSQL login bypass: a handful of failed logins, below lockouts).
+	// PhaseProbe: non-destructive probes that need a quiet target: login
+	// probes that must see the login before anything throttles it (user
+	// enumeration, NoSQL login bypass: a handful of failed logins, below
+	// lockouts) and time-based probes, whose delays concurrent checks would
+	// blur.
 	PhaseProbe
 	// PhaseState: checks that change server state other checks rely on
 	// (logging tokens out, escalating privileges).

@@ -24,6 +24,10 @@ func (CommandInjection) Meta() scan.Meta {
 		Remediation: "Never pass input to a shell; call programs with an argument vector and validate values against an allow-list.",
 		Fix:         "request: { validate: true, detect_injection: true }",
 		Intrusive:   true,
+		// Timing is measured alone (concurrent checks would add their load to
+		// the delays), and body probes create objects that would change the
+		// lists other checks compare.
+		Phase: scan.PhaseProbe,
 	}
 }
 

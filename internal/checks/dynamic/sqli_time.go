@@ -29,6 +29,10 @@ func (SQLiTime) Meta() scan.Meta {
 		Remediation: "Use parameterized queries (placeholders) for every value; never concatenate input into SQL.",
 		Fix:         "request: { validate: true, detect_injection: true }",
 		Intrusive:   true,
+		// Timing is measured alone (concurrent checks would add their load to
+		// the delays), and body probes create objects that would change the
+		// lists other checks compare.
+		Phase: scan.PhaseProbe,
 	}
 }
 
