@@ -58,15 +58,23 @@ func FuzzFilter(f *testing.F) {
 		`[{"id":1,"PassWord":"p"},{"address":{"next":{"secret":1}}}]`,
 		`{"extra":{"token":"t","nested":[{"ssn":"1"}]},"bio":"4111111111111111"}`,
 		`{"id":1e400}`, `[]`, `"str"`, `{"a":{"a":{"a":{}}}}`,
+		`{"pet_type":"dog","name":"Rex","bark":true,"secret_lives":9}`,
+		`[{"pet_type":"cat","name":"Tom","token":"t"},{"pet_type":"ferret"}]`,
+		`{"email":"a@example.com","phone":"+1","phone_carrier":"x"}`,
 	} {
 		f.Add(s, 200)
 	}
 	flt := newFilter(f, "testdata/users30.yaml", Options{MaskCards: true})
+	pets := newFilter(f, "testdata/pets31.yaml", Options{MaskCards: true}) // oneOf/anyOf branch selection
 	f.Fuzz(func(t *testing.T, body string, status int) {
 		if status < 100 || status > 599 {
 			status = 200
 		}
-		for _, op := range []string{"getUser", "listUsers", "nope"} {
+		for _, op := range []string{"getUser", "listUsers", "nope", "getPet", "listPets", "getContact"} {
+			flt := flt
+			if op == "getPet" || op == "listPets" || op == "getContact" {
+				flt = pets
+			}
 			out, res, err := flt.Apply(op, status, []byte(body))
 			if err != nil {
 				return
