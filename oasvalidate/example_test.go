@@ -1,6 +1,7 @@
 package oasvalidate_test
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -58,4 +59,21 @@ func Example() {
 	// 201 false
 	// 400 true
 	// 400 true
+}
+
+// ExampleParseMultipart decodes a multipart/form-data body strictly: a part
+// hidden behind a longer boundary that a lenient parser would split out is
+// refused.
+func ExampleParseMultipart() {
+	body := "--b\r\nContent-Disposition: form-data; name=\"title\"\r\n\r\nHoliday\r\n--b--\r\n"
+	fields, err := oasvalidate.ParseMultipart([]byte(body), "b", oasvalidate.FormLimits{})
+	fmt.Println(fields[0].Name, fields[0].Value, err)
+
+	smuggled := "--b\r\nContent-Disposition: form-data; name=\"title\"\r\n\r\nx\r\n" +
+		"--bb\r\nContent-Disposition: form-data; name=\"role\"\r\n\r\nadmin\r\n--b--\r\n"
+	_, err = oasvalidate.ParseMultipart([]byte(smuggled), "b", oasvalidate.FormLimits{})
+	fmt.Println(errors.Is(err, oasvalidate.ErrFormBoundary))
+	// Output:
+	// title Holiday <nil>
+	// true
 }

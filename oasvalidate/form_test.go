@@ -89,6 +89,8 @@ func TestFormURLEncoded(t *testing.T) {
 		// Smuggling via the query string.
 		{name: "body field repeated in query", op: "signup", method: "POST", target: "/signup?username=root", ct: formCT,
 			body: "username=ann", want: "parameter", field: "username"},
+		{name: "form field in query of a bodiless request", op: "strictForm", method: "POST", target: "/strict?name=admin",
+			want: "parameter", field: "name"},
 		{name: "declared body field only in query", op: "signup", method: "POST", target: "/signup?plan=pro", ct: formCT,
 			body: "username=ann", want: "parameter", field: "plan"},
 		{name: "deepObject field in query", op: "signup", method: "POST", target: "/signup?filter%5Bcolor%5D=red", ct: formCT,

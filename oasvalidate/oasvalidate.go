@@ -501,6 +501,15 @@ func (v *Validator) checkBody(r *http.Request, c *compiledOp) error {
 		if c.bodyRequired {
 			return &Error{Kind: KindBodyMissing, Status: http.StatusBadRequest, Reason: "required request body is empty"}
 		}
+		// A form field smuggled through the query string of a bodiless
+		// request would still reach a framework that merges the two.
+		for _, m := range c.media {
+			if m.form != nil {
+				if err := v.checkSmuggling(r, nil, m.form, c); err != nil {
+					return err
+				}
+			}
+		}
 		return nil
 	}
 	if !c.bodyDeclared {
