@@ -511,3 +511,37 @@ func TestNewErrors(t *testing.T) {
 }
 
 var _ = os.ReadFile
+
+// TestCloseKeepsOtherWAFs mirrors a reload: the new WAF is built while the
+// old one is open, then the old one is closed; the new one must keep
+// working (Coraza's shared pattern cache is reference counted by owner).
+func TestCloseKeepsOtherWAFs(t *testing.T) {
+	o := Options{ParanoiaLevel: 1, InspectBody: true, AnomalyThreshold: 5, MaxBody: 4 << 10}
+	old, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cur, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cur.Close()
+	if err := old.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if err := old.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	for _, tc := range []struct {
+		r    *http.Request
+		want bool
+	}{
+		{req("GET", "/search?q=1'+UNION+SELECT+password+FROM+users--", "", ""), true},
+		{req("POST", "/c", "application/json", `{"q":"<script>alert(1)</script>"}`), true},
+		{req("GET", "/search?q=O%27Brien", "", ""), false},
+	} {
+		if v := check(t, cur, tc.r); v.Blocked != tc.want {
+			t.Errorf("after the old WAF closed: %s blocked = %v, want %v", tc.r.RequestURI, v.Blocked, tc.want)
+		}
+	}
+}
