@@ -17,6 +17,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/gatehouse/gatehouse/internal/checks"
+	"github.com/gatehouse/gatehouse/internal/checks/dynamic"
 	"github.com/gatehouse/gatehouse/internal/openapi"
 	"github.com/gatehouse/gatehouse/scan"
 	"github.com/gatehouse/gatehouse/scan/report"
@@ -33,6 +34,7 @@ type scanConfig struct {
 	Checks      string         `yaml:"checks"`
 	FailOn      string         `yaml:"fail_on"`
 	Budget      int            `yaml:"budget"`
+	Burst       int            `yaml:"burst"`
 	Concurrency int            `yaml:"concurrency"`
 	Rate        float64        `yaml:"rate"`
 	Safe        bool           `yaml:"safe"`
@@ -141,7 +143,7 @@ func newScanCmd() *cobra.Command {
 	var (
 		specPath, target, checkList, format, output, failOn, baseline, configPath string
 		idFlags, allow                                                            []string
-		budget, concurrency                                                       int
+		budget, concurrency, burst                                                int
 		rate                                                                      float64
 		safe, quiet                                                               bool
 		timeout                                                                   time.Duration
@@ -152,7 +154,7 @@ func newScanCmd() *cobra.Command {
 		Long: `Scan drives a running API along its OpenAPI contract, as one or more identities, and
 reports the blunders it can prove: broken authentication (missing auth, forged and weak-secret
 JWTs, no expiry, tokens valid after logout), broken object and function level authorization
-(BOLA, BFLA), excessive data exposure, mass assignment, missing login rate limits, leaky errors,
+(BOLA, BFLA), excessive data exposure, mass assignment, missing rate limits (login, reads), leaky errors,
 SQL injection and misconfiguration (headers, CORS, version disclosure, TRACE).
 
 Identities (repeatable; two regular users make BOLA testable, an "admin..." one BFLA):
@@ -195,6 +197,12 @@ run (bad spec or flags, target down, an identity cannot log in).`,
 			if !fl.Changed("budget") && cfg.Budget > 0 {
 				budget = cfg.Budget
 			}
+			if !fl.Changed("burst") && cfg.Burst > 0 {
+				burst = cfg.Burst
+			}
+			if burst < 1 || burst > 1000 {
+				return usage(fmt.Errorf("--burst %d: want 1..1000", burst))
+			}
 			if !fl.Changed("concurrency") && cfg.Concurrency > 0 {
 				concurrency = cfg.Concurrency
 			}
@@ -221,6 +229,7 @@ run (bad spec or flags, target down, an identity cannot log in).`,
 			if err != nil {
 				return usage(fmt.Errorf("--checks: %w", err))
 			}
+			cs = checks.Tune(cs, checks.Settings{Burst: burst})
 			var suppress map[string]bool
 			if baseline != "" {
 				if suppress, err = loadBaseline(baseline); err != nil {
@@ -312,6 +321,7 @@ run (bad spec or flags, target down, an identity cannot log in).`,
 	f.StringVar(&failOn, "fail-on", "low", "exit 1 when a finding has at least this severity: info, low, medium, high, critical")
 	f.StringVar(&baseline, "baseline", "", "JSON file of fingerprints (or a previous JSON report) whose findings are suppressed")
 	f.IntVar(&budget, "budget", 2000, "maximum number of requests (0 = unlimited)")
+	f.IntVar(&burst, "burst", dynamic.LoginBurst, "requests in each rate-limit burst (GH2030 login, GH2032 cheap read)")
 	f.IntVar(&concurrency, "concurrency", 4, "maximum requests in flight")
 	f.Float64Var(&rate, "rate", 0, "maximum requests per second (0 = unlimited)")
 	f.BoolVar(&safe, "safe", false, "send no DELETE/PUT/PATCH (unless --allow-method) and skip intrusive checks")

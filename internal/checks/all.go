@@ -93,3 +93,26 @@ func Select(spec string) ([]scan.Check, error) {
 	}
 	return out, nil
 }
+
+// Settings tune the checks that take parameters; zero values keep the
+// defaults.
+type Settings struct {
+	// Burst is the number of requests of the rate-limit bursts (GH2030 on
+	// login, GH2032 on a cheap read); 0 = dynamic.LoginBurst.
+	Burst int
+}
+
+// Tune returns cs with s applied to the checks it concerns.
+func Tune(cs []scan.Check, s Settings) []scan.Check {
+	out := make([]scan.Check, len(cs))
+	for i, c := range cs {
+		switch c.(type) {
+		case dynamic.LoginRateLimit:
+			c = dynamic.LoginRateLimit{Burst: s.Burst}
+		case dynamic.ReadRateLimit:
+			c = dynamic.ReadRateLimit{Burst: s.Burst}
+		}
+		out[i] = c
+	}
+	return out
+}

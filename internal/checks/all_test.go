@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/gatehouse/gatehouse/internal/checks"
+	"github.com/gatehouse/gatehouse/internal/checks/dynamic"
 )
 
 func TestDynamicMeta(t *testing.T) {
@@ -42,5 +43,30 @@ func TestSelect(t *testing.T) {
 				t.Errorf("Select(%q) = %d checks, %v; want %d, error %v", tt.spec, len(got), err, tt.want, tt.bad)
 			}
 		})
+	}
+}
+
+func TestTune(t *testing.T) {
+	cs := checks.Tune(checks.Dynamic(), checks.Settings{Burst: 7})
+	if len(cs) != len(checks.Dynamic()) {
+		t.Fatalf("Tune changed the number of checks: %d", len(cs))
+	}
+	tuned := 0
+	for _, c := range cs {
+		switch c := c.(type) {
+		case dynamic.LoginRateLimit:
+			tuned++
+			if c.Burst != 7 {
+				t.Errorf("GH2030 burst = %d, want 7", c.Burst)
+			}
+		case dynamic.ReadRateLimit:
+			tuned++
+			if c.Burst != 7 {
+				t.Errorf("GH2032 burst = %d, want 7", c.Burst)
+			}
+		}
+	}
+	if tuned != 2 {
+		t.Errorf("tuned %d checks, want GH2030 and GH2032", tuned)
 	}
 }

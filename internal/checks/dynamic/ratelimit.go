@@ -11,14 +11,17 @@ import (
 	"github.com/gatehouse/gatehouse/scan"
 )
 
-// LoginBurst is how many failed logins GH2030 sends.
+// LoginBurst is how many failed logins GH2030 sends by default.
 const LoginBurst = 30
 
 // LoginRateLimit (GH2030) sends a bounded burst of failed logins (an unknown
 // user, a wrong password) to each login operation; no 429 and no
 // RateLimit-*/X-RateLimit-*/Retry-After header within the burst is a
 // finding, with the counts as evidence.
-type LoginRateLimit struct{}
+type LoginRateLimit struct {
+	// Burst is the number of failed logins (0 = LoginBurst).
+	Burst int
+}
 
 var _ scan.Check = LoginRateLimit{}
 
@@ -48,7 +51,11 @@ func rateLimited(ex *scan.Exchange) bool {
 }
 
 // Run implements scan.Check.
-func (LoginRateLimit) Run(ctx context.Context, t *scan.Target, report func(scan.Finding)) error {
+func (c LoginRateLimit) Run(ctx context.Context, t *scan.Target, report func(scan.Finding)) error {
+	burst := c.Burst
+	if burst <= 0 {
+		burst = LoginBurst
+	}
 	for _, op := range ops(t, func(op *openapi.Operation) bool { return scan.IsLogin(op) && op.Method == http.MethodPost }) {
 		p := t.Prepare(op, nil)
 		if b := p.BodyMap(); b != nil {
@@ -66,7 +73,7 @@ func (LoginRateLimit) Run(ctx context.Context, t *scan.Target, report func(scan.
 		var last *scan.Exchange
 		limited := false
 		sent := 0
-		for range LoginBurst {
+		for range burst {
 			ex, err := t.Send(ctx, p, nil)
 			if err != nil {
 				if err := stopErr(ctx, err); err != nil {
@@ -82,7 +89,7 @@ func (LoginRateLimit) Run(ctx context.Context, t *scan.Target, report func(scan.
 				break
 			}
 		}
-		if limited || last == nil || sent < LoginBurst || counts[http.StatusInternalServerError]*2 > sent {
+		if limited || last == nil || sent < burst || counts[http.StatusInternalServerError]*2 > sent {
 			continue
 		}
 		codes := make([]int, 0, len(counts))
