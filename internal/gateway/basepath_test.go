@@ -61,7 +61,7 @@ func TestBasePathFromServers(t *testing.T) {
 		s, err := openapi.LoadBytes([]byte(`openapi: 3.1.0
 info: {title: t, version: "1"}
 servers:
-` + servers + `
+`+servers+`
 paths:
   /users/{id}:
     get:

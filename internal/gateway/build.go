@@ -47,6 +47,8 @@ type builder struct {
 	closers []func() error
 	// revoke is the authn stage's POST /-/revoke handler (nil: revocation off).
 	revoke http.Handler
+	// probes are the dependencies /readyz checks (see ready.go).
+	probes []readyProbe
 }
 
 // onClose registers f to run when the pipeline is closed (or Build fails).
@@ -79,6 +81,7 @@ type Pipeline struct {
 	closers []func() error
 	drain   time.Duration
 	revoke  http.Handler // admin POST /-/revoke; nil when revocation is off
+	probes  []readyProbe // /readyz dependency checks (ready.go)
 
 	inflight atomic.Int64
 	closing  atomic.Bool
@@ -288,6 +291,7 @@ func Build(ctx context.Context, cfg *config.Config, deps Deps) (p *Pipeline, err
 		closers: b.closers,
 		drain:   cfg.Timeouts.Shutdown.D(),
 		revoke:  b.revoke,
+		probes:  b.probes,
 		idle:    make(chan struct{}, 1),
 	}, nil
 }

@@ -386,7 +386,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		}
 		// Pipeline dependencies (the rate limiter's Redis): see ready.go.
 		var pok bool
-		pok, degraded = runReadyProbes(r.Context(), p.cfg, checks)
+		pok, degraded = runReadyProbes(r.Context(), p.probes, checks)
 		ok = ok && pok
 	}
 	w.Header().Set("Content-Type", "application/json")
