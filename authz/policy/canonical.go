@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"github.com/gatehouse/gatehouse/authz/celpolicy"
+	"github.com/gatehouse/gatehouse/internal/jsonx"
 )
 
 // ErrNonCanonical is returned by CanonicalID for a value that is not the one
@@ -84,44 +85,11 @@ func parseCanonicalInt(s string) (int64, error) {
 	return n, nil
 }
 
-// isJSONNumber reports whether s matches the JSON number grammar (RFC 8259).
+// isJSONNumber reports whether s is a JSON number (RFC 8259) within the
+// ranges the body parser accepts: one grammar for bodies, paths and ids.
 func isJSONNumber(s string) bool {
-	i := 0
-	if i < len(s) && s[i] == '-' {
-		i++
-	}
-	switch {
-	case i < len(s) && s[i] == '0':
-		i++
-	case i < len(s) && s[i] >= '1' && s[i] <= '9':
-		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
-			i++
-		}
-	default:
-		return false
-	}
-	if i < len(s) && s[i] == '.' {
-		i++
-		if i >= len(s) || s[i] < '0' || s[i] > '9' {
-			return false
-		}
-		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
-			i++
-		}
-	}
-	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
-		i++
-		if i < len(s) && (s[i] == '+' || s[i] == '-') {
-			i++
-		}
-		if i >= len(s) || s[i] < '0' || s[i] > '9' {
-			return false
-		}
-		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
-			i++
-		}
-	}
-	return i == len(s)
+	_, _, err := jsonx.ParseNumber(s)
+	return err == nil
 }
 
 // canonicalClaim converts one claim value (string, float64, json.Number,

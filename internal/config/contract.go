@@ -15,7 +15,9 @@ import (
 //	  max_depth: 32                    # JSON nesting
 //	  max_string_length: 64KiB
 //	  max_array_length: 10000
-//	  max_object_keys: 1000
+//	  max_object_keys: 1000            # also: urlencoded form fields
+//	  max_parts: 0                     # multipart/form-data parts; 0: max_object_keys
+//	  max_part_size: 0                 # one multipart part, files included; 0: max_body
 //	  reject_unknown_properties: true  # undeclared properties are errors (mass assignment)
 //	  detect_injection: true           # libinjection SQLi/XSS + NoSQL operators on free strings
 //	  mode: ""                         # enforce | monitor; empty follows the route
@@ -35,6 +37,11 @@ type Request struct {
 	MaxArrayLength int `yaml:"max_array_length"`
 	// MaxObjectKeys bounds the keys of one JSON object.
 	MaxObjectKeys int `yaml:"max_object_keys"`
+	// MaxParts bounds the parts of a multipart/form-data body; 0 uses max_object_keys.
+	MaxParts int `yaml:"max_parts"`
+	// MaxPartSize bounds one multipart part, files included; 0 uses max_body.
+	// Bodies are held in memory within max_body, never spooled to disk.
+	MaxPartSize ByteSize `yaml:"max_part_size"`
 	// RejectUnknownProperties treats properties the schema does not declare
 	// as errors even where the spec leaves objects open (default true).
 	RejectUnknownProperties bool `yaml:"reject_unknown_properties"`
@@ -113,6 +120,12 @@ func (c *Request) setDefaults() {
 func (c *Request) validate(p *Problems, path string) {
 	if c.MaxBody < 0 {
 		p.Errorf(path+".max_body", "max_body must not be negative")
+	}
+	if c.MaxParts < 0 {
+		p.Errorf(path+".max_parts", "max_parts must not be negative")
+	}
+	if c.MaxPartSize < 0 {
+		p.Errorf(path+".max_part_size", "max_part_size must not be negative")
 	}
 	for _, f := range []struct {
 		key string

@@ -59,6 +59,8 @@ func (b *builder) buildRequestValidation(ctx context.Context) (gatehouse.Middlew
 		MaxBody: maxBody,
 		Limits: jsonx.Limits{MaxDepth: rc.MaxDepth, MaxStringLen: int(rc.MaxStringLength),
 			MaxArrayLen: rc.MaxArrayLength, MaxKeys: rc.MaxObjectKeys},
+		MaxParts:         rc.MaxParts,
+		MaxPartSize:      int64(rc.MaxPartSize),
 		RejectUnknown:    rc.RejectUnknownProperties,
 		RejectUnknownOps: map[string]bool{},
 		ShellFields:      map[string][]string{},

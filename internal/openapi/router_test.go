@@ -426,4 +426,3 @@ func TestCheckBasePath(t *testing.T) {
 		}
 	}
 }
-
