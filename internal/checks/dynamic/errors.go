@@ -28,6 +28,10 @@ func (ErrorHandling) Meta() scan.Meta {
 		Description: "Malformed input produced a server error or a response revealing stack traces, database errors or internal paths.",
 		Remediation: "Validate input and answer 400 with a generic problem body; log details server-side only.",
 		Fix:         "errors: { expose_details: false }\nrequest: { max_body: 1MiB }   # the gateway validates requests against the contract and rewrites 5xx bodies",
+		// Its malformed bodies reach the login too: failed logins that count
+		// towards throttles and lockouts. It runs after the probe phase, so
+		// GH2031 and GH2052 see the login first.
+		Phase: scan.PhaseState,
 	}
 }
 

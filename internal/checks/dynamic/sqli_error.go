@@ -32,6 +32,10 @@ func (SQLiError) Meta() scan.Meta {
 		Remediation: "Use parameterized queries or a query builder for every statement; never concatenate input into SQL.",
 		Fix:         "request: { detect_injection: true }   # plus the contract's types and maxLength on the parameter",
 		Intrusive:   true,
+		// Its probes reach every body field, the login's too: failed logins
+		// that count towards throttles and lockouts. It runs after the probe
+		// phase, so GH2031 and GH2052 see the login first.
+		Phase: scan.PhaseState,
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/checks"
 	"github.com/gatehouse/gatehouse/internal/checks/dynamic"
 	"github.com/gatehouse/gatehouse/scan"
 )
@@ -126,5 +127,15 @@ func TestUserEnumerationBeforeLoginBurst(t *testing.T) {
 	}
 	if got["GH2030"] {
 		t.Errorf("GH2030 reported on an API that throttles logins")
+	}
+	// With every check: the injection probes that reach the login body
+	// (GH2050, GH2051) run after the probe phase too.
+	fs = scanToy(t, vuln{UserEnum: true}, checks.Dynamic()...)
+	got = map[string]bool{}
+	for _, f := range fs {
+		got[f.CheckID] = true
+	}
+	if !got["GH2031"] || len(fs) != 1 {
+		t.Errorf("all checks on a login-throttled API with user enumeration: findings %v, want GH2031 only", keys(got))
 	}
 }
