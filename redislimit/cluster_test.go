@@ -69,6 +69,22 @@ func TestRedisCluster(t *testing.T) {
 	}
 	defer st.Close()
 	ctx := context.Background()
+	// A freshly created cluster can still answer CLUSTERDOWN for a moment
+	// after every node reports cluster_state:ok (seen on a loaded CI box):
+	// warm up with keys of their own on all three masters before counting.
+	warm := ratelimit.MustPolicy("warmup", "1000/min", 1000)
+	wops := []ratelimit.Op{{Policy: warm, Key: "a"}, {Policy: warm, Key: "b"}, {Policy: warm, Key: "c"}}
+	wout := make([]ratelimit.Decision, 3)
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		err := st.Take(ctx, wops, t0, wout)
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("cluster never served a request: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond) // polling for readiness
+	}
 	strict := ratelimit.MustPolicy("strict", "2/min", 2)
 	loose := ratelimit.MustPolicy("loose", "100/min", 100)
 	other := ratelimit.MustPolicy("other", "100/min", 100)

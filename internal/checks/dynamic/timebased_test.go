@@ -11,11 +11,11 @@ import (
 // {"name"}); the other body field (an integer) stays valid; the checks' Unit matches, so
 // a full probe costs about 8 units (200ms) per payload.
 func TestSQLiTime(t *testing.T) {
-	expect(t, dynamic.SQLiTime{Unit: toyUnit}, vuln{SQLiTime: true}, "searchUsers|query q", "findUsers|body name")
+	expectTimed(t, dynamic.SQLiTime{Unit: toyUnit}, vuln{SQLiTime: true}, "searchUsers|query q", "findUsers|body name")
 }
 
 func TestCommandInjection(t *testing.T) {
-	expect(t, dynamic.CommandInjection{Unit: toyUnit}, vuln{CmdTime: true}, "searchUsers|query q", "findUsers|body name")
+	expectTimed(t, dynamic.CommandInjection{Unit: toyUnit}, vuln{CmdTime: true}, "searchUsers|query q", "findUsers|body name")
 }
 
 // A constant slowness unrelated to the payload is not injection: the shell
