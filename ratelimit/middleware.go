@@ -415,7 +415,7 @@ func (m *Middleware) checkLimits(w http.ResponseWriter, r *http.Request, ops []O
 	}
 	ctx := r.Context()
 	var db [8]Decision
-	out := db[:0]
+	var out []Decision
 	if len(ops) > len(db) {
 		out = make([]Decision, len(ops))
 	} else {

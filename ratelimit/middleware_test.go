@@ -52,13 +52,12 @@ func (c *counts) get(k string) int {
 // harness runs requests through the middleware with a route, principal and
 // record in the context, as the gateway's outer stages would set them.
 type harness struct {
-	t       *testing.T
-	mw      *ratelimit.Middleware
-	clk     *clock
-	obs     *counts
-	hits    atomic.Int64
-	status  int // upstream status
-	routeOf func(*http.Request) *gatehouse.Route
+	t      *testing.T
+	mw     *ratelimit.Middleware
+	clk    *clock
+	obs    *counts
+	hits   atomic.Int64
+	status int // upstream status
 }
 
 func newHarness(t *testing.T, o ratelimit.Options) *harness {

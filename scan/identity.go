@@ -56,7 +56,7 @@ func ParseIdentity(s string) (*Identity, error) {
 	name, rest, ok := strings.Cut(s, "=")
 	name = strings.TrimSpace(name)
 	if !ok || name == "" {
-		return nil, fmt.Errorf("identity %q: want NAME=header:K: V, NAME=bearer:TOKEN or NAME=login:OPERATION:k=v,...", redactArg(s))
+		return nil, fmt.Errorf("identity %q: want NAME=header:K: V, NAME=bearer:TOKEN or NAME=login:OPERATION:k=v[,k=v]", redactArg(s))
 	}
 	kind, arg, _ := strings.Cut(rest, ":")
 	switch kind {
@@ -75,7 +75,7 @@ func ParseIdentity(s string) (*Identity, error) {
 	case "login":
 		op, kv, _ := strings.Cut(arg, ":")
 		if op == "" {
-			return nil, fmt.Errorf("identity %q: login form is NAME=login:OPERATION:k=v,...", name)
+			return nil, fmt.Errorf("identity %q: login form is NAME=login:OPERATION:k=v[,k=v]", name)
 		}
 		fields := map[string]string{}
 		for _, p := range strings.Split(kv, ",") {
