@@ -49,7 +49,9 @@ func public(path string) bool {
 }
 
 // TestDeps enforces the layering rules of STYLE.md: public packages never
-// import internal/config, and only the Redis store packages import go-redis.
+// import internal/config, only the Redis store packages import go-redis, and
+// only waf imports Coraza (the CRS engine adds ~20 MiB and seconds of build;
+// a user of the other middleware must not pay for it).
 func TestDeps(t *testing.T) {
 	for _, p := range listPackages(t) {
 		for _, d := range p.deps {
@@ -58,6 +60,9 @@ func TestDeps(t *testing.T) {
 			}
 			if strings.HasPrefix(d, "github.com/redis/go-redis") && public(p.path) && !redisAllowed[p.path] {
 				t.Errorf("public package %s imports go-redis; only redislimit and authn/revocation/redisstore may", p.path)
+			}
+			if strings.HasPrefix(d, "github.com/corazawaf/coraza") && public(p.path) && p.path != module+"/waf" {
+				t.Errorf("public package %s imports Coraza; only waf may", p.path)
 			}
 		}
 	}
