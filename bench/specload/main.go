@@ -33,31 +33,10 @@ func main() {
 	runtime.GC()
 	runtime.ReadMemStats(&before)
 	start := time.Now()
-	var keep any
-	ops := 0
-	switch *lib {
-	case "libopenapi":
-		s, err := openapi.Load(path)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-		keep, ops = s, len(s.Operations)
-	case "kin":
-		l := openapi3.NewLoader()
-		l.IsExternalRefsAllowed = true
-		d, err := l.LoadFromFile(path)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-		for _, pi := range d.Paths.Map() {
-			ops += len(pi.Operations())
-		}
-		keep = d
-	default:
-		fmt.Fprintln(os.Stderr, "unknown -lib", *lib)
-		os.Exit(2)
+	keep, ops, err := load(*lib, path)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
 	}
 	elapsed := time.Since(start)
 	runtime.ReadMemStats(&after)
@@ -68,4 +47,29 @@ func main() {
 	runtime.KeepAlive(keep)
 	fmt.Printf("lib=%s ops=%d time=%v allocated=%.0fMiB retained=%.0fMiB\n",
 		*lib, ops, elapsed.Round(time.Millisecond), float64(allocated)/(1<<20), float64(retained)/(1<<20))
+}
+
+// load loads path with lib ("libopenapi" or "kin") and returns the model
+// (kept alive by the caller while memory is measured) and its operation count.
+func load(lib, path string) (model any, ops int, err error) {
+	switch lib {
+	case "libopenapi":
+		s, err := openapi.Load(path)
+		if err != nil {
+			return nil, 0, err
+		}
+		return s, len(s.Operations), nil
+	case "kin":
+		l := openapi3.NewLoader()
+		l.IsExternalRefsAllowed = true
+		d, err := l.LoadFromFile(path)
+		if err != nil {
+			return nil, 0, err
+		}
+		for _, pi := range d.Paths.Map() {
+			ops += len(pi.Operations())
+		}
+		return d, ops, nil
+	}
+	return nil, 0, fmt.Errorf("unknown -lib %q (want libopenapi or kin)", lib)
 }

@@ -26,6 +26,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/gateway"
+	"github.com/gatehouse/gatehouse/internal/testutil"
 )
 
 const rlSpec = `openapi: 3.0.3
@@ -409,10 +410,7 @@ func rlBuildBinary(t *testing.T) string {
 			return
 		}
 		rlBin = filepath.Join(dir, "gatehouse")
-		out, err := exec.Command("go", "build", "-o", rlBin, "github.com/gatehouse/gatehouse/cmd/gatehouse").CombinedOutput()
-		if err != nil {
-			rlBinErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
+		rlBinErr = testutil.GoBuild(rlBin, "github.com/gatehouse/gatehouse/cmd/gatehouse")
 	})
 	if rlBinErr != nil {
 		t.Fatal(rlBinErr)
