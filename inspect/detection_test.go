@@ -1,144 +1,14 @@
 package inspect
 
 import (
-	"bufio"
 	"fmt"
-	"io/fs"
 	"net/url"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
 
-	"gopkg.in/yaml.v3"
+	"github.com/gatehouse/gatehouse/internal/testutil"
 )
-
-// repoRoot walks up from the package directory to the directory holding go.mod.
-func repoRoot(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.mod not found above the package directory")
-		}
-		dir = parent
-	}
-}
-
-func readLines(t testing.TB, path string) []string {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var out []string
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		if l := strings.TrimRight(sc.Text(), "\r"); strings.TrimSpace(l) != "" {
-			out = append(out, l)
-		}
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
-// payloadFamilies reads ../shared/payloads/payloadsallthethings: one family
-// per top-level folder, every non-empty line of every list a payload.
-func payloadFamilies(t testing.TB) map[string][]string {
-	root := filepath.Join(repoRoot(t), "..", "shared", "payloads", "payloadsallthethings")
-	if _, err := os.Stat(root); err != nil {
-		t.Skipf("payload lists absent (%s): detection rates not measured", root)
-	}
-	fams := map[string][]string{}
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || d.Name() == "LICENSE" {
-			return err
-		}
-		rel, _ := filepath.Rel(root, p)
-		fam := strings.Split(rel, string(filepath.Separator))[0]
-		fams[fam] = append(fams[fam], readLines(t, p)...)
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return fams
-}
-
-// specProse returns every description and summary string of the shared
-// real-world specs (plain YAML walk, every file).
-func specProse(t testing.TB) []string {
-	root := filepath.Join(repoRoot(t), "..", "shared", "specs")
-	if _, err := os.Stat(root); err != nil {
-		t.Logf("specs absent (%s): benign corpus is testdata only", root)
-		return nil
-	}
-	seen := map[string]bool{}
-	var out []string
-	var walk func(n *yaml.Node)
-	walk = func(n *yaml.Node) {
-		switch n.Kind {
-		case yaml.DocumentNode, yaml.SequenceNode:
-			for _, c := range n.Content {
-				walk(c)
-			}
-		case yaml.MappingNode:
-			for i := 0; i+1 < len(n.Content); i += 2 {
-				k, v := n.Content[i], n.Content[i+1]
-				if (k.Value == "description" || k.Value == "summary") && v.Kind == yaml.ScalarNode {
-					if s := strings.TrimSpace(v.Value); s != "" && !seen[s] {
-						seen[s] = true
-						out = append(out, s)
-					}
-					continue
-				}
-				walk(v)
-			}
-		}
-	}
-	_ = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		if ext := filepath.Ext(p); ext != ".yaml" && ext != ".yml" {
-			return nil
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		var n yaml.Node
-		if yaml.Unmarshal(b, &n) == nil {
-			walk(&n)
-		}
-		return nil
-	})
-	return out
-}
-
-func benignTestdata(t testing.TB) []string {
-	var out []string
-	for _, f := range []string{"newton-opticks-excerpt.txt", "iso3166.tab", "zone1970.tab"} {
-		for _, l := range readLines(t, filepath.Join("testdata", "benign", f)) {
-			if !strings.HasPrefix(l, "#") {
-				out = append(out, l)
-			}
-		}
-	}
-	return out
-}
 
 // queryDecoded returns the payloads as a server sees them after decoding a
 // query parameter once (Intruder lists are written to be sent in URLs).
@@ -173,7 +43,7 @@ func rate(c Checks, in []string) (hits int, pct float64, examples []string) {
 // benign prose nobody here wrote, prints both, and fails below the floors
 // measured when this test was written (regressions fail).
 func TestDetectionRates(t *testing.T) {
-	fams := payloadFamilies(t)
+	fams := testutil.PayloadFamilies(t)
 	shell := Default
 	shell.Shell = true
 	trav := Default
@@ -207,7 +77,7 @@ func TestDetectionRates(t *testing.T) {
 			}
 		}
 	}
-	benign := map[string][]string{"spec descriptions": specProse(t), "testdata prose/places": benignTestdata(t)}
+	benign := map[string][]string{"spec descriptions": testutil.SpecProse(t), "testdata prose/places": testutil.BenignProse(t)}
 	fpCeil := map[string]float64{"spec descriptions": 0.2, "testdata prose/places": 0.1}
 	for _, n := range []string{"spec descriptions", "testdata prose/places"} {
 		in := benign[n]

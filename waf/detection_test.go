@@ -1,19 +1,16 @@
 package waf
 
 import (
-	"bufio"
 	"fmt"
-	"io/fs"
 	"net/url"
 	"os"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"gopkg.in/yaml.v3"
+	"github.com/gatehouse/gatehouse/internal/testutil"
 )
 
 // The corpora are the ones inspect/detection_test.go measures, read the
@@ -21,128 +18,6 @@ import (
 // libinjection's line for line: ../shared/payloads/payloadsallthethings
 // (one family per top-level folder, every non-empty line a payload), the
 // description/summary strings of ../shared/specs, and inspect/testdata/benign.
-
-func repoRoot(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.mod not found above the package directory")
-		}
-		dir = parent
-	}
-}
-
-func readLines(t testing.TB, path string) []string {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var out []string
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		if l := strings.TrimRight(sc.Text(), "\r"); strings.TrimSpace(l) != "" {
-			out = append(out, l)
-		}
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
-func payloadFamilies(t testing.TB) map[string][]string {
-	root := filepath.Join(repoRoot(t), "..", "shared", "payloads", "payloadsallthethings")
-	if _, err := os.Stat(root); err != nil {
-		t.Skipf("payload lists absent (%s): detection rates not measured", root)
-	}
-	fams := map[string][]string{}
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || d.Name() == "LICENSE" {
-			return err
-		}
-		rel, _ := filepath.Rel(root, p)
-		fam := strings.Split(rel, string(filepath.Separator))[0]
-		fams[fam] = append(fams[fam], readLines(t, p)...)
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return fams
-}
-
-func specProse(t testing.TB) []string {
-	root := filepath.Join(repoRoot(t), "..", "shared", "specs")
-	if _, err := os.Stat(root); err != nil {
-		t.Logf("specs absent (%s): benign corpus is testdata only", root)
-		return nil
-	}
-	seen := map[string]bool{}
-	var out []string
-	var walk func(n *yaml.Node)
-	walk = func(n *yaml.Node) {
-		switch n.Kind {
-		case yaml.DocumentNode, yaml.SequenceNode:
-			for _, c := range n.Content {
-				walk(c)
-			}
-		case yaml.MappingNode:
-			for i := 0; i+1 < len(n.Content); i += 2 {
-				k, v := n.Content[i], n.Content[i+1]
-				if (k.Value == "description" || k.Value == "summary") && v.Kind == yaml.ScalarNode {
-					if s := strings.TrimSpace(v.Value); s != "" && !seen[s] {
-						seen[s] = true
-						out = append(out, s)
-					}
-					continue
-				}
-				walk(v)
-			}
-		}
-	}
-	_ = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		if ext := filepath.Ext(p); ext != ".yaml" && ext != ".yml" {
-			return nil
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		var n yaml.Node
-		if yaml.Unmarshal(b, &n) == nil {
-			walk(&n)
-		}
-		return nil
-	})
-	return out
-}
-
-func benignTestdata(t testing.TB) []string {
-	var out []string
-	dir := filepath.Join(repoRoot(t), "inspect", "testdata", "benign")
-	for _, f := range []string{"newton-opticks-excerpt.txt", "iso3166.tab", "zone1970.tab"} {
-		for _, l := range readLines(t, filepath.Join(dir, f)) {
-			if !strings.HasPrefix(l, "#") {
-				out = append(out, l)
-			}
-		}
-	}
-	return out
-}
 
 // queryDecoded: the payload as a server sees it after decoding a query
 // parameter once (the Intruder lists are written to be sent in URLs).
@@ -250,7 +125,7 @@ func measureSize() (n int, mode string) {
 // property. Floors fail a regression; they are loose under -race, where
 // the sample is tiny.
 func TestDetectionRates(t *testing.T) {
-	fams := payloadFamilies(t)
+	fams := testutil.PayloadFamilies(t)
 	n, mode := measureSize()
 	levels := []struct {
 		name string
@@ -304,8 +179,8 @@ func TestDetectionRates(t *testing.T) {
 		name string
 		in   []string
 	}{
-		{"spec descriptions", sample(specProse(t), 4*n)},
-		{"testdata prose/places", sample(benignTestdata(t), 4*n)},
+		{"spec descriptions", sample(testutil.SpecProse(t), 4*n)},
+		{"testdata prose/places", sample(testutil.BenignProse(t), 4*n)},
 	}
 	fmt.Fprintf(&report, "\n%-22s %-4s %8s %16s %16s   (false positives)\n", "benign corpus", "PL", "inputs", "query value", "json string")
 	for _, b := range benign {

@@ -1,0 +1,148 @@
+package testutil
+
+// Corpora for measuring detection and false positives, shared by the
+// inspect (libinjection) and waf (Coraza + CRS) measurements so both read the
+// same inputs the same way and their rates compare line for line.
+
+import (
+	"bufio"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+)
+
+// RepoRoot walks up from the package directory to the directory holding go.mod.
+func RepoRoot(t testing.TB) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("go.mod not found above the package directory")
+		}
+		dir = parent
+	}
+}
+
+// ReadLines returns the non-empty lines of a file (CR stripped).
+func ReadLines(t testing.TB, path string) []string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []string
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		if l := strings.TrimRight(sc.Text(), "\r"); strings.TrimSpace(l) != "" {
+			out = append(out, l)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// PayloadFamilies reads ../shared/payloads/payloadsallthethings: one family
+// per top-level folder, every non-empty line a payload. It skips the test
+// when the lists are absent.
+func PayloadFamilies(t testing.TB) map[string][]string {
+	root := filepath.Join(RepoRoot(t), "..", "shared", "payloads", "payloadsallthethings")
+	if _, err := os.Stat(root); err != nil {
+		t.Skipf("payload lists absent (%s): detection rates not measured", root)
+	}
+	fams := map[string][]string{}
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || d.Name() == "LICENSE" {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		fam := strings.Split(rel, string(filepath.Separator))[0]
+		fams[fam] = append(fams[fam], ReadLines(t, p)...)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fams
+}
+
+// SpecProse returns every distinct description and summary string of the
+// documents under ../shared/specs (nil when absent): benign text nobody here wrote.
+func SpecProse(t testing.TB) []string {
+	root := filepath.Join(RepoRoot(t), "..", "shared", "specs")
+	if _, err := os.Stat(root); err != nil {
+		t.Logf("specs absent (%s): benign corpus is testdata only", root)
+		return nil
+	}
+	seen := map[string]bool{}
+	var out []string
+	var walk func(n *yaml.Node)
+	walk = func(n *yaml.Node) {
+		switch n.Kind {
+		case yaml.DocumentNode, yaml.SequenceNode:
+			for _, c := range n.Content {
+				walk(c)
+			}
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				k, v := n.Content[i], n.Content[i+1]
+				if (k.Value == "description" || k.Value == "summary") && v.Kind == yaml.ScalarNode {
+					if s := strings.TrimSpace(v.Value); s != "" && !seen[s] {
+						seen[s] = true
+						out = append(out, s)
+					}
+					continue
+				}
+				walk(v)
+			}
+		}
+	}
+	_ = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		if ext := filepath.Ext(p); ext != ".yaml" && ext != ".yml" {
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		var n yaml.Node
+		if yaml.Unmarshal(b, &n) == nil {
+			walk(&n)
+		}
+		return nil
+	})
+	return out
+}
+
+// BenignProse returns the prose, country and place-name lines of
+// inspect/testdata/benign (names with apostrophes, accents, punctuation).
+func BenignProse(t testing.TB) []string {
+	var out []string
+	dir := filepath.Join(RepoRoot(t), "inspect", "testdata", "benign")
+	for _, f := range []string{"newton-opticks-excerpt.txt", "iso3166.tab", "zone1970.tab"} {
+		for _, l := range ReadLines(t, filepath.Join(dir, f)) {
+			if !strings.HasPrefix(l, "#") {
+				out = append(out, l)
+			}
+		}
+	}
+	return out
+}
+
