@@ -145,4 +145,3 @@ func BenignProse(t testing.TB) []string {
 	}
 	return out
 }
-
