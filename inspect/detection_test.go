@@ -2,26 +2,12 @@ package inspect
 
 import (
 	"fmt"
-	"net/url"
 	"sort"
 	"strings"
 	"testing"
 
 	"github.com/gatehouse/gatehouse/internal/testutil"
 )
-
-// queryDecoded returns the payloads as a server sees them after decoding a
-// query parameter once (Intruder lists are written to be sent in URLs).
-func queryDecoded(in []string) []string {
-	out := make([]string, len(in))
-	for i, s := range in {
-		out[i] = s
-		if d, err := url.QueryUnescape(s); err == nil {
-			out[i] = d
-		}
-	}
-	return out
-}
 
 func rate(c Checks, in []string) (hits int, pct float64, examples []string) {
 	for _, s := range in {
@@ -70,7 +56,7 @@ func TestDetectionRates(t *testing.T) {
 	for _, n := range names {
 		for _, f := range floors[n] {
 			hits, pct, _ := rate(f.checks, fams[n])
-			dhits, dpct, _ := rate(f.checks, queryDecoded(fams[n]))
+			dhits, dpct, _ := rate(f.checks, testutil.QueryDecoded(fams[n]))
 			fmt.Fprintf(&report, "%-22s %-28s %8d %8d %7.1f%%   as query value: %5d %6.1f%%\n", n, f.label, len(fams[n]), hits, pct, dhits, dpct)
 			if pct < f.min {
 				t.Errorf("%s with %s: detection %.1f%% below floor %.0f%%", n, f.label, pct, f.min)

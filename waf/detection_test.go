@@ -19,19 +19,6 @@ import (
 // (one family per top-level folder, every non-empty line a payload), the
 // description/summary strings of ../shared/specs, and inspect/testdata/benign.
 
-// queryDecoded: the payload as a server sees it after decoding a query
-// parameter once (the Intruder lists are written to be sent in URLs).
-func queryDecoded(in []string) []string {
-	out := make([]string, len(in))
-	for i, s := range in {
-		out[i] = s
-		if d, err := url.QueryUnescape(s); err == nil {
-			out[i] = d
-		}
-	}
-	return out
-}
-
 // sample keeps at most n inputs, evenly spaced, so that a -race or -short
 // run stays within seconds; the full corpus runs otherwise.
 func sample(in []string, n int) []string {
@@ -166,7 +153,7 @@ func TestDetectionRates(t *testing.T) {
 			var d int
 			var dp float64
 			if !raceEnabled {
-				d, dp, _ = wafRate(t, l.w, queryDecoded(in), asQuery)
+				d, dp, _ = wafRate(t, l.w, testutil.QueryDecoded(in), asQuery)
 			}
 			j, jp, _ := wafRate(t, l.w, in, asJSON)
 			fmt.Fprintf(&report, "%-22s %-4s %8d %7d %6.1f%% %7d %6.1f%% %7d %6.1f%%\n", name, l.name, len(in), q, qp, d, dp, j, jp)

@@ -7,6 +7,7 @@ package testutil
 import (
 	"bufio"
 	"io/fs"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -141,6 +142,19 @@ func BenignProse(t testing.TB) []string {
 			if !strings.HasPrefix(l, "#") {
 				out = append(out, l)
 			}
+		}
+	}
+	return out
+}
+
+// QueryDecoded returns the payloads as a server sees them after decoding a
+// query parameter once (the Intruder lists are written to be sent in URLs).
+func QueryDecoded(in []string) []string {
+	out := make([]string, len(in))
+	for i, s := range in {
+		out[i] = s
+		if d, err := url.QueryUnescape(s); err == nil {
+			out[i] = d
 		}
 	}
 	return out
