@@ -19,10 +19,11 @@ const (
 	ReasonMissingExp         = "missing_exp"         // no exp and the issuer requires one
 	ReasonNotYetValid        = "not_yet_valid"       // nbf in the future
 	ReasonIssuedInFuture     = "issued_in_future"    // iat in the future
-	ReasonLifetimeTooLong    = "lifetime_too_long"   // exp-iat above max_lifetime
+	ReasonLifetimeTooLong    = "lifetime_too_long"   // exp-iat (exp-now without iat) above max_token_lifetime
 	ReasonWrongIssuer        = "wrong_issuer"        // iss is not a configured issuer
 	ReasonWrongAudience      = "wrong_audience"      // aud does not name an accepted audience
-	ReasonMissingSubject     = "missing_subject"     // no sub claim
+	ReasonMissingSubject     = "missing_subject"     // no (or an empty) subject claim
+	ReasonInvalidSubject     = "invalid_subject"     // subject claim not a string or an integer
 	ReasonRevoked            = "revoked"             // jti or subject revoked
 	ReasonRevocationError    = "revocation_error"    // revocation store failed (fail closed)
 	ReasonUnknownKey         = "unknown_key"         // API key not found

@@ -1,6 +1,7 @@
 package jwt
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -9,6 +10,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -18,35 +20,76 @@ import (
 	"github.com/gatehouse/gatehouse/authn"
 )
 
-// MinHMACSecret is the shortest HS* shared secret accepted (256 bits).
+// MinHMACSecret is the shortest HS* shared secret accepted (256 bits, the
+// HS256 hash length); HS384 and HS512 need their own hash length, see
+// MinHMACSecretFor.
 const MinHMACSecret = 32
+
+// MinHMACSecretFor returns the shortest shared secret accepted for an HS*
+// algorithm: its hash output length (RFC 7518 section 3.2: 32, 48 or 64
+// bytes). It returns 0 for any other algorithm.
+func MinHMACSecretFor(alg string) int {
+	switch alg {
+	case "HS256":
+		return 32
+	case "HS384":
+		return 48
+	case "HS512":
+		return 64
+	}
+	return 0
+}
 
 // maxKeysTried bounds how many keys a token without kid is tried against.
 const maxKeysTried = 8
 
 // IssuerOptions configures one trusted token issuer.
 type IssuerOptions struct {
-	// Issuer must equal the token's "iss" exactly.
+	// Issuer must equal the token's "iss" exactly. It also names the issuer
+	// in the principal, logs and metrics.
 	Issuer string
+	// AllowMissingIssuer accepts tokens without an "iss" claim (for APIs that
+	// mint their own tokens without one). A token that carries "iss" must
+	// still name Issuer. At most one issuer per token source may set it, and
+	// it trusts every token its keys verify: insecure unless nothing else
+	// signs with those keys.
+	AllowMissingIssuer bool
 	// Audiences: the token's "aud" (string or array) must name at least one.
-	// Empty disables the audience check (config validation warns).
+	// Empty disables the audience check (config validation refuses that
+	// unless it is asked for explicitly).
 	Audiences []string
+	// AllowMissingAudience accepts tokens without an "aud" claim; a token
+	// that carries one must still name one of Audiences (when set).
+	AllowMissingAudience bool
 	// Algorithms is the explicit allowlist (see SupportedAlgorithms).
 	// "none" is never accepted; HS* only with HMACSecret.
 	Algorithms []string
 	// Keys supplies the public keys (Static, Remote). Required unless every
 	// allowed algorithm is HS*.
 	Keys KeySource
-	// HMACSecret is the shared secret for HS* (at least MinHMACSecret bytes).
-	// HS* tokens are verified against it and nothing else.
+	// HMACSecret is the shared secret for HS* (at least the algorithm's
+	// hash length, see MinHMACSecretFor). HS* tokens are verified against it
+	// and nothing else.
 	HMACSecret []byte
+	// AllowWeakSecret accepts an HMACSecret shorter than the hash length
+	// (never an empty one). Anyone who guesses such a secret can mint
+	// tokens; WeakSecret reports it so the gateway can warn and report
+	// itself degraded.
+	AllowWeakSecret bool
 	// Leeway tolerates clock skew on exp, nbf and iat.
 	Leeway time.Duration
 	// AllowMissingExp accepts tokens without "exp" (insecure; off by default).
 	AllowMissingExp bool
 	// MaxLifetime, when set, rejects tokens whose exp-iat (or exp-now when
-	// iat is absent) exceeds it.
+	// iat is absent) exceeds it (plus Leeway), and tokens without exp.
 	MaxLifetime time.Duration
+	// SubjectClaim names the claim the principal's Subject is read from:
+	// a top-level claim name, or else a dotted path into nested objects;
+	// default "sub". A string must be non-empty; an integer (JSON number
+	// without fraction or exponent, within int64) becomes its decimal
+	// string; anything else fails the token (missing_subject,
+	// invalid_subject).
+	SubjectClaim string
 	// RolesClaim is the claim path of the roles ("realm_access.roles");
 	// default "roles".
 	RolesClaim string
@@ -64,6 +107,7 @@ type Issuer struct {
 	algs   map[string]bool
 	roles  []string
 	scopes []string
+	weak   bool
 }
 
 // NewIssuer checks o and returns an Issuer.
@@ -82,8 +126,14 @@ func NewIssuer(o IssuerOptions) (*Issuer, error) {
 			return nil, fmt.Errorf("jwt: issuer %q: unsupported algorithm %q", o.Issuer, a)
 		}
 		if ai.fam == famHMAC {
-			if len(o.HMACSecret) < MinHMACSecret {
-				return nil, fmt.Errorf("jwt: issuer %q: %s needs a shared secret of at least %d bytes", o.Issuer, a, MinHMACSecret)
+			switch n := MinHMACSecretFor(a); {
+			case len(o.HMACSecret) == 0:
+				return nil, fmt.Errorf("jwt: issuer %q: %s needs a shared secret", o.Issuer, a)
+			case len(o.HMACSecret) >= n:
+			case o.AllowWeakSecret:
+				is.weak = true
+			default:
+				return nil, fmt.Errorf("jwt: issuer %q: %s needs a shared secret of at least %d bytes (this one has %d)", o.Issuer, a, n, len(o.HMACSecret))
 			}
 		} else {
 			needKeys = true
@@ -99,6 +149,9 @@ func NewIssuer(o IssuerOptions) (*Issuer, error) {
 	if o.RolesClaim == "" {
 		o.RolesClaim = "roles"
 	}
+	if o.SubjectClaim == "" {
+		o.SubjectClaim = "sub"
+	}
 	is.o = o
 	is.roles = strings.Split(o.RolesClaim, ".")
 	if o.ScopesClaim != "" {
@@ -109,6 +162,10 @@ func NewIssuer(o IssuerOptions) (*Issuer, error) {
 
 // Name returns the issuer identifier.
 func (is *Issuer) Name() string { return is.o.Issuer }
+
+// WeakSecret reports whether the issuer accepts HS* tokens signed with a
+// shared secret shorter than the algorithm's hash length (AllowWeakSecret).
+func (is *Issuer) WeakSecret() bool { return is.weak }
 
 // generation returns the current key generation (0 without remote keys).
 func (is *Issuer) generation(ctx context.Context) uint64 {
@@ -223,8 +280,12 @@ func (is *Issuer) claims(payload []byte, now time.Time, sum [32]byte) (*authn.Pr
 		}
 		c[k] = x
 	}
-	if iss, _ := c["iss"].(string); iss != is.o.Issuer {
-		return nil, authn.Fail(authn.ReasonWrongIssuer, fmt.Errorf("iss %q", iss))
+	if v, ok := c["iss"]; ok || !is.o.AllowMissingIssuer {
+		// Present (even null or empty) it must name the issuer; absent only
+		// with the explicit opt-in.
+		if iss, _ := v.(string); iss != is.o.Issuer {
+			return nil, authn.Fail(authn.ReasonWrongIssuer, fmt.Errorf("iss %q", iss))
+		}
 	}
 	nowS := float64(now.UnixNano()) / 1e9
 	lee := is.o.Leeway.Seconds()
@@ -261,7 +322,9 @@ func (is *Issuer) claims(payload []byte, now time.Time, sum [32]byte) (*authn.Pr
 			return nil, authn.Fail(authn.ReasonLifetimeTooLong, fmt.Errorf("lifetime over %s", is.o.MaxLifetime))
 		}
 	}
-	if len(is.o.Audiences) > 0 {
+	if _, ok := c["aud"]; !ok && is.o.AllowMissingAudience {
+		// No aud claim and the issuer accepts that explicitly.
+	} else if len(is.o.Audiences) > 0 {
 		auds, ok := strs(c["aud"], false)
 		if !ok {
 			return nil, authn.Fail(authn.ReasonWrongAudience, errors.New("aud is not a string or string array"))
@@ -270,9 +333,9 @@ func (is *Issuer) claims(payload []byte, now time.Time, sum [32]byte) (*authn.Pr
 			return nil, authn.Fail(authn.ReasonWrongAudience, fmt.Errorf("aud %q", auds))
 		}
 	}
-	sub, _ := c["sub"].(string)
-	if sub == "" {
-		return nil, authn.Fail(authn.ReasonMissingSubject, nil)
+	sub, err := subject(raw, is.o.SubjectClaim)
+	if err != nil {
+		return nil, err
 	}
 	p := &authn.Principal{Subject: sub, Issuer: is.o.Issuer, Method: "jwt", Claims: c}
 	if jti, _ := c["jti"].(string); jti != "" {
@@ -295,6 +358,77 @@ func (is *Issuer) claims(payload []byte, now time.Time, sum [32]byte) (*authn.Pr
 		p.Scopes, _ = strs(c["scp"], true)
 	}
 	return p, nil
+}
+
+// subject reads the subject claim from the raw claims: name as a top-level
+// member, or else as a dotted path into nested objects. The raw JSON text is
+// used so that an integer id keeps every digit: 12345678901234567 stays that
+// and never becomes a float.
+func subject(raw map[string]json.RawMessage, name string) (string, error) {
+	v, ok := raw[name]
+	if !ok && strings.Contains(name, ".") {
+		parts := strings.Split(name, ".")
+		cur := raw
+		for i, part := range parts {
+			m, found := cur[part]
+			if !found {
+				break
+			}
+			if i == len(parts)-1 {
+				v, ok = m, true
+				break
+			}
+			next, err := decodeObject(m)
+			if err != nil {
+				break
+			}
+			cur = next
+		}
+	}
+	if !ok {
+		return "", authn.Fail(authn.ReasonMissingSubject, fmt.Errorf("no %q claim", name))
+	}
+	s, err := subjectValue(v)
+	if err != nil {
+		return "", authn.Fail(authn.ReasonInvalidSubject, fmt.Errorf("claim %q: %w", name, err))
+	}
+	if s == "" {
+		return "", authn.Fail(authn.ReasonMissingSubject, fmt.Errorf("claim %q is empty", name))
+	}
+	return s, nil
+}
+
+// subjectValue converts one raw claim to a subject: a JSON string as is, a
+// JSON integer (no fraction, no exponent, no -0, within int64) as its
+// decimal text. Floats, exponents, booleans, null, arrays and objects are
+// refused: a subject must compare equal to exactly one id.
+func subjectValue(v json.RawMessage) (string, error) {
+	v = bytes.TrimSpace(v)
+	if len(v) == 0 {
+		return "", errors.New("empty value")
+	}
+	switch c := v[0]; {
+	case c == '"':
+		var s string
+		if err := json.Unmarshal(v, &s); err != nil {
+			return "", err
+		}
+		return s, nil
+	case c == '-' || c >= '0' && c <= '9':
+		s := string(v)
+		digits := strings.TrimPrefix(s, "-")
+		if digits == "" || strings.Trim(digits, "0123456789") != "" {
+			return "", fmt.Errorf("number %.32q is not an integer", s)
+		}
+		if len(digits) > 1 && digits[0] == '0' || s == "-0" {
+			return "", fmt.Errorf("number %.32q is not canonical", s)
+		}
+		if _, err := strconv.ParseInt(s, 10, 64); err != nil {
+			return "", fmt.Errorf("integer %.32q is out of range", s)
+		}
+		return s, nil
+	}
+	return "", errors.New("not a string or an integer")
 }
 
 // numClaim reads a NumericDate claim.

@@ -86,6 +86,11 @@ func New(o Options) (*Authenticator, error) {
 			a.bySrc = append(a.bySrc, nil)
 			si = len(a.sources) - 1
 		}
+		for _, j := range a.bySrc[si] {
+			if is.o.AllowMissingIssuer && o.Issuers[j].o.AllowMissingIssuer {
+				return nil, fmt.Errorf("jwt: issuers %q and %q both accept tokens without iss from the same token source", o.Issuers[j].o.Issuer, is.o.Issuer)
+			}
+		}
 		a.bySrc[si] = append(a.bySrc[si], i)
 	}
 	if o.CacheSize > 0 {
@@ -143,15 +148,19 @@ func (a *Authenticator) verify(ctx context.Context, token string, src int) (*aut
 		if err != nil {
 			return nil, err
 		}
-		iss := peekIssuer(parsed.payload)
+		iss, hasIss := peekIssuer(parsed.payload)
 		idx := -1
 		for _, i := range a.bySrc[src] {
-			if a.o.Issuers[i].o.Issuer == iss {
+			io := &a.o.Issuers[i].o
+			if hasIss && io.Issuer == iss || !hasIss && io.AllowMissingIssuer {
 				idx = i
 				break
 			}
 		}
 		if idx < 0 {
+			if !hasIss {
+				return nil, authn.Fail(authn.ReasonWrongIssuer, errors.New("no iss claim and no issuer for this token source accepts that"))
+			}
 			return nil, authn.Fail(authn.ReasonWrongIssuer, fmt.Errorf("iss %q is not a trusted issuer for this token source", iss))
 		}
 		var gen uint64

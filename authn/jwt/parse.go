@@ -133,12 +133,18 @@ func decodeObject(b []byte) (map[string]json.RawMessage, error) {
 	return out, nil
 }
 
-// peekIssuer returns the unverified "iss" of a payload, only to choose which
-// issuer's keys to verify it with.
-func peekIssuer(payload []byte) string {
+// peekIssuer returns the unverified "iss" of a payload and whether the
+// member is present at all (a non-string iss is present and reads as ""),
+// only to choose which issuer's keys to verify it with.
+func peekIssuer(payload []byte) (string, bool) {
 	var v struct {
-		Iss string `json:"iss"`
+		Iss json.RawMessage `json:"iss"`
 	}
 	_ = json.Unmarshal(payload, &v)
-	return v.Iss
+	if v.Iss == nil {
+		return "", false
+	}
+	var iss string
+	_ = json.Unmarshal(v.Iss, &iss)
+	return iss, true
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -48,26 +49,36 @@ type Authn struct {
 
 // JWTIssuer is one trusted token issuer.
 type JWTIssuer struct {
-	// Issuer must equal the token's iss exactly.
+	// Issuer must equal the token's iss exactly; it also names the issuer in logs, metrics and the principal.
 	Issuer string `yaml:"issuer" required:"true"`
+	// RequireIssuer rejects tokens without iss (default true). false accepts tokens without iss (a token that has one must still name issuer); for APIs that mint their own tokens without it. At most one issuer per token_source may set it.
+	RequireIssuer bool `yaml:"require_issuer"`
 	// JWKSURL is the issuer's JWKS endpoint.
 	JWKSURL string `yaml:"jwks_url"`
 	// Discovery reads jwks_uri from the issuer's /.well-known/openid-configuration.
 	Discovery bool `yaml:"discovery"`
 	// Keys are local public (or private: only the public half is used) key files, PEM or JWK/JWKS.
 	Keys []string `yaml:"keys" path:"file"`
-	// Audiences: the token's aud must name one of them.
+	// Audiences: the token's aud must name one of them. Required unless require_audience is false.
 	Audiences []string `yaml:"audiences"`
+	// RequireAudience rejects tokens without aud (default true). false accepts tokens without aud (one that has aud must still name one of audiences, when set).
+	RequireAudience bool `yaml:"require_audience"`
 	// Algorithms is the explicit allowlist: RS256/384/512, PS256/384/512, ES256/384/512, EdDSA, HS256/384/512 (HS only with hs_secret).
 	Algorithms []string `yaml:"algorithms" required:"true"`
 	// Leeway tolerates clock skew on exp, nbf and iat.
 	Leeway Duration `yaml:"leeway"`
 	// RequireExp rejects tokens without exp; turning it off draws a warning.
 	RequireExp bool `yaml:"require_exp"`
-	// MaxLifetime, when set, rejects tokens whose exp-iat exceeds it.
+	// MaxTokenLifetime, when set, rejects tokens whose exp-iat (exp-now when there is no iat) exceeds it, and tokens without exp.
+	MaxTokenLifetime Duration `yaml:"max_token_lifetime"`
+	// MaxLifetime is the older name of max_token_lifetime (same meaning; set only one).
 	MaxLifetime Duration `yaml:"max_lifetime"`
-	// HSSecret is the shared secret for HS* algorithms, written only as a ${ENV} reference (at least 32 bytes).
+	// HSSecret is the shared secret for HS* algorithms, written only as a ${ENV} reference (at least the hash length: 32 bytes for HS256, 48 for HS384, 64 for HS512).
 	HSSecret HMACSecret `yaml:"hs_secret"`
+	// AllowWeakSecret accepts an hs_secret shorter than the hash length (never an empty one): validate and the startup log warn and /readyz reports degraded.
+	AllowWeakSecret bool `yaml:"allow_weak_secret"`
+	// SubjectClaim is the claim the principal's subject is read from (sub, username, user_id, or a dotted path); a string, or an integer taken as its decimal text.
+	SubjectClaim string `yaml:"subject_claim"`
 	// RolesClaim is the claim path of the roles, e.g. realm_access.roles.
 	RolesClaim string `yaml:"roles_claim"`
 	// ScopesClaim is the claim path of the scopes; empty reads scope (space-separated) or scp (array).
@@ -189,12 +200,48 @@ func (c *TokenCache) setDefaults() { *c = TokenCache{Size: 10000, TTL: Duration(
 func (j *JWTIssuer) setDefaults() {
 	j.Leeway = Duration(30 * time.Second)
 	j.RequireExp = true
+	j.RequireIssuer = true
+	j.RequireAudience = true
+	j.SubjectClaim = "sub"
 	j.RolesClaim = "roles"
 	j.TokenSource = "bearer"
 	j.MinRefresh = Duration(time.Minute)
 	j.MaxRefresh = Duration(time.Hour)
 	j.UnknownKIDCooldown = Duration(10 * time.Second)
 	j.FetchTimeout = Duration(5 * time.Second)
+}
+
+// TokenLifetime returns the effective max_token_lifetime (or its older
+// name max_lifetime); 0 means no limit.
+func (j *JWTIssuer) TokenLifetime() time.Duration {
+	if j.MaxTokenLifetime > 0 {
+		return j.MaxTokenLifetime.D()
+	}
+	return j.MaxLifetime.D()
+}
+
+// hsMinSecret returns the shortest secret the issuer's HS* algorithms
+// accept (their largest hash length), 0 without HS*.
+func (j *JWTIssuer) hsMinSecret() int {
+	n := 0
+	for _, a := range j.Algorithms {
+		switch a {
+		case "HS256":
+			n = max(n, 32)
+		case "HS384":
+			n = max(n, 48)
+		case "HS512":
+			n = max(n, 64)
+		}
+	}
+	return n
+}
+
+// WeakSecret reports whether the issuer runs with an HS* secret shorter
+// than the hash length (allowed by allow_weak_secret).
+func (j *JWTIssuer) WeakSecret() bool {
+	n := j.hsMinSecret()
+	return n > 0 && j.AllowWeakSecret && j.HSSecret.set && len(j.HSSecret.value) < n
 }
 
 // Enabled reports whether any authenticator is configured.
@@ -215,6 +262,13 @@ func (c *Authn) validate(p *Problems, path string) {
 			p.Errorf(joinPath(ip, "issuer"), "issuer %q with token_source %q is already configured at %s", j.Issuer, j.TokenSource, prev)
 		}
 		seen[k] = ip
+		if !j.RequireIssuer {
+			k := "\x00noiss\x00" + strings.ToLower(j.TokenSource)
+			if prev, dup := seen[k]; dup {
+				p.Errorf(joinPath(ip, "require_issuer"), "only one issuer per token_source may accept tokens without iss; %s already does", prev)
+			}
+			seen[k] = ip
+		}
 	}
 	ak := joinPath(path, "api_keys")
 	if c.APIKeys.File != "" {
@@ -310,11 +364,18 @@ func (j *JWTIssuer) validate(p *Problems, path string) {
 	case j.HSSecret.set && !j.HSSecret.fromEnv:
 		p.Errorf(sp, "hs_secret must be a ${ENV} reference, never the secret itself")
 	case hs && !j.HSSecret.set:
-		p.Errorf(sp, "HS* algorithms need hs_secret (a ${ENV} reference to a secret of at least 32 bytes)")
-	case hs && len(j.HSSecret.value) < 32:
-		p.Errorf(sp, "hs_secret is %d bytes; HS* needs at least 32 random bytes", len(j.HSSecret.value))
+		p.Errorf(sp, "HS* algorithms need hs_secret (a ${ENV} reference to a secret of at least %d bytes)", j.hsMinSecret())
+	case hs && len(j.HSSecret.value) == 0:
+		p.Errorf(sp, "hs_secret is empty")
+	case hs && len(j.HSSecret.value) < j.hsMinSecret() && !j.AllowWeakSecret:
+		p.Errorf(sp, "hs_secret is %d bytes; %s needs at least %d random bytes (the hash length); allow_weak_secret: true accepts it anyway", len(j.HSSecret.value), strings.Join(j.Algorithms, "/"), j.hsMinSecret())
+	case hs && len(j.HSSecret.value) < j.hsMinSecret():
+		p.Warnf(sp, "hs_secret is %d bytes, under the %d-byte hash length (allow_weak_secret): anyone who guesses the secret can mint tokens for any subject; /readyz reports degraded", len(j.HSSecret.value), j.hsMinSecret())
 	case j.HSSecret.set && !hs:
 		p.Warnf(sp, "hs_secret is set but no HS* algorithm is allowed: it is unused")
+	}
+	if j.AllowWeakSecret && (!hs || j.HSSecret.set && len(j.HSSecret.value) >= j.hsMinSecret()) {
+		p.Warnf(joinPath(path, "allow_weak_secret"), "allow_weak_secret has no effect: no HS* secret shorter than the hash length")
 	}
 	if hs {
 		p.Warnf(joinPath(path, "algorithms"), "HS* shares one secret between issuer and gateway: anyone holding it can mint tokens; prefer RS256/ES256/EdDSA")
@@ -322,8 +383,19 @@ func (j *JWTIssuer) validate(p *Problems, path string) {
 	if !j.RequireExp {
 		p.Warnf(joinPath(path, "require_exp"), "require_exp is false: tokens without exp never expire")
 	}
-	if len(j.Audiences) == 0 {
+	switch {
+	case len(j.Audiences) == 0 && j.RequireAudience:
+		p.Errorf(joinPath(path, "audiences"), "audiences is required; require_audience: false accepts tokens without an audience check")
+	case len(j.Audiences) == 0:
 		p.Warnf(joinPath(path, "audiences"), "no audiences: tokens minted for any other API of this issuer are accepted")
+	case !j.RequireAudience:
+		p.Warnf(joinPath(path, "require_audience"), "require_audience is false: tokens without aud are accepted")
+	}
+	if !j.RequireIssuer {
+		p.Warnf(joinPath(path, "require_issuer"), "require_issuer is false: tokens without iss are accepted; every token these keys verify is trusted, so no other service may sign with them")
+	}
+	if strings.TrimSpace(j.SubjectClaim) == "" || strings.ContainsAny(j.SubjectClaim, " \t") || strings.HasPrefix(j.SubjectClaim, ".") || strings.HasSuffix(j.SubjectClaim, ".") {
+		p.Errorf(joinPath(path, "subject_claim"), "subject_claim must name a claim (sub, username, user_id or a dotted path), not %q", j.SubjectClaim)
 	}
 	if j.Leeway < 0 {
 		p.Errorf(joinPath(path, "leeway"), "leeway must not be negative")
@@ -332,6 +404,12 @@ func (j *JWTIssuer) validate(p *Problems, path string) {
 	}
 	if j.MaxLifetime < 0 {
 		p.Errorf(joinPath(path, "max_lifetime"), "max_lifetime must not be negative")
+	}
+	if j.MaxTokenLifetime < 0 {
+		p.Errorf(joinPath(path, "max_token_lifetime"), "max_token_lifetime must not be negative")
+	}
+	if j.MaxTokenLifetime != 0 && j.MaxLifetime != 0 {
+		p.Errorf(joinPath(path, "max_lifetime"), "max_lifetime is the older name of max_token_lifetime: set only one")
 	}
 	if j.MinRefresh.D() < time.Second {
 		p.Errorf(joinPath(path, "min_refresh"), "min_refresh must be at least 1s")
@@ -361,6 +439,27 @@ func (j *JWTIssuer) validate(p *Problems, path string) {
 		}
 	default:
 		p.Errorf(tp, "token_source must be bearer, header:NAME, cookie:NAME or query:NAME, not %q", j.TokenSource)
+	}
+}
+
+// checkAuthnNeeded warns when authorization needs an authenticated caller
+// but no authenticator is configured: every such request would get 401.
+func checkAuthnNeeded(p *Problems, c *Config) {
+	if c.Authn.Enabled() {
+		return
+	}
+	if c.Authz.Default == "authenticated" {
+		p.Warnf("authz.default", "default authenticated but no authentication is configured (authn.jwt, authn.api_keys): every operation without a public rule answers 401")
+	}
+	keys := make([]string, 0, len(c.Authz.Rules))
+	for k, r := range c.Authz.Rules {
+		if r != nil && !r.Public {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		p.Warnf(joinPath(joinPath("authz", "rules"), k), "this rule needs an authenticated caller but no authentication is configured: it always answers 401")
 	}
 }
 

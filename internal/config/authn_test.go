@@ -75,7 +75,7 @@ func TestAuthnDefaults(t *testing.T) {
 
 func TestAuthnProblems(t *testing.T) {
 	secret := strings.Repeat("s", 32)
-	env := map[string]string{"HS": secret, "SHORT": "weak"}
+	env := map[string]string{"HS": secret, "SHORT": "weak", "EMPTY": ""}
 	for _, tc := range []struct {
 		name string
 		body string
@@ -115,8 +115,58 @@ func TestAuthnProblems(t *testing.T) {
 			[]string{"authn.jwt[0].hs_secret: HS* algorithms need hs_secret", "warning authn.jwt[0].algorithms: HS* shares"}},
 		{"exp not required, no audience, query token", `
   jwt:
-    - { issuer: i, keys: [pub.pem], algorithms: [EdDSA], require_exp: false, token_source: "query:t" }`,
+    - { issuer: i, keys: [pub.pem], algorithms: [EdDSA], require_exp: false, require_audience: false, token_source: "query:t" }`,
 			[]string{"warning authn.jwt[0].require_exp: require_exp is false", "warning authn.jwt[0].audiences: no audiences", "warning authn.jwt[0].token_source: tokens in the query string"}},
+		{"no audiences without the opt-out", `
+  jwt:
+    - { issuer: i, keys: [pub.pem], algorithms: [EdDSA] }`,
+			[]string{"authn.jwt[0].audiences: audiences is required; require_audience: false"}},
+		{"tokens without aud accepted", `
+  jwt:
+    - { issuer: i, keys: [pub.pem], audiences: [a], require_audience: false, algorithms: [EdDSA] }`,
+			[]string{"warning authn.jwt[0].require_audience: require_audience is false"}},
+		{"tokens without iss accepted", `
+  jwt:
+    - { issuer: i, keys: [pub.pem], audiences: [a], require_issuer: false, algorithms: [EdDSA] }`,
+			[]string{"warning authn.jwt[0].require_issuer: require_issuer is false"}},
+		{"two issuers without iss on one source", `
+  jwt:
+    - { issuer: i, keys: [pub.pem], audiences: [a], require_issuer: false, algorithms: [EdDSA] }
+    - { issuer: j, keys: [pub.pem], audiences: [a], require_issuer: false, algorithms: [EdDSA] }
+    - { issuer: k, keys: [pub.pem], audiences: [a], require_issuer: false, algorithms: [EdDSA], token_source: "cookie:s" }`,
+			[]string{"authn.jwt[1].require_issuer: only one issuer per token_source", "warning authn.jwt[0].require_issuer", "warning authn.jwt[1].require_issuer", "warning authn.jwt[2].require_issuer"}},
+		{"weak secret acknowledged", `
+  jwt:
+    - { issuer: i, audiences: [a], algorithms: [HS256], hs_secret: "${SHORT}", allow_weak_secret: true }`,
+			[]string{"warning authn.jwt[0].hs_secret: hs_secret is 4 bytes, under the 32-byte hash length (allow_weak_secret): anyone who guesses the secret can mint tokens", "warning authn.jwt[0].algorithms: HS* shares"}},
+		{"empty secret refused even with allow_weak_secret", `
+  jwt:
+    - { issuer: i, audiences: [a], algorithms: [HS256], hs_secret: "${EMPTY}", allow_weak_secret: true }`,
+			[]string{"authn.jwt[0].hs_secret: HS* algorithms need hs_secret", "warning authn.jwt[0].algorithms: HS* shares"}},
+		{"HS512 needs 64 bytes", `
+  jwt:
+    - { issuer: i, audiences: [a], algorithms: [HS512], hs_secret: "${HS}" }`,
+			[]string{"authn.jwt[0].hs_secret: hs_secret is 32 bytes; HS512 needs at least 64", "warning authn.jwt[0].algorithms: HS* shares"}},
+		{"allow_weak_secret with a strong secret", `
+  jwt:
+    - { issuer: i, audiences: [a], algorithms: [HS256], hs_secret: "${HS}", allow_weak_secret: true }`,
+			[]string{"warning authn.jwt[0].allow_weak_secret: allow_weak_secret has no effect", "warning authn.jwt[0].algorithms: HS* shares"}},
+		{"both lifetime names", `
+  jwt:
+    - { issuer: i, keys: [pub.pem], audiences: [a], algorithms: [EdDSA], max_lifetime: 1h, max_token_lifetime: 2h }`,
+			[]string{"authn.jwt[0].max_lifetime: max_lifetime is the older name of max_token_lifetime: set only one"}},
+		{"negative lifetime", `
+  jwt:
+    - { issuer: i, keys: [pub.pem], audiences: [a], algorithms: [EdDSA], max_token_lifetime: -1h }`,
+			[]string{"authn.jwt[0].max_token_lifetime: max_token_lifetime must not be negative"}},
+		{"empty subject claim", `
+  jwt:
+    - { issuer: i, keys: [pub.pem], audiences: [a], algorithms: [EdDSA], subject_claim: "" }`,
+			[]string{"authn.jwt[0].subject_claim: subject_claim must name a claim"}},
+		{"subject claim with a space", `
+  jwt:
+    - { issuer: i, keys: [pub.pem], audiences: [a], algorithms: [EdDSA], subject_claim: "user id" }`,
+			[]string{"authn.jwt[0].subject_claim: subject_claim must name a claim"}},
 		{"bad token source", `
   jwt:
     - { issuer: i, keys: [pub.pem], audiences: [a], algorithms: [EdDSA], token_source: "body:x" }`,
@@ -136,7 +186,8 @@ func TestAuthnProblems(t *testing.T) {
 		{"bad revocation store and headers", `
   revocation: { store: "memcached://x" }
   identity_headers: { subject: "Authorization", roles: "X Roles" }`,
-			[]string{"authn.revocation.store: revocation store must be memory", "authn.identity_headers.subject: \"Authorization\" is reserved", "authn.identity_headers.roles: \"X Roles\" is not a valid header name"}},
+			[]string{"authn.revocation.store: revocation store must be memory", "authn.identity_headers.subject: \"Authorization\" is reserved", "authn.identity_headers.roles: \"X Roles\" is not a valid header name",
+				"warning authz.default: default authenticated but no authentication is configured"}},
 		{"logout without store", `
   revocation: { store: none }
   logout_operation: logout
@@ -174,5 +225,47 @@ func TestHMACSecretRedacted(t *testing.T) {
 	s := c.Authn.JWT[0].HSSecret
 	if s.String() != "<secret>" || string(s.Value()) != strings.Repeat("k", 40) {
 		t.Fatalf("secret = %q / %q", s.String(), s.Value())
+	}
+}
+
+// TestAuthnNeededWarning: a config whose authorization needs an
+// authenticated caller but that configures no authenticator answers 401 to
+// every such request; validate says so (a warning: it may be a stub).
+func TestAuthnNeededWarning(t *testing.T) {
+	for _, tc := range []struct {
+		name, authn, authz string
+		want               []string
+	}{
+		{"default authenticated, no authn", "", "", []string{"authz.default: default authenticated but no authentication is configured"}},
+		{"default deny, a role rule", "", "  default: deny\n  rules:\n    getUser: { roles: [admin] }\n    health: { public: true }\n",
+			[]string{"authz.rules.getUser: this rule needs an authenticated caller"}},
+		{"default public, only public rules", "", "  default: public\n  rules:\n    health: { public: true }\n", nil},
+		{"api keys configured", "  api_keys: { file: keys.yaml }\n", "", nil},
+		{"jwt configured", "  jwt:\n    - { issuer: i, keys: [pub.pem], audiences: [a], algorithms: [EdDSA] }\n", "", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			body := tc.authn
+			if body == "" {
+				body = "  realm: x\n"
+			}
+			if tc.authz != "" {
+				body += "authz:\n" + tc.authz
+			}
+			_, probs := loadAuthn(t, body, nil)
+			var got []string
+			for _, p := range probs {
+				if strings.Contains(p, "no authentication is configured") {
+					got = append(got, p)
+				}
+			}
+			if len(got) != len(tc.want) {
+				t.Fatalf("got %q, want %q", got, tc.want)
+			}
+			for i, w := range tc.want {
+				if !strings.Contains(got[i], w) || !strings.HasPrefix(got[i], "warning ") {
+					t.Errorf("problem %q, want a warning containing %q", got[i], w)
+				}
+			}
+		})
 	}
 }

@@ -234,6 +234,7 @@ func (c *Config) validate(p *Problems) {
 			s.validate(p, key)
 		}
 	})
+	checkAuthnNeeded(p, c)
 }
 
 // checkFile reports at path a file that cannot be stat'ed or is a directory.

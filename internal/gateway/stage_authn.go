@@ -203,8 +203,10 @@ func (b *builder) buildIssuer(ctx context.Context, jc *config.JWTIssuer, path st
 	}
 	o := jwt.IssuerOptions{
 		Issuer: jc.Issuer, Audiences: jc.Audiences, Algorithms: jc.Algorithms,
-		Leeway: jc.Leeway.D(), AllowMissingExp: !jc.RequireExp, MaxLifetime: jc.MaxLifetime.D(),
+		Leeway: jc.Leeway.D(), AllowMissingExp: !jc.RequireExp, MaxLifetime: jc.TokenLifetime(),
 		RolesClaim: jc.RolesClaim, ScopesClaim: jc.ScopesClaim, Source: src,
+		AllowMissingIssuer: !jc.RequireIssuer, AllowMissingAudience: !jc.RequireAudience,
+		AllowWeakSecret: jc.AllowWeakSecret, SubjectClaim: jc.SubjectClaim,
 	}
 	if jc.HSSecret.IsSet() {
 		o.HMACSecret = jc.HSSecret.Value()
@@ -238,7 +240,30 @@ func (b *builder) buildIssuer(ctx context.Context, jc *config.JWTIssuer, path st
 	if err != nil {
 		return nil, config.AtPath(path, err)
 	}
+	if is.WeakSecret() {
+		log.Warn("hs_secret is shorter than the hash length (allow_weak_secret): anyone who guesses it can mint tokens for any subject",
+			"issuer", jc.Issuer, "secret_bytes", len(o.HMACSecret))
+		b.addWeakSecretProbe()
+	}
+	if !jc.RequireIssuer {
+		log.Warn("tokens without iss are accepted for this issuer (require_issuer: false)", "issuer", jc.Issuer)
+	}
 	return is, nil
+}
+
+// errWeakSecret is what the authn_weak_secret readiness probe reports.
+var errWeakSecret = errors.New("an issuer accepts HS* tokens signed with a secret shorter than the hash length")
+
+// addWeakSecretProbe makes /readyz report "authn_weak_secret": "degraded"
+// (once, however many issuers run with a weak secret): the gateway serves,
+// but its authentication is only as strong as a guessable secret.
+func (b *builder) addWeakSecretProbe() {
+	for _, p := range b.probes {
+		if p.name == "authn_weak_secret" {
+			return
+		}
+	}
+	b.addReadyProbe(readyProbe{name: "authn_weak_secret", check: func(context.Context) error { return errWeakSecret }})
 }
 
 // revokeHandler serves POST /-/revoke on the admin listener:
