@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,6 +22,42 @@ import (
 // ErrKeysUnavailable means a remote key set has never been fetched
 // successfully, so no token of that issuer can be verified yet.
 var ErrKeysUnavailable = errors.New("jwt: key set not available")
+
+// ErrKeysStale means the last good key set is older than MaxStale: the IdP
+// has not answered for that long, and its keys are no longer trusted (a key
+// it withdrew meanwhile must not stay valid forever).
+var ErrKeysStale = errors.New("jwt: key set is older than its maximum staleness")
+
+// ErrBadJWKSURL means a JWKS URL (configured, or the jwks_uri of an OIDC
+// discovery document) is not one gatehouse fetches keys from: not an
+// absolute http(s) URL with a host, carrying credentials or a fragment, or
+// a plain-http jwks_uri discovered from an https issuer (a downgrade).
+var ErrBadJWKSURL = errors.New("jwt: jwks url refused")
+
+// CheckJWKSURL checks a URL keys are fetched from, the same way for a
+// configured URL (issuerScheme "") and a discovered jwks_uri (issuerScheme
+// is the discovery issuer's scheme). Plain http is refused when the issuer
+// is https; otherwise it is the operator's choice (config validation warns
+// unless the host is loopback). The host may differ from the issuer's:
+// several IdPs serve their JWKS from another host.
+func CheckJWKSURL(raw, issuerScheme string) error {
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		return fmt.Errorf("%w: %q is not a URL", ErrBadJWKSURL, raw)
+	case u.Scheme != "https" && u.Scheme != "http":
+		return fmt.Errorf("%w: %q is not an absolute http(s) URL", ErrBadJWKSURL, raw)
+	case u.Host == "" || u.Hostname() == "" || u.Opaque != "":
+		return fmt.Errorf("%w: %q has no host", ErrBadJWKSURL, raw)
+	case u.User != nil:
+		return fmt.Errorf("%w: %q carries credentials", ErrBadJWKSURL, raw)
+	case u.Fragment != "" || strings.Contains(raw, "#"):
+		return fmt.Errorf("%w: %q has a fragment", ErrBadJWKSURL, raw)
+	case u.Scheme == "http" && issuerScheme == "https":
+		return fmt.Errorf("%w: %q is plain http under an https issuer (keys fetched over it can be replaced in transit)", ErrBadJWKSURL, raw)
+	}
+	return nil
+}
 
 // RemoteOptions configures a Remote key source.
 type RemoteOptions struct {
@@ -45,6 +82,11 @@ type RemoteOptions struct {
 	UnknownKIDCooldown time.Duration
 	// MaxBody bounds a JWKS or discovery response; default 1 MiB.
 	MaxBody int64
+	// MaxStale is how long the last good key set keeps serving after the
+	// last successful fetch while the IdP fails; after it, Keys returns
+	// ErrKeysStale (tokens fail closed) until a fetch succeeds again.
+	// 0 keeps the last good set forever.
+	MaxStale time.Duration
 	// Now is the clock; default time.Now.
 	Now func() time.Time
 	// Logger; nil discards.
@@ -66,6 +108,16 @@ type Remote struct {
 	gen       uint64
 	nextDelay time.Duration
 
+	// lastOKNano is when a fetch last succeeded (UnixNano; 0: never),
+	// lastFailed whether the latest fetch failed.
+	lastOKNano atomic.Int64
+	lastFailed atomic.Bool
+	// lastTryNano mirrors lastTry (UnixNano) for the lock-free cooldown check.
+	lastTryNano atomic.Int64
+	flightMu    sync.Mutex
+	flight      chan struct{} // the running unknown-kid fetch, nil when none
+	flights     sync.WaitGroup
+
 	fetches   atomic.Int64
 	stop      chan struct{}
 	done      chan struct{}
@@ -81,6 +133,11 @@ var _ KeySource = (*Remote)(nil)
 func NewRemote(o RemoteOptions) (*Remote, error) {
 	if o.URL == "" && o.DiscoveryIssuer == "" {
 		return nil, errors.New("jwt: remote keys need a url or a discovery issuer")
+	}
+	if o.URL != "" {
+		if err := CheckJWKSURL(o.URL, ""); err != nil {
+			return nil, err
+		}
 	}
 	if o.Client == nil {
 		o.Client = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
@@ -118,26 +175,105 @@ func NewRemote(o RemoteOptions) (*Remote, error) {
 // (rate-limited by the unknown-kid cooldown) and otherwise returns
 // ErrKeysUnavailable.
 func (r *Remote) Keys(ctx context.Context) (*KeySet, error) {
-	if s := r.set.Load(); s != nil {
+	if s, err := r.current(); err == nil {
 		return s, nil
 	}
+	// Never fetched, or stale: try once more (cooldown, single flight).
 	return r.RefreshUnknownKID(ctx)
 }
 
-// RefreshUnknownKID implements KeySource: it refetches unless a fetch was
-// tried less than UnknownKIDCooldown ago, and returns the current set.
-func (r *Remote) RefreshUnknownKID(ctx context.Context) (*KeySet, error) {
-	r.fetchMu.Lock()
-	if r.lastTry.IsZero() || r.o.Now().Sub(r.lastTry) >= r.o.UnknownKIDCooldown {
-		if err := r.refreshLocked(ctx); err != nil {
-			r.log.Warn("jwks refetch failed", "url", r.jwksURL, "error", err)
+// current returns the key set if there is one and it is not stale.
+func (r *Remote) current() (*KeySet, error) {
+	s := r.set.Load()
+	if s == nil {
+		return nil, ErrKeysUnavailable
+	}
+	if r.o.MaxStale > 0 {
+		if age := r.o.Now().Sub(time.Unix(0, r.lastOKNano.Load())); age > r.o.MaxStale {
+			return nil, fmt.Errorf("%w: last good fetch %s ago, limit %s", ErrKeysStale, age.Round(time.Second), r.o.MaxStale)
 		}
 	}
-	r.fetchMu.Unlock()
-	if s := r.set.Load(); s != nil {
-		return s, nil
+	return s, nil
+}
+
+// Ready reports whether the source can verify tokens now: nil, or
+// ErrKeysUnavailable (never fetched) or ErrKeysStale (wrapped). It makes no
+// request.
+func (r *Remote) Ready() error {
+	_, err := r.current()
+	return err
+}
+
+// Degraded reports whether the latest fetch failed (the last good key set
+// is serving, up to MaxStale).
+func (r *Remote) Degraded() bool { return r.lastFailed.Load() }
+
+// RefreshUnknownKID implements KeySource: it refetches unless a fetch was
+// tried less than UnknownKIDCooldown ago, and returns the current set.
+//
+// The fetch runs on a background context (stopped by Close), never on the
+// caller's: a client that disconnects stops waiting but neither cancels
+// the fetch nor leaves the cooldown started by a fetch that never
+// completed. Concurrent callers share one fetch (single flight).
+func (r *Remote) RefreshUnknownKID(ctx context.Context) (*KeySet, error) {
+	r.flightMu.Lock()
+	var f <-chan struct{} = r.flight // a fetch in flight is joined, cooldown or not
+	r.flightMu.Unlock()
+	if f == nil && r.o.Now().Sub(time.Unix(0, r.lastTryNano.Load())) >= r.o.UnknownKIDCooldown {
+		f = r.startFlight()
 	}
-	return nil, ErrKeysUnavailable
+	if f != nil {
+		select {
+		case <-f:
+		case <-ctx.Done():
+		}
+	}
+	return r.current()
+}
+
+// startFlight starts a background fetch unless one is running, and returns
+// a channel closed when that fetch is over.
+func (r *Remote) startFlight() <-chan struct{} {
+	r.flightMu.Lock()
+	defer r.flightMu.Unlock()
+	if r.flight != nil {
+		return r.flight
+	}
+	done := make(chan struct{})
+	select {
+	case <-r.stop: // closed: no new work
+		close(done)
+		return done
+	default:
+	}
+	r.flight = done
+	r.flights.Add(1)
+	go func() {
+		defer r.flights.Done()
+		ctx, cancel := context.WithCancel(context.Background())
+		go func() {
+			select {
+			case <-r.stop:
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
+		r.fetchMu.Lock()
+		// Re-check under the fetch lock: a fetch that just finished (the
+		// background refresher, or the previous flight) counts.
+		if r.o.Now().Sub(time.Unix(0, r.lastTryNano.Load())) >= r.o.UnknownKIDCooldown {
+			if err := r.refreshLocked(ctx); err != nil {
+				r.log.Warn("jwks refetch failed", "url", r.jwksURL, "error", err)
+			}
+		}
+		r.fetchMu.Unlock()
+		cancel()
+		r.flightMu.Lock()
+		r.flight = nil
+		r.flightMu.Unlock()
+		close(done)
+	}()
+	return done
 }
 
 // Refresh fetches the key set now. On failure the previous set stays in use.
@@ -160,7 +296,18 @@ func (r *Remote) NextRefresh() time.Duration {
 }
 
 func (r *Remote) refreshLocked(ctx context.Context) error {
-	r.lastTry = r.o.Now()
+	start := r.o.Now()
+	err := r.fetchLocked(ctx, start)
+	if err == nil {
+		r.lastOKNano.Store(start.UnixNano())
+	}
+	r.lastFailed.Store(err != nil)
+	return err
+}
+
+func (r *Remote) fetchLocked(ctx context.Context, now time.Time) error {
+	r.lastTry = now
+	r.lastTryNano.Store(r.lastTry.UnixNano())
 	r.fetches.Add(1)
 	r.nextDelay = r.o.MinRefresh
 	if r.jwksURL == "" {
@@ -248,6 +395,13 @@ func (r *Remote) discover(ctx context.Context) (string, error) {
 	if doc.JWKSURI == "" {
 		return "", errors.New("oidc discovery: no jwks_uri")
 	}
+	iu, err := url.Parse(r.o.DiscoveryIssuer)
+	if err != nil {
+		return "", fmt.Errorf("oidc discovery: issuer: %w", err)
+	}
+	if err := CheckJWKSURL(doc.JWKSURI, iu.Scheme); err != nil {
+		return "", fmt.Errorf("oidc discovery: %w", err)
+	}
 	return doc.JWKSURI, nil
 }
 
@@ -318,11 +472,14 @@ func (r *Remote) loop() {
 // Close stops the background refresher and waits for it.
 func (r *Remote) Close() error {
 	r.closeOnce.Do(func() {
+		r.flightMu.Lock() // no flight starts after stop is closed
 		close(r.stop)
+		r.flightMu.Unlock()
 		r.startOnce.Do(func() {}) // waits for a concurrent Start; prevents a later one
 		if r.started.Load() {
 			<-r.done
 		}
+		r.flights.Wait()
 	})
 	return nil
 }

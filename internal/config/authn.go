@@ -93,6 +93,8 @@ type JWTIssuer struct {
 	UnknownKIDCooldown Duration `yaml:"unknown_kid_cooldown"`
 	// FetchTimeout bounds each discovery or JWKS request.
 	FetchTimeout Duration `yaml:"fetch_timeout"`
+	// JWKSMaxStale is how long the last good JWKS keeps serving after the last successful fetch while the IdP fails; then tokens fail closed (401) and /readyz is not ready until a fetch succeeds.
+	JWKSMaxStale Duration `yaml:"jwks_max_stale"`
 }
 
 // APIKeys configures API key authentication.
@@ -209,6 +211,7 @@ func (j *JWTIssuer) setDefaults() {
 	j.MaxRefresh = Duration(time.Hour)
 	j.UnknownKIDCooldown = Duration(10 * time.Second)
 	j.FetchTimeout = Duration(5 * time.Second)
+	j.JWKSMaxStale = Duration(24 * time.Hour)
 }
 
 // TokenLifetime returns the effective max_token_lifetime (or its older
@@ -423,6 +426,9 @@ func (j *JWTIssuer) validate(p *Problems, path string) {
 	if j.FetchTimeout <= 0 {
 		p.Errorf(joinPath(path, "fetch_timeout"), "fetch_timeout must be positive")
 	}
+	if j.JWKSMaxStale <= j.MaxRefresh && (j.JWKSURL != "" || j.Discovery) {
+		p.Errorf(joinPath(path, "jwks_max_stale"), "jwks_max_stale (%s) must be longer than max_refresh (%s): keys would expire between two regular refreshes", j.JWKSMaxStale, j.MaxRefresh)
+	}
 	tp := joinPath(path, "token_source")
 	kind, name, _ := strings.Cut(j.TokenSource, ":")
 	switch strings.ToLower(kind) {
@@ -468,6 +474,10 @@ func checkFetchURL(p *Problems, path, s string) {
 	u, err := url.Parse(s)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		p.Errorf(path, "%q is not an absolute http(s) URL", s)
+		return
+	}
+	if u.User != nil || u.Fragment != "" || strings.Contains(s, "#") {
+		p.Errorf(path, "%q must not carry credentials or a fragment", s)
 		return
 	}
 	if u.Scheme == "http" {

@@ -159,6 +159,14 @@ func TestAuthnProblems(t *testing.T) {
   jwt:
     - { issuer: i, keys: [pub.pem], audiences: [a], algorithms: [EdDSA], max_token_lifetime: -1h }`,
 			[]string{"authn.jwt[0].max_token_lifetime: max_token_lifetime must not be negative"}},
+		{"jwks_max_stale not longer than max_refresh", `
+  jwt:
+    - { issuer: i, jwks_url: "https://idp.example.com/jwks", audiences: [a], algorithms: [RS256], max_refresh: 2h, jwks_max_stale: 1h }`,
+			[]string{"authn.jwt[0].jwks_max_stale: jwks_max_stale (1h0m0s) must be longer than max_refresh (2h0m0s)"}},
+		{"jwks url with credentials", `
+  jwt:
+    - { issuer: i, jwks_url: "https://u:p@idp.example.com/jwks", audiences: [a], algorithms: [RS256] }`,
+			[]string{"authn.jwt[0].jwks_url: \"https://u:p@idp.example.com/jwks\" must not carry credentials"}},
 		{"empty subject claim", `
   jwt:
     - { issuer: i, keys: [pub.pem], audiences: [a], algorithms: [EdDSA], subject_claim: "" }`,

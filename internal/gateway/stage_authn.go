@@ -224,7 +224,7 @@ func (b *builder) buildIssuer(ctx context.Context, jc *config.JWTIssuer, path st
 	case jc.JWKSURL != "" || jc.Discovery:
 		ro := jwt.RemoteOptions{URL: jc.JWKSURL, Timeout: jc.FetchTimeout.D(),
 			MinRefresh: jc.MinRefresh.D(), MaxRefresh: jc.MaxRefresh.D(), UnknownKIDCooldown: jc.UnknownKIDCooldown.D(),
-			Now: b.now, Logger: log.With("issuer", jc.Issuer)}
+			MaxStale: jc.JWKSMaxStale.D(), Now: b.now, Logger: log.With("issuer", jc.Issuer)}
 		if jc.Discovery {
 			ro.DiscoveryIssuer = jc.Issuer
 		}
@@ -235,6 +235,7 @@ func (b *builder) buildIssuer(ctx context.Context, jc *config.JWTIssuer, path st
 		b.onClose(r.Close)
 		r.Start(ctx)
 		o.Keys = r
+		b.addJWKSProbes(r)
 	}
 	is, err := jwt.NewIssuer(o)
 	if err != nil {
@@ -249,6 +250,38 @@ func (b *builder) buildIssuer(ctx context.Context, jc *config.JWTIssuer, path st
 		log.Warn("tokens without iss are accepted for this issuer (require_issuer: false)", "issuer", jc.Issuer)
 	}
 	return is, nil
+}
+
+// addJWKSProbes makes /readyz watch a remote key set: "authn_jwks" fails
+// (not ready, 503) while an issuer has no usable keys, never fetched or
+// older than jwks_max_stale, since every token of that issuer then fails
+// closed; "authn_jwks_refresh" reports degraded while the latest fetch
+// failed and the last good keys are serving. With several remote issuers
+// each probe covers them all; the body never names a URL.
+func (b *builder) addJWKSProbes(r *jwt.Remote) {
+	b.addOrJoinProbe(readyProbe{name: "authn_jwks", required: true, check: func(context.Context) error { return r.Ready() }})
+	b.addOrJoinProbe(readyProbe{name: "authn_jwks_refresh", check: func(context.Context) error { return degradedErr(r) }})
+}
+
+// addOrJoinProbe adds p, or joins its check to the probe of that name.
+func (b *builder) addOrJoinProbe(p readyProbe) {
+	for i := range b.probes {
+		if q := &b.probes[i]; q.name == p.name {
+			prev, next := q.check, p.check
+			q.check = func(ctx context.Context) error { return errors.Join(prev(ctx), next(ctx)) }
+			return
+		}
+	}
+	b.addReadyProbe(p)
+}
+
+var errJWKSRefreshFailing = errors.New("the latest jwks fetch failed; serving the last good keys")
+
+func degradedErr(r *jwt.Remote) error {
+	if r.Degraded() {
+		return errJWKSRefreshFailing
+	}
+	return nil
 }
 
 // errWeakSecret is what the authn_weak_secret readiness probe reports.

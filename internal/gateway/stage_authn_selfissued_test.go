@@ -37,7 +37,7 @@ type authnServer struct {
 	logs        *syncBuf
 }
 
-func startAuthnServer(t *testing.T, cfgYAML, spec string) *authnServer {
+func startAuthnServer(t *testing.T, cfgYAML, spec string, opts ...func(*ServerOptions)) *authnServer {
 	t.Helper()
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "gatehouse.yaml")
@@ -52,8 +52,12 @@ func startAuthnServer(t *testing.T, cfgYAML, spec string) *authnServer {
 		t.Fatal(err)
 	}
 	as := &authnServer{base: "http://" + pub.Addr().String(), admin: "http://" + adm.Addr().String(), logs: &syncBuf{}}
-	srv, err := NewServer(context.Background(), ServerOptions{ConfigPath: cfg, PublicListener: pub, AdminListener: adm,
-		Logger: slog.New(slog.NewJSONHandler(as.logs, nil))})
+	so := ServerOptions{ConfigPath: cfg, PublicListener: pub, AdminListener: adm,
+		Logger: slog.New(slog.NewJSONHandler(as.logs, nil))}
+	for _, o := range opts {
+		o(&so)
+	}
+	srv, err := NewServer(context.Background(), so)
 	if err != nil {
 		t.Fatal(err)
 	}
