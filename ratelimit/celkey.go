@@ -110,7 +110,7 @@ func KeyCEL(expr string, ip ClientIPFunc) (Key, error) {
 		return Key{}, fmt.Errorf("%w: %w", ErrCELKey, err)
 	}
 	ip = orPeer(ip)
-	hdrs := headerNames(ast)
+	hdrs := headerNames(ast, "request.headers")
 	return Key{kind: "cel", parts: []keyPart{func(r *http.Request, dst []byte) ([]byte, error) {
 		v, err := evalCEL(prg, r, ip, hdrs)
 		if err != nil {
@@ -160,16 +160,17 @@ type celActivation struct {
 }
 
 // headerNames returns the lower-case header names an expression reads when
-// it only ever reads request.headers by constant name (h["x"], h[?"x"],
+// it only ever reads the headers map variable (request.headers,
+// response.headers) by constant name (h["x"], h[?"x"],
 // h.x, h.?x, has(h.x), "x" in h), so an evaluation builds a map of those
 // headers instead of all of them. nil: the expression uses the map as a
 // whole (size, iteration, a computed name) and gets every header.
-func headerNames(a *cel.Ast) []string {
+func headerNames(a *cel.Ast, variable string) []string {
 	nat := a.NativeRep()
 	refs := nat.ReferenceMap()
 	uses := map[int64]bool{} // expr ids of request.headers -> read by a constant name
 	for id, r := range refs {
-		if r.Name == "request.headers" {
+		if r.Name == variable {
 			uses[id] = false
 		}
 	}

@@ -87,8 +87,21 @@ type RateLimit struct {
 type LoginLimits struct {
 	// Operations lists the login operationIds.
 	Operations []string `yaml:"operations"`
-	// AccountField is the JSON pointer of the account name in the body.
+	// AccountField is the JSON pointer of the account name in the body. A
+	// login without an account value (or with two different ones) is
+	// refused with 400.
 	AccountField string `yaml:"account_field"`
+	// AccountMatch is how the pointer's object keys are matched: fold
+	// (default: case-insensitive, as Go's encoding/json and many decoders
+	// bind "Username" to a username field) or exact.
+	AccountMatch string `yaml:"account_match" enum:"fold,exact"`
+	// FailureWhen is a CEL condition over the upstream's answer
+	// (response.status int, response.headers map(string, string),
+	// response.body: the body parsed as JSON, up to 16 KiB) that counts a
+	// login as failed for the lockout, e.g.
+	// 'response.status == 200 && !has(response.body.auth_token)'.
+	// Default: the upstream answered 401 or 403.
+	FailureWhen string `yaml:"failure_when"`
 	// PerIP limits attempts per client address.
 	PerIP *RateSpec `yaml:"per_ip"`
 	// PerAccount limits attempts per account.
@@ -208,6 +221,16 @@ func (c *RateLimits) validate(p *Problems, path string) {
 		}
 		if lg.AccountField != "" && !strings.HasPrefix(lg.AccountField, "/") {
 			p.Errorf(lp+".account_field", "account_field must be a JSON pointer such as /username")
+		}
+		if lg.AccountMatch != "" && lg.AccountMatch != "fold" && lg.AccountMatch != "exact" {
+			p.Errorf(lp+".account_match", "account_match must be fold or exact, not %q", lg.AccountMatch)
+		}
+		if lg.FailureWhen != "" {
+			if lg.Lockout == nil {
+				p.Errorf(lp+".failure_when", "failure_when needs lockout")
+			} else if _, err := ratelimit.CompileFailureWhen(lg.FailureWhen); err != nil {
+				p.Errorf(lp+".failure_when", "%v", err)
+			}
 		}
 		if (lg.PerAccount != nil || lg.Lockout != nil) && lg.AccountField == "" {
 			p.Errorf(lp+".account_field", "per_account and lockout need account_field")

@@ -49,6 +49,9 @@ type builder struct {
 	revoke http.Handler
 	// probes are the dependencies /readyz checks (see ready.go).
 	probes []readyProbe
+	// upstreamTaps run innermost, directly in front of the proxy (they see
+	// the upstream's own answer).
+	upstreamTaps []gatehouse.Middleware
 }
 
 // onClose registers f to run when the pipeline is closed (or Build fails).
@@ -282,6 +285,7 @@ func Build(ctx context.Context, cfg *config.Config, deps Deps) (p *Pipeline, err
 		}
 		chain = append(chain, mw)
 	}
+	chain = append(chain, b.upstreamTaps...)
 	return &Pipeline{
 		cfg:     cfg,
 		spec:    b.spec,
