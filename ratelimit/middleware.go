@@ -9,6 +9,7 @@ import (
 	"net/http/httptrace"
 	"slices"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -83,6 +84,14 @@ type Options struct {
 	// Lockouts holds login lockout state (nil: Store if it implements
 	// LockoutStore, else the fallback MemoryStore).
 	Lockouts LockoutStore
+	// Fallback is the MemoryStore used when Store is nil and as the local
+	// fallback of a failing shared store (nil: a new one bounded by
+	// MaxKeys). Passing the same Fallback to the Middleware built on a
+	// config reload keeps the counters and locks: each limit's state is
+	// namespaced by its definition (name, rate, burst, key, operations;
+	// the lockout by after_failures, base and max), so an unchanged limit
+	// carries on where it was and a changed one starts fresh.
+	Fallback *MemoryStore
 	// OnStoreError chooses what happens while Store fails.
 	OnStoreError StoreErrorMode
 	// MaxKeys bounds the memory store and the local fallback.
@@ -138,10 +147,35 @@ func (nopObserver) StoreError()             {}
 
 // New validates o and returns the middleware.
 func New(o Options) (*Middleware, error) {
-	m := &Middleware{limits: o.Limits, store: o.Store, onErr: o.OnStoreError, backoff: o.Backoff,
-		mode: o.Mode, login: o.Login, now: o.Now, log: o.Logger, obs: o.Observer}
+	m := &Middleware{store: o.Store, onErr: o.OnStoreError, backoff: o.Backoff,
+		mode: o.Mode, now: o.Now, log: o.Logger, obs: o.Observer}
 	m.loginIP = KeyIP(o.ClientIP)
-	m.fallback = NewMemoryStore(MemoryOptions{MaxKeys: o.MaxKeys})
+	m.fallback = o.Fallback
+	if m.fallback == nil {
+		m.fallback = NewMemoryStore(MemoryOptions{MaxKeys: o.MaxKeys})
+	}
+	// Own copies: each limit's policy gets its whole definition as its
+	// memory-store namespace (see Options.Fallback).
+	m.limits = make([]Limit, len(o.Limits))
+	for i, l := range o.Limits {
+		if l.Policy != nil {
+			pc := *l.Policy
+			ops := slices.Clone(l.Operations)
+			slices.Sort(ops)
+			pc.def = l.Policy.storeName() + "\x00" + l.Key.def + "/" + l.Key.kind + "\x00" + strings.Join(ops, ",")
+			l.Policy = &pc
+		}
+		m.limits[i] = l
+	}
+	if o.Login != nil {
+		lg := *o.Login
+		if lg.Lockout != nil {
+			lo := *lg.Lockout
+			lo.ns = lo.definition()
+			lg.Lockout = &lo
+		}
+		m.login = &lg
+	}
 	if m.store == nil {
 		m.store = m.fallback
 	}

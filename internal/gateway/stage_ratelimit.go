@@ -37,6 +37,10 @@ func (b *builder) buildRateLimit(ctx context.Context) (gatehouse.Middleware, err
 		ClientIP:     ip,
 		Now:          b.now,
 	}
+	if b.limits != nil {
+		// Counters and locks survive a reload while the definitions are unchanged.
+		opts.Fallback = b.limits.memoryStore(rc.MaxKeys)
+	}
 	switch rc.Mode {
 	case config.ModeEnforce:
 		m := gatehouse.Enforce
