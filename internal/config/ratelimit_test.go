@@ -37,3 +37,29 @@ func TestLoginKeysReportedAtTheirLine(t *testing.T) {
 		})
 	}
 }
+
+// TestConcurrencyKeysReportedAtTheirLine: rate_limits.concurrency is
+// validated at load, each error at its key.
+func TestConcurrencyKeysReportedAtTheirLine(t *testing.T) {
+	spec, err := filepath.Abs("testdata/openapi.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), "gatehouse.yaml")
+	cfg := "upstream: http://127.0.0.1:5000\nspec: " + spec + "\nrate_limits:\n  concurrency:\n    status: 500\n    max_in_flight: -1\n" +
+		"    operations:\n      getUser: { per_key: { key: nope, max_in_flight: 0 } }\n"
+	if err := os.WriteFile(p, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err = config.Check(p)
+	for _, want := range []string{
+		`gatehouse.yaml:5:13: rate_limits.concurrency.status: status must be 503 or 429, not 500`,
+		`gatehouse.yaml:6:20: rate_limits.concurrency.max_in_flight: max_in_flight must not be negative`,
+		`rate_limits.concurrency.operations.getUser.per_key.key: ratelimit: unknown key "nope"`,
+		`rate_limits.concurrency.operations.getUser.per_key.max_in_flight: max_in_flight must be at least 1`,
+	} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Check = %v\nwant an error containing %q", err, want)
+		}
+	}
+}

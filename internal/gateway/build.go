@@ -268,6 +268,7 @@ func Build(ctx context.Context, cfg *config.Config, deps Deps) (p *Pipeline, err
 	}{
 		{"authn", b.buildAuthn},
 		{"rate_limits", b.buildRateLimit},
+		{"rate_limits.concurrency", b.buildInFlight},
 		{"waf", b.buildWAF},
 		{"authz", b.buildAuthz},
 		{"request", b.buildRequestValidation},
