@@ -7,12 +7,12 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/google/cel-go/cel"
 	"github.com/google/cel-go/common/types"
 	"github.com/google/cel-go/interpreter"
 
+	"github.com/gatehouse/gatehouse/authz/celpolicy"
 	"github.com/gatehouse/gatehouse/internal/jsonx"
 )
 
@@ -26,22 +26,12 @@ const (
 	MaxFailureBody = 16 << 10
 )
 
-// failureEnv declares the variables of a failure_when condition.
-var failureEnv = sync.OnceValues(func() (*cel.Env, error) {
-	return cel.NewEnv(
-		cel.OptionalTypes(),
-		cel.Variable("response.status", cel.IntType),
-		cel.Variable("response.headers", cel.MapType(cel.StringType, cel.StringType)),
-		cel.Variable("response.body", cel.DynType),
-	)
-})
-
 // FailureCondition decides from the upstream's answer to a login whether
 // the login failed, for upstreams that do not answer failures with 401 or
 // 403 (many answer 200 with an error message). It is compiled and
 // type-checked once by CompileFailureWhen and is safe for concurrent use.
 type FailureCondition struct {
-	prg     cel.Program
+	prg     *celpolicy.ValueProgram
 	hdrs    []string // header names read (nil: all), when headers is set
 	headers bool     // the expression reads response.headers
 	body    bool     // the expression reads response.body
@@ -64,28 +54,21 @@ func (c *FailureCondition) String() string { return c.expr }
 // the login as failed: an upstream answer the condition cannot read never
 // resets an account's failures.
 func CompileFailureWhen(expr string) (*FailureCondition, error) {
-	env, err := failureEnv()
-	if err != nil {
-		return nil, fmt.Errorf("%w: environment: %w", ErrCELKey, err)
-	}
-	ast, iss := env.Compile(expr)
-	if iss.Err() != nil {
-		return nil, fmt.Errorf("%w: %s", ErrCELKey, strings.TrimSpace(iss.Err().Error()))
-	}
-	if t := ast.OutputType(); !t.IsExactType(cel.BoolType) {
-		return nil, fmt.Errorf("%w: failure_when returns %s, want bool", ErrCELKey, t)
-	}
-	prg, err := env.Program(ast, cel.CostLimit(FailureCostLimit))
+	// The response scope of the one gatehouse CEL vocabulary (authz/celpolicy).
+	prg, err := celpolicy.CompileValue(celpolicy.ScopeResponse, expr, FailureCostLimit)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrCELKey, err)
 	}
+	if t := prg.OutputType(); !t.IsExactType(cel.BoolType) {
+		return nil, fmt.Errorf("%w: failure_when returns %s, want bool", ErrCELKey, t)
+	}
 	c := &FailureCondition{prg: prg, expr: expr}
-	for _, r := range ast.NativeRep().ReferenceMap() {
+	for _, r := range prg.Ast().NativeRep().ReferenceMap() {
 		c.headers = c.headers || r.Name == "response.headers"
 		c.body = c.body || r.Name == "response.body"
 	}
 	if c.headers {
-		c.hdrs = headerNames(ast, "response.headers")
+		c.hdrs = headerNames(prg.Ast(), "response.headers")
 	}
 	return c, nil
 }
@@ -168,7 +151,7 @@ func withLoginResponse(ctx context.Context, c *loginResponse) context.Context {
 // failed evaluates the condition on resp; an evaluation error counts as a
 // failure (returned so the caller can record it).
 func (c *FailureCondition) failed(resp *loginResponse) (bool, error) {
-	out, _, err := c.prg.Eval(&failureActivation{c: c, resp: resp})
+	out, err := c.prg.Eval(&failureActivation{c: c, resp: resp})
 	if err != nil {
 		return true, fmt.Errorf("%w: failure_when: %w", ErrCELEval, err)
 	}
