@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/google/cel-go/cel"
 	celast "github.com/google/cel-go/common/ast"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/authn"
+	"github.com/gatehouse/gatehouse/authz/celpolicy"
 )
 
 // Bounds of a CEL key expression.
@@ -43,33 +43,6 @@ var ErrCELKey = errors.New("ratelimit: cel key")
 // request is then counted in the limit's fixed error bucket.
 var ErrCELEval = errors.New("ratelimit: cel key evaluation")
 
-// celEnv is the environment of cel: keys. It uses the names of the authz
-// CEL rules (authz/celpolicy) so one vocabulary covers both, minus what a
-// key should not depend on (request.body: parsing it for every request
-// costs too much; request.time: a key must not change with the clock).
-// request.path is one map(string, string) of raw parameter values, since a
-// limit may span operations whose parameters differ.
-var celEnv = sync.OnceValues(func() (*cel.Env, error) {
-	strList := cel.ListType(cel.StringType)
-	return cel.NewEnv(
-		cel.OptionalTypes(),
-		cel.Variable("principal.authenticated", cel.BoolType),
-		cel.Variable("principal.sub", cel.StringType),
-		cel.Variable("principal.issuer", cel.StringType),
-		cel.Variable("principal.method", cel.StringType),
-		cel.Variable("principal.roles", strList),
-		cel.Variable("principal.scopes", strList),
-		cel.Variable("principal.claims", cel.MapType(cel.StringType, cel.DynType)),
-		cel.Variable("request.method", cel.StringType),
-		cel.Variable("request.operation", cel.StringType),
-		cel.Variable("request.template", cel.StringType),
-		cel.Variable("request.path", cel.MapType(cel.StringType, cel.StringType)),
-		cel.Variable("request.query", cel.MapType(cel.StringType, strList)),
-		cel.Variable("request.headers", cel.MapType(cel.StringType, cel.StringType)),
-		cel.Variable("request.ip", cel.StringType),
-	)
-})
-
 // KeyCEL keys by the value of a CEL expression, compiled and type-checked
 // once here. Variables (the names of the authz CEL rules):
 //
@@ -91,26 +64,20 @@ var celEnv = sync.OnceValues(func() (*cel.Env, error) {
 // unlimited. Optional syntax (principal.claims.?org.orValue("")) avoids
 // errors for absent values.
 func KeyCEL(expr string, ip ClientIPFunc) (Key, error) {
-	env, err := celEnv()
+	// One vocabulary with the authz rules (authz/celpolicy), in the key
+	// scope: no request.body, no request.time, request.path as a map.
+	prg, err := celpolicy.CompileValue(celpolicy.ScopeKey, expr, CELCostLimit)
 	if err != nil {
-		return Key{}, fmt.Errorf("%w: environment: %w", ErrCELKey, err)
+		return Key{}, fmt.Errorf("%w: %w", ErrCELKey, err)
 	}
-	ast, iss := env.Compile(expr)
-	if iss.Err() != nil {
-		return Key{}, fmt.Errorf("%w: %s", ErrCELKey, strings.TrimSpace(iss.Err().Error()))
-	}
-	switch t := ast.OutputType(); {
+	switch t := prg.OutputType(); {
 	case t.IsExactType(cel.StringType), t.IsExactType(cel.IntType), t.IsExactType(cel.UintType),
 		t.IsExactType(cel.BoolType), t.IsExactType(cel.DynType):
 	default:
 		return Key{}, fmt.Errorf("%w: result type is %s, want string, int, uint or bool", ErrCELKey, t)
 	}
-	prg, err := env.Program(ast, cel.CostLimit(CELCostLimit))
-	if err != nil {
-		return Key{}, fmt.Errorf("%w: %w", ErrCELKey, err)
-	}
 	ip = orPeer(ip)
-	hdrs := headerNames(ast)
+	hdrs := headerNames(prg.Ast(), "request.headers")
 	return Key{kind: "cel", parts: []keyPart{func(r *http.Request, dst []byte) ([]byte, error) {
 		v, err := evalCEL(prg, r, ip, hdrs)
 		if err != nil {
@@ -126,8 +93,8 @@ func KeyCEL(expr string, ip ClientIPFunc) (Key, error) {
 
 // evalCEL runs prg on r and converts the result to its canonical string.
 // It never panics: cel-go reports runtime failures as errors.
-func evalCEL(prg cel.Program, r *http.Request, ip ClientIPFunc, hdrs []string) (string, error) {
-	out, _, err := prg.Eval(&celActivation{r: r, ip: ip, hdrs: hdrs})
+func evalCEL(prg *celpolicy.ValueProgram, r *http.Request, ip ClientIPFunc, hdrs []string) (string, error) {
+	out, err := prg.Eval(&celActivation{r: r, ip: ip, hdrs: hdrs})
 	if err != nil {
 		return "", fmt.Errorf("%w: %w", ErrCELEval, err)
 	}
@@ -160,16 +127,17 @@ type celActivation struct {
 }
 
 // headerNames returns the lower-case header names an expression reads when
-// it only ever reads request.headers by constant name (h["x"], h[?"x"],
+// it only ever reads the headers map variable (request.headers,
+// response.headers) by constant name (h["x"], h[?"x"],
 // h.x, h.?x, has(h.x), "x" in h), so an evaluation builds a map of those
 // headers instead of all of them. nil: the expression uses the map as a
 // whole (size, iteration, a computed name) and gets every header.
-func headerNames(a *cel.Ast) []string {
+func headerNames(a *cel.Ast, variable string) []string {
 	nat := a.NativeRep()
 	refs := nat.ReferenceMap()
 	uses := map[int64]bool{} // expr ids of request.headers -> read by a constant name
 	for id, r := range refs {
-		if r.Name == "request.headers" {
+		if r.Name == variable {
 			uses[id] = false
 		}
 	}

@@ -7,17 +7,20 @@ import (
 	"testing"
 
 	"github.com/gatehouse/gatehouse/authn"
+	"github.com/gatehouse/gatehouse/internal/httpx"
 )
 
 // FuzzAccounts feeds attacker-controlled login bodies to the account
-// extractor: it must not panic, and returns 1..maxAccounts normalized names.
+// extractor: it must not panic, and returns either one normalized, non-empty
+// name or one of the sentinel errors.
 func FuzzAccounts(f *testing.F) {
 	for _, s := range []string{`{"username":"bob"}`, `{"username":"a","username":"b"}`, `{"credentials":{"user":"x"}}`,
-		`[{"username":1}]`, `{"username":{"$ne":null}}`, `{`, `username=bob&username=eve`, strings.Repeat("[", 100)} {
-		f.Add(s, "/username", false)
-		f.Add(s, "/credentials/user", true)
+		`[{"username":1}]`, `{"username":{"$ne":null}}`, `{`, `username=bob&username=eve`, strings.Repeat("[", 100),
+		`{"Username":"a","username":"b"}`, `{"u\u0073ername":"a"}`, `{"USERNAME":" Bob "}`} {
+		f.Add(s, "/username", false, false)
+		f.Add(s, "/credentials/user", true, true)
 	}
-	f.Fuzz(func(t *testing.T, body, field string, form bool) {
+	f.Fuzz(func(t *testing.T, body, field string, form, exact bool) {
 		ptr, err := parsePointer(field)
 		if err != nil {
 			return
@@ -26,14 +29,15 @@ func FuzzAccounts(f *testing.F) {
 		if form {
 			r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		}
-		got := accounts(r, ptr, 1<<16)
-		if len(got) < 1 || len(got) > maxAccounts {
-			t.Fatalf("accounts = %q", got)
-		}
-		for _, a := range got {
-			if a != strings.ToLower(strings.TrimSpace(a)) {
-				t.Fatalf("account %q not normalized", a)
+		got, err := account(r, ptr, !exact, 1<<16)
+		if err != nil {
+			if !errors.Is(err, ErrNoAccount) && !errors.Is(err, ErrAmbiguousAccount) && !errors.Is(err, httpx.ErrBodyTooLarge) {
+				t.Fatalf("account error %v is not a sentinel", err)
 			}
+			return
+		}
+		if got == "" || got != strings.ToLower(strings.TrimSpace(got)) || len(got) > maxAccountLen {
+			t.Fatalf("account %q not normalized", got)
 		}
 	})
 }

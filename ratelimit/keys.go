@@ -26,6 +26,7 @@ type ClientIPFunc func(*http.Request) netip.Addr
 type Key struct {
 	kind  string
 	parts []keyPart
+	def   string // the config words (ParseKey), for state kept across reloads
 }
 
 // keyPart appends one part of a key. An error means the part could not be
@@ -214,5 +215,7 @@ func ParseKey(words []string, ip ClientIPFunc) (Key, error) {
 			return Key{}, fmt.Errorf("ratelimit: unknown key %q (want ip, api_key, user, operation, header:NAME, claim:NAME or cel:EXPR)", w)
 		}
 	}
-	return Combine(keys...), nil
+	k := Combine(keys...)
+	k.def = strings.Join(words, "\x1f")
+	return k, nil
 }

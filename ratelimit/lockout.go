@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 )
 
@@ -14,6 +15,23 @@ import (
 type LockoutPolicy struct {
 	AfterFailures int
 	Base, Max     time.Duration
+
+	// ns is the namespace of the lock state in a MemoryStore, set by New
+	// from the definition (empty: one shared lockout namespace).
+	ns string
+}
+
+// storeName is the namespace of p's state in a MemoryStore.
+func (p *LockoutPolicy) storeName() string {
+	if p.ns != "" {
+		return p.ns
+	}
+	return lockoutName
+}
+
+// definition identifies p for state kept across reloads.
+func (p *LockoutPolicy) definition() string {
+	return lockoutName + "\x00" + strconv.Itoa(p.AfterFailures) + "\x00" + strconv.FormatInt(int64(p.Base), 10) + "\x00" + strconv.FormatInt(int64(p.Max), 10)
 }
 
 // Validate reports whether p is usable.
@@ -54,7 +72,7 @@ const lockoutName = "\x00lockout"
 
 // Locked implements LockoutStore.
 func (m *MemoryStore) Locked(_ context.Context, p *LockoutPolicy, key string, now time.Time) (time.Duration, error) {
-	h := hashKey(lockoutName, key)
+	h := hashKey(p.storeName(), key)
 	s := &m.shards[m.shardOf(h)]
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -71,7 +89,7 @@ func (m *MemoryStore) Locked(_ context.Context, p *LockoutPolicy, key string, no
 
 // Failure implements LockoutStore.
 func (m *MemoryStore) Failure(_ context.Context, p *LockoutPolicy, key string, now time.Time) (time.Duration, error) {
-	h := hashKey(lockoutName, key)
+	h := hashKey(p.storeName(), key)
 	s := &m.shards[m.shardOf(h)]
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -88,8 +106,8 @@ func (m *MemoryStore) Failure(_ context.Context, p *LockoutPolicy, key string, n
 }
 
 // Success implements LockoutStore.
-func (m *MemoryStore) Success(_ context.Context, _ *LockoutPolicy, key string) error {
-	h := hashKey(lockoutName, key)
+func (m *MemoryStore) Success(_ context.Context, p *LockoutPolicy, key string) error {
+	h := hashKey(p.storeName(), key)
 	s := &m.shards[m.shardOf(h)]
 	s.mu.Lock()
 	s.drop(h)

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/ratelimit"
 )
 
@@ -42,17 +43,27 @@ func TestLoginCredentialStuffing(t *testing.T) {
 		t.Fatalf("%d of 20 stuffing attempts from 20 IPs reached the upstream, want 3", ok)
 	}
 	// Duplicate keys: the gateway cannot know which one the upstream reads,
-	// so every value is charged; the victim's empty bucket still refuses.
-	w, _ := h.do(req{op: "login", ip: "198.51.100.200", body: `{"username":"victim","username":"fresh-1"}`})
-	if w.Code != 429 {
-		t.Fatalf("duplicate-key body: %d, want 429", w.Code)
+	// so the login is refused (400) and never reaches the upstream.
+	hits := h.hits.Load()
+	for _, body := range []string{`{"username":"victim","username":"fresh-1"}`, `{"username":"fresh-2","u\u0073ername":"victim"}`,
+		`{"username":"fresh-3","Username":"victim"}`, `{"USERNAME":"victim","username":"fresh-4"}`} {
+		w, rec := h.do(req{op: "login", ip: "198.51.100.200", body: body})
+		if w.Code != 400 || rec.Snapshot().Reason != "login ambiguous account" {
+			t.Fatalf("duplicate-key body %s: %d %q, want 400 ambiguous", body, w.Code, rec.Snapshot().Reason)
+		}
 	}
-	w, _ = h.do(req{op: "login", ip: "198.51.100.201", body: `{"username":"fresh-2","username":"victim"}`})
-	if w.Code != 429 {
-		t.Fatalf("duplicate-key body (victim last): %d, want 429", w.Code)
+	if h.hits.Load() != hits {
+		t.Fatalf("an ambiguous login reached the upstream")
+	}
+	// Another spelling of the key is the same account (case-insensitive
+	// like Go's encoding/json): the victim's empty bucket refuses it.
+	for _, body := range []string{`{"Username":"victim"}`, `{"USERNAME":"victim"}`, `{"u\u0053ername":"victim"}`, `{"uſername":"victim"}`} {
+		if w, _ := h.do(req{op: "login", ip: "198.51.100.201", body: body}); w.Code != 429 {
+			t.Fatalf("key spelling %s: %d, want 429", body, w.Code)
+		}
 	}
 	// Form-encoded bodies are read too.
-	w, _ = h.do(req{op: "login", ip: "198.51.100.202", ctype: "application/x-www-form-urlencoded", body: "username=victim&password=x"})
+	w, _ := h.do(req{op: "login", ip: "198.51.100.202", ctype: "application/x-www-form-urlencoded", body: "username=victim&password=x"})
 	if w.Code != 429 {
 		t.Fatalf("form body: %d, want 429", w.Code)
 	}
@@ -158,7 +169,6 @@ func TestLoginAccountExtraction(t *testing.T) {
 		{"array index", "/0/u", "", `[{"u":"bob"}]`, `[{"u":"BOB"}]`, true},
 		{"escaped pointer", "/a~1b", "", `{"a/b":"bob"}`, `{"a/b":"bob","c":2}`, true},
 		{"number account", "/username", "", `{"username":12345}`, `{"username":"12345"}`, true},
-		{"missing field shares one bucket", "/username", "", `{}`, `not json at all`, true},
 		{"different accounts", "/username", "", `{"username":"bob"}`, `{"username":"bobby"}`, false},
 		{"json charset param", "/username", "application/json; charset=utf-8", `{"username":"bob"}`, `{"username":"bob"}`, true},
 	} {
@@ -187,5 +197,61 @@ func TestLoginOptionsRejected(t *testing.T) {
 		if _, err := ratelimit.New(o); err == nil {
 			t.Errorf("New(%+v) accepted", o.Login)
 		}
+	}
+}
+
+// A login the limiter cannot attribute to one account is refused instead of
+// being charged to a shared "no account" bucket (which an attacker could
+// drain to lock every such login out, or dodge with a new spelling).
+func TestLoginWithoutAccountRefused(t *testing.T) {
+	o := loginOpts(nil, ratelimit.MustPolicy("login-account", "1/h", 1), nil)
+	h := newHarness(t, o)
+	for _, tt := range []struct{ name, ctype, body, reason string }{
+		{"empty object", "", `{}`, "login without account"},
+		{"not json", "", `not json at all`, "login without account"},
+		{"empty value", "", `{"username":"  "}`, "login without account"},
+		{"object value", "", `{"username":{"$ne":null}}`, "login without account"},
+		{"array value", "", `{"username":["a","b"]}`, "login without account"},
+		{"null", "", `{"username":null}`, "login without account"},
+		{"bool", "", `{"username":true}`, "login without account"},
+		{"trailing data", "", `{"username":"a"} {"username":"b"}`, "login without account"},
+		{"empty body", "", ``, "login without account"},
+		{"form without field", "application/x-www-form-urlencoded", `password=x`, "login without account"},
+		{"form repeated", "application/x-www-form-urlencoded", `username=a&username=b`, "login ambiguous account"},
+		{"form case variant", "application/x-www-form-urlencoded", `username=a&Username=b`, "login ambiguous account"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			hits := h.hits.Load()
+			w, rec := h.do(req{op: "login", body: tt.body, ctype: tt.ctype})
+			if w.Code != 400 || rec.Snapshot().Reason != tt.reason || h.hits.Load() != hits {
+				t.Fatalf("%s: %d %q (upstream hits +%d), want 400 %q", tt.body, w.Code, rec.Snapshot().Reason, h.hits.Load()-hits, tt.reason)
+			}
+		})
+	}
+	// Monitor mode lets them through (recorded, not refused).
+	w, rec := h.do(req{op: "login", body: `{}`, mode: gatehouse.Monitor})
+	if w.Code != 200 || len(rec.Snapshot().Monitored) == 0 {
+		t.Fatalf("monitor: %d %v", w.Code, rec.Snapshot().Monitored)
+	}
+	// The same value twice is one account, not ambiguous.
+	if w, _ := h.do(req{op: "login", ctype: "application/x-www-form-urlencoded", body: "username=bob&Username=BOB"}); w.Code != 200 {
+		t.Fatalf("repeated same account: %d", w.Code)
+	}
+}
+
+// With ExactAccountField the key must match exactly: another spelling is
+// no account at all (refused), never a fresh bucket.
+func TestLoginExactAccountField(t *testing.T) {
+	o := loginOpts(nil, ratelimit.MustPolicy("login-account", "1/h", 1), nil)
+	o.Login.ExactAccountField = true
+	h := newHarness(t, o)
+	if w, _ := h.do(req{op: "login", body: `{"username":"bob","Username":"x"}`}); w.Code != 200 {
+		t.Fatalf("exact: %d", w.Code)
+	}
+	if w, _ := h.do(req{op: "login", body: `{"Username":"bob"}`}); w.Code != 400 {
+		t.Fatalf("exact, other spelling only: %d, want 400", w.Code)
+	}
+	if w, _ := h.do(req{op: "login", body: `{"username":"BOB"}`}); w.Code != 429 {
+		t.Fatalf("exact, same account: %d, want 429", w.Code)
 	}
 }

@@ -149,7 +149,7 @@ func (m *MemoryStore) Take(_ context.Context, ops []Op, now time.Time, out []Dec
 		hs, ss = make([]uint64, 0, len(ops)), make([]int, 0, len(ops))
 	}
 	for _, op := range ops {
-		h := hashKey(op.Policy.Name, op.Key)
+		h := hashKey(op.Policy.storeName(), op.Key)
 		hs = append(hs, h)
 		si := m.shardOf(h)
 		// insertion into the sorted, de-duplicated shard list

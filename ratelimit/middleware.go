@@ -9,6 +9,7 @@ import (
 	"net/http/httptrace"
 	"slices"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -83,6 +84,14 @@ type Options struct {
 	// Lockouts holds login lockout state (nil: Store if it implements
 	// LockoutStore, else the fallback MemoryStore).
 	Lockouts LockoutStore
+	// Fallback is the MemoryStore used when Store is nil and as the local
+	// fallback of a failing shared store (nil: a new one bounded by
+	// MaxKeys). Passing the same Fallback to the Middleware built on a
+	// config reload keeps the counters and locks: each limit's state is
+	// namespaced by its definition (name, rate, burst, key, operations;
+	// the lockout by after_failures, base and max), so an unchanged limit
+	// carries on where it was and a changed one starts fresh.
+	Fallback *MemoryStore
 	// OnStoreError chooses what happens while Store fails.
 	OnStoreError StoreErrorMode
 	// MaxKeys bounds the memory store and the local fallback.
@@ -138,10 +147,35 @@ func (nopObserver) StoreError()             {}
 
 // New validates o and returns the middleware.
 func New(o Options) (*Middleware, error) {
-	m := &Middleware{limits: o.Limits, store: o.Store, onErr: o.OnStoreError, backoff: o.Backoff,
-		mode: o.Mode, login: o.Login, now: o.Now, log: o.Logger, obs: o.Observer}
+	m := &Middleware{store: o.Store, onErr: o.OnStoreError, backoff: o.Backoff,
+		mode: o.Mode, now: o.Now, log: o.Logger, obs: o.Observer}
 	m.loginIP = KeyIP(o.ClientIP)
-	m.fallback = NewMemoryStore(MemoryOptions{MaxKeys: o.MaxKeys})
+	m.fallback = o.Fallback
+	if m.fallback == nil {
+		m.fallback = NewMemoryStore(MemoryOptions{MaxKeys: o.MaxKeys})
+	}
+	// Own copies: each limit's policy gets its whole definition as its
+	// memory-store namespace (see Options.Fallback).
+	m.limits = make([]Limit, len(o.Limits))
+	for i, l := range o.Limits {
+		if l.Policy != nil {
+			pc := *l.Policy
+			ops := slices.Clone(l.Operations)
+			slices.Sort(ops)
+			pc.def = l.Policy.storeName() + "\x00" + l.Key.def + "/" + l.Key.kind + "\x00" + strings.Join(ops, ",")
+			l.Policy = &pc
+		}
+		m.limits[i] = l
+	}
+	if o.Login != nil {
+		lg := *o.Login
+		if lg.Lockout != nil {
+			lo := *lg.Lockout
+			lo.ns = lo.definition()
+			lg.Lockout = &lo
+		}
+		m.login = &lg
+	}
 	if m.store == nil {
 		m.store = m.fallback
 	}
@@ -209,6 +243,9 @@ func New(o Options) (*Middleware, error) {
 			if err := lg.Lockout.Validate(); err != nil {
 				return nil, err
 			}
+		}
+		if lg.FailureWhen != nil && lg.Lockout == nil {
+			return nil, errors.New("ratelimit: login failure_when needs lockout")
 		}
 	}
 	return m, nil
@@ -297,7 +334,19 @@ func (m *Middleware) locked(ctx context.Context, acct string, now time.Time) (ti
 	return m.fallback.Locked(ctx, p, acct, now)
 }
 
-func (m *Middleware) lockFeedback(ctx context.Context, acct string, status int, now time.Time) {
+// outcome is what a login's answer means for the account's lockout.
+type outcome int
+
+const (
+	outcomeNone    outcome = iota // neither: leaves the count alone
+	outcomeFailure                // counts a failure
+	outcomeSuccess                // resets the count
+)
+
+func (m *Middleware) lockFeedback(ctx context.Context, acct string, o outcome, now time.Time) {
+	if o == outcomeNone {
+		return
+	}
 	p := m.login.Lockout
 	ls := m.locks
 	if ls != LockoutStore(m.fallback) && now.UnixNano() < m.retryAt.Load() {
@@ -307,20 +356,19 @@ func (m *Middleware) lockFeedback(ctx context.Context, acct string, status int, 
 		ls = m.fallback
 	}
 	var err error
-	switch {
-	case status == http.StatusUnauthorized || status == http.StatusForbidden:
+	if o == outcomeFailure {
 		var lock time.Duration
 		lock, err = ls.Failure(ctx, p, acct, now)
 		if err == nil && lock > 0 {
 			gatehouse.RecordFrom(ctx).Set("ratelimit_lockout", lock.String())
 		}
-	case status >= 200 && status < 300:
+	} else {
 		err = ls.Success(ctx, p, acct)
 	}
 	if err != nil {
 		m.storeFailed(err, now)
 		if m.onErr == OnErrorLocal {
-			if status >= 400 {
+			if o == outcomeFailure {
 				_, _ = m.fallback.Failure(ctx, p, acct, now)
 			} else {
 				_ = m.fallback.Success(ctx, p, acct)
@@ -372,7 +420,18 @@ func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Han
 	isLogin := m.login != nil && m.loginOps[opID]
 	if isLogin {
 		if m.loginPtr != nil {
-			accts = accounts(r, m.loginPtr, m.login.MaxBody)
+			a, err := account(r, m.loginPtr, !m.login.ExactAccountField, m.login.MaxBody)
+			if err != nil {
+				// No shared "no account" bucket: a login the limiter
+				// cannot attribute is refused (monitor: charged to the
+				// empty account, as a record of what would be refused).
+				m.obs.Decision("login-account", "refused")
+				if gatehouse.Decide(ctx, mode, "ratelimit", accountReason(err)) {
+					problem.Write(w, r, accountStatus(err))
+					return
+				}
+			}
+			accts = []string{a}
 		}
 		if p := m.login.PerIP; p != nil {
 			ops = append(ops, Op{Policy: p, Key: string(m.loginIP.Append(kb[:0], r))})
@@ -493,24 +552,54 @@ func (m *Middleware) forward(w http.ResponseWriter, r *http.Request, next http.H
 		GotFirstResponseByte: func() { reached.Store(true) },
 	})
 	sw := &httpx.StatusWriter{ResponseWriter: w}
-	next.ServeHTTP(sw, r.WithContext(ctx))
+	var resp *loginResponse
+	var out http.ResponseWriter = sw
+	if fw := m.login.FailureWhen; fw != nil {
+		// The failure condition reads the upstream's answer: recorded by
+		// UpstreamTap when the gateway put it in front of the upstream,
+		// else by this writer; either passes every byte through unchanged.
+		resp = &loginResponse{}
+		ctx = withLoginResponse(ctx, resp)
+		out = &captureWriter{ResponseWriter: sw, c: resp, outer: true, headers: fw.headers, body: fw.body}
+	}
+	next.ServeHTTP(out, r.WithContext(ctx))
 	status := sw.Status
 	if status == 0 {
 		status = http.StatusOK
 	}
-	f := lockFeedbackFor(gatehouse.RecordFrom(r.Context()).Snapshot().Stage, reached.Load())
-	if f == feedbackNone {
-		if status == http.StatusUnauthorized || status == http.StatusForbidden {
-			gatehouse.RecordFrom(r.Context()).Set("lockout_not_counted", "gatehouse_response")
+	rec := gatehouse.RecordFrom(r.Context())
+	f := lockFeedbackFor(rec.Snapshot().Stage, reached.Load())
+	var o outcome
+	switch {
+	case f == feedbackNone:
+		if status == http.StatusUnauthorized || status == http.StatusForbidden || resp != nil {
+			rec.Set("lockout_not_counted", "gatehouse_response")
 		}
 		return
-	}
-	if f == feedbackFailure {
-		status = http.StatusUnauthorized
+	case f == feedbackFailure:
+		o = outcomeFailure
+	case resp != nil:
+		if resp.status == 0 {
+			resp.status = status
+		}
+		failed, err := m.login.FailureWhen.failed(resp)
+		if err != nil {
+			rec.Set("lockout_failure_when_error", "counted as failure")
+		}
+		switch {
+		case failed:
+			o = outcomeFailure
+		case resp.status >= 200 && resp.status < 300:
+			o = outcomeSuccess
+		}
+	case status == http.StatusUnauthorized || status == http.StatusForbidden:
+		o = outcomeFailure
+	case status >= 200 && status < 300:
+		o = outcomeSuccess
 	}
 	// Lock durations start at the attempt's instant.
 	for _, a := range accts {
-		m.lockFeedback(r.Context(), a, status, now)
+		m.lockFeedback(r.Context(), a, o, now)
 	}
 }
 

@@ -131,6 +131,19 @@ type Policy struct {
 
 	interval int64 // ns
 	tau      int64 // ns: interval * burst
+	// def identifies the definition in the memory store (name, rate,
+	// burst; the Middleware adds the key and operations): counters are kept
+	// across reloads while it is unchanged, and a changed definition starts
+	// fresh. Empty: Name.
+	def string
+}
+
+// storeName is the namespace of p's counters in a MemoryStore.
+func (p *Policy) storeName() string {
+	if p.def != "" {
+		return p.def
+	}
+	return p.Name
 }
 
 // NewPolicy validates and returns a Policy. Names are limited to
@@ -149,7 +162,8 @@ func NewPolicy(name string, rate Rate, burst int) (*Policy, error) {
 		return nil, fmt.Errorf("%w: limit %s: burst must be 1..%d", ErrBadRate, name, maxCount)
 	}
 	iv := int64(rate.Interval())
-	return &Policy{Name: name, Rate: rate, Burst: burst, interval: iv, tau: iv * int64(burst)}, nil
+	return &Policy{Name: name, Rate: rate, Burst: burst, interval: iv, tau: iv * int64(burst),
+		def: name + "\x00" + strconv.FormatInt(iv, 10) + "\x00" + strconv.Itoa(burst)}, nil
 }
 
 // CheckName reports whether name is a valid limit name: 1-64 characters of

@@ -129,26 +129,9 @@ func NewCompiler(o Options) (*Compiler, error) {
 	if o.Timeout <= 0 {
 		o.Timeout = DefaultTimeout
 	}
-	strList := cel.ListType(cel.StringType)
-	base, err := cel.NewEnv(
-		cel.Variable("principal.authenticated", cel.BoolType),
-		cel.Variable("principal.sub", cel.StringType),
-		cel.Variable("principal.issuer", cel.StringType),
-		cel.Variable("principal.method", cel.StringType),
-		cel.Variable("principal.roles", strList),
-		cel.Variable("principal.scopes", strList),
-		cel.Variable("principal.claims", cel.MapType(cel.StringType, cel.DynType)),
-		cel.Variable("request.method", cel.StringType),
-		cel.Variable("request.operation", cel.StringType),
-		cel.Variable("request.template", cel.StringType),
-		cel.Variable("request.query", cel.MapType(cel.StringType, strList)),
-		cel.Variable("request.headers", cel.MapType(cel.StringType, cel.StringType)),
-		cel.Variable("request.body", cel.DynType),
-		cel.Variable("request.ip", cel.StringType),
-		cel.Variable("request.time", cel.TimestampType),
-	)
+	base, err := NewEnv(ScopeRule)
 	if err != nil {
-		return nil, fmt.Errorf("cel base environment: %w", err)
+		return nil, err
 	}
 	return &Compiler{opts: o, base: base, envs: map[string]*cel.Env{}, progs: map[string]*Program{}}, nil
 }

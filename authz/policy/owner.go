@@ -304,7 +304,11 @@ func (b *bodyInfo) find(norm string, form bool) []occurrence {
 	return out
 }
 
-var errBodyJSON = errors.New("body is not valid JSON")
+var (
+	errBodyJSON = errors.New("body is not valid JSON")
+	// errFoldDuplicate: two keys of one object equal under case folding.
+	errFoldDuplicate = errors.New("an object repeats a key in another letter case")
+)
 
 // parseJSON parses b strictly (internal/jsonx: exact duplicate keys after
 // unescaping, invalid UTF-8, lone surrogates, BOM, trailing data, excessive
@@ -317,12 +321,12 @@ func parseJSON(b []byte) (any, error) {
 	if err != nil {
 		var je *jsonx.Error
 		if errors.As(err, &je) {
-			return nil, fmt.Errorf("%w: %v at %s", errBodyJSON, je.Err, je.Pointer)
+			return nil, fmt.Errorf("%w: %w at %s", errBodyJSON, je.Err, je.Pointer)
 		}
 		return nil, errBodyJSON
 	}
 	if foldDuplicate(v, 0) {
-		return nil, fmt.Errorf("%w: an object repeats a key in another letter case", errBodyJSON)
+		return nil, fmt.Errorf("%w: %w", errBodyJSON, errFoldDuplicate)
 	}
 	return v, nil
 }
@@ -395,7 +399,7 @@ func hasDuplicateKeys(b []byte) (bool, error) {
 	if err == nil {
 		return false, nil
 	}
-	if strings.Contains(err.Error(), "repeats a key") || strings.Contains(err.Error(), jsonx.ErrDuplicateKey.Error()) {
+	if errors.Is(err, jsonx.ErrDuplicateKey) || errors.Is(err, errFoldDuplicate) {
 		return true, nil
 	}
 	return false, err

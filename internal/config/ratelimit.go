@@ -49,6 +49,98 @@ type RateLimits struct {
 	Limits []RateLimit `yaml:"limits"`
 	// Login enables brute-force protection on login operations.
 	Login *LoginLimits `yaml:"login"`
+	// Concurrency caps the requests in flight at the upstream (globally,
+	// per operation, per key) and bounds their duration, so one slow
+	// operation cannot exhaust the upstream.
+	Concurrency *Concurrency `yaml:"concurrency"`
+}
+
+// Concurrency bounds the requests at the upstream at once and how long one
+// may take:
+//
+//	concurrency:
+//	  max_in_flight: 200            # all operations together
+//	  timeout: 30s                  # one whole upstream exchange; over it: 504
+//	  per_key: { key: ip, max_in_flight: 20 }
+//	  status: 503                   # or 429, with Retry-After
+//	  operations:
+//	    search: { max_in_flight: 4, timeout: 2s, per_key: { key: user, max_in_flight: 1 } }
+type Concurrency struct {
+	// MaxInFlight caps the requests at the upstream at once, all
+	// operations together (0: no cap).
+	MaxInFlight int `yaml:"max_in_flight"`
+	// Timeout bounds one whole upstream exchange, response body included
+	// (0: none beyond timeouts.upstream_response_header); exceeded: 504.
+	Timeout Duration `yaml:"timeout"`
+	// PerKey caps the requests in flight per key (ip, user, api_key, ...)
+	// over all operations.
+	PerKey *InFlightKey `yaml:"per_key"`
+	// Status answers a request over a cap: 503 (default) or 429.
+	Status int `yaml:"status"`
+	// RetryAfter is sent with that answer (default 1s).
+	RetryAfter Duration `yaml:"retry_after"`
+	// Operations sets a cap, a per-key cap and a timeout per operationId
+	// (its timeout replaces the global one).
+	Operations map[string]OperationConcurrency `yaml:"operations"`
+}
+
+// OperationConcurrency bounds one operation.
+type OperationConcurrency struct {
+	// MaxInFlight caps this operation's requests at the upstream at once (0: no cap).
+	MaxInFlight int `yaml:"max_in_flight"`
+	// Timeout bounds one upstream exchange of this operation (0: the global timeout).
+	Timeout Duration `yaml:"timeout"`
+	// PerKey caps this operation's requests in flight per key.
+	PerKey *InFlightKey `yaml:"per_key"`
+}
+
+// InFlightKey caps requests in flight per key.
+type InFlightKey struct {
+	// Key is a rate-limit key: ip, api_key, user, operation, header:NAME, claim:NAME or cel:EXPR.
+	Key StringList `yaml:"key"`
+	// MaxInFlight is the cap per key value (at least 1).
+	MaxInFlight int `yaml:"max_in_flight"`
+}
+
+// validate reports problems in Concurrency; path is its YAML key path.
+func (c *Concurrency) validate(p *Problems, path string) {
+	if c.MaxInFlight < 0 {
+		p.Errorf(path+".max_in_flight", "max_in_flight must not be negative")
+	}
+	if c.Timeout < 0 {
+		p.Errorf(path+".timeout", "timeout must not be negative")
+	}
+	if c.RetryAfter < 0 {
+		p.Errorf(path+".retry_after", "retry_after must not be negative")
+	}
+	if c.Status != 0 && c.Status != 503 && c.Status != 429 {
+		p.Errorf(path+".status", "status must be 503 or 429, not %d", c.Status)
+	}
+	c.PerKey.validate(p, path+".per_key")
+	for op, oc := range c.Operations {
+		op := path + ".operations." + op
+		if oc.MaxInFlight < 0 {
+			p.Errorf(op+".max_in_flight", "max_in_flight must not be negative")
+		}
+		if oc.Timeout < 0 {
+			p.Errorf(op+".timeout", "timeout must not be negative")
+		}
+		oc.PerKey.validate(p, op+".per_key")
+	}
+}
+
+func (k *InFlightKey) validate(p *Problems, path string) {
+	if k == nil {
+		return
+	}
+	if k.MaxInFlight < 1 {
+		p.Errorf(path+".max_in_flight", "max_in_flight must be at least 1")
+	}
+	if len(k.Key) == 0 {
+		p.Errorf(path+".key", "key is required (ip, api_key, user, operation, header:NAME, claim:NAME, cel:EXPR)")
+	} else if _, err := ratelimit.ParseKey(k.Key, nil); err != nil {
+		p.Errorf(path+".key", "%v", err)
+	}
 }
 
 // RedisLimits tunes the Redis client of the rate limiter.
@@ -87,8 +179,21 @@ type RateLimit struct {
 type LoginLimits struct {
 	// Operations lists the login operationIds.
 	Operations []string `yaml:"operations"`
-	// AccountField is the JSON pointer of the account name in the body.
+	// AccountField is the JSON pointer of the account name in the body. A
+	// login without an account value (or with two different ones) is
+	// refused with 400.
 	AccountField string `yaml:"account_field"`
+	// AccountMatch is how the pointer's object keys are matched: fold
+	// (default: case-insensitive, as Go's encoding/json and many decoders
+	// bind "Username" to a username field) or exact.
+	AccountMatch string `yaml:"account_match" enum:"fold,exact"`
+	// FailureWhen is a CEL condition over the upstream's answer
+	// (response.status int, response.headers map(string, string),
+	// response.body: the body parsed as JSON, up to 16 KiB) that counts a
+	// login as failed for the lockout, e.g.
+	// 'response.status == 200 && !has(response.body.auth_token)'.
+	// Default: the upstream answered 401 or 403.
+	FailureWhen string `yaml:"failure_when"`
 	// PerIP limits attempts per client address.
 	PerIP *RateSpec `yaml:"per_ip"`
 	// PerAccount limits attempts per account.
@@ -201,6 +306,9 @@ func (c *RateLimits) validate(p *Problems, path string) {
 			}
 		}
 	}
+	if c.Concurrency != nil {
+		c.Concurrency.validate(p, path+".concurrency")
+	}
 	if lg := c.Login; lg != nil {
 		lp := path + ".login"
 		if len(lg.Operations) == 0 {
@@ -208,6 +316,16 @@ func (c *RateLimits) validate(p *Problems, path string) {
 		}
 		if lg.AccountField != "" && !strings.HasPrefix(lg.AccountField, "/") {
 			p.Errorf(lp+".account_field", "account_field must be a JSON pointer such as /username")
+		}
+		if lg.AccountMatch != "" && lg.AccountMatch != "fold" && lg.AccountMatch != "exact" {
+			p.Errorf(lp+".account_match", "account_match must be fold or exact, not %q", lg.AccountMatch)
+		}
+		if lg.FailureWhen != "" {
+			if lg.Lockout == nil {
+				p.Errorf(lp+".failure_when", "failure_when needs lockout")
+			} else if _, err := ratelimit.CompileFailureWhen(lg.FailureWhen); err != nil {
+				p.Errorf(lp+".failure_when", "%v", err)
+			}
 		}
 		if (lg.PerAccount != nil || lg.Lockout != nil) && lg.AccountField == "" {
 			p.Errorf(lp+".account_field", "per_account and lockout need account_field")

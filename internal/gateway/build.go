@@ -49,6 +49,11 @@ type builder struct {
 	revoke http.Handler
 	// probes are the dependencies /readyz checks (see ready.go).
 	probes []readyProbe
+	// limits is Deps.Limits (nil: fresh state per pipeline).
+	limits *LimitState
+	// upstreamTaps run innermost, directly in front of the proxy (they see
+	// the upstream's own answer).
+	upstreamTaps []gatehouse.Middleware
 }
 
 // onClose registers f to run when the pipeline is closed (or Build fails).
@@ -65,6 +70,10 @@ type Deps struct {
 	Metrics *Metrics
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Limits keeps in-memory rate-limit and lockout state across the
+	// pipelines built with it (a Server passes one for its lifetime); nil:
+	// each pipeline starts with empty counters.
+	Limits *LimitState
 }
 
 // Pipeline is one compiled configuration: an immutable http.Handler plus
@@ -182,7 +191,7 @@ func Build(ctx context.Context, cfg *config.Config, deps Deps) (p *Pipeline, err
 			return nil, err
 		}
 	}
-	b := &builder{cfg: cfg, log: log, metrics: reg, now: now}
+	b := &builder{cfg: cfg, log: log, metrics: reg, now: now, limits: deps.Limits}
 	defer func() {
 		if err != nil {
 			if cerr := runClosers(b.closers); cerr != nil {
@@ -259,6 +268,7 @@ func Build(ctx context.Context, cfg *config.Config, deps Deps) (p *Pipeline, err
 	}{
 		{"authn", b.buildAuthn},
 		{"rate_limits", b.buildRateLimit},
+		{"rate_limits.concurrency", b.buildInFlight},
 		{"waf", b.buildWAF},
 		{"authz", b.buildAuthz},
 		{"request", b.buildRequestValidation},
@@ -282,6 +292,7 @@ func Build(ctx context.Context, cfg *config.Config, deps Deps) (p *Pipeline, err
 		}
 		chain = append(chain, mw)
 	}
+	chain = append(chain, b.upstreamTaps...)
 	return &Pipeline{
 		cfg:     cfg,
 		spec:    b.spec,

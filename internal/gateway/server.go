@@ -67,6 +67,9 @@ type Server struct {
 	metrics *Metrics
 	now     func() time.Time
 
+	// limits is the rate-limit state every pipeline of this server shares.
+	limits *LimitState
+
 	pipe     atomic.Pointer[Pipeline]
 	reloadMu sync.Mutex
 	closing  sync.WaitGroup // old pipelines draining
@@ -97,7 +100,7 @@ func NewServer(ctx context.Context, opts ServerOptions) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{opts: opts, reg: opts.Registry, now: opts.Now, log: opts.Logger, watching: make(chan struct{})}
+	s := &Server{opts: opts, reg: opts.Registry, now: opts.Now, log: opts.Logger, watching: make(chan struct{}), limits: NewLimitState()}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -129,7 +132,7 @@ func NewServer(ctx context.Context, opts ServerOptions) (*Server, error) {
 }
 
 func (s *Server) deps() Deps {
-	return Deps{Logger: s.log, Registry: s.reg, Metrics: s.metrics, Now: s.now}
+	return Deps{Logger: s.log, Registry: s.reg, Metrics: s.metrics, Now: s.now, Limits: s.limits}
 }
 
 // Pipeline returns the pipeline currently serving.

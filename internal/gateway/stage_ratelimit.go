@@ -37,6 +37,10 @@ func (b *builder) buildRateLimit(ctx context.Context) (gatehouse.Middleware, err
 		ClientIP:     ip,
 		Now:          b.now,
 	}
+	if b.limits != nil {
+		// Counters and locks survive a reload while the definitions are unchanged.
+		opts.Fallback = b.limits.memoryStore(rc.MaxKeys)
+	}
 	switch rc.Mode {
 	case config.ModeEnforce:
 		m := gatehouse.Enforce
@@ -64,7 +68,12 @@ func (b *builder) buildRateLimit(ctx context.Context) (gatehouse.Middleware, err
 			return nil, config.AtPath("rate_limits.login.operations", err)
 		}
 		login := &ratelimit.Login{Operations: lg.Operations, AccountField: lg.AccountField,
-			MaxBody: int64(b.cfg.Limits.MaxBody)}
+			ExactAccountField: lg.AccountMatch == "exact", MaxBody: int64(b.cfg.Limits.MaxBody)}
+		if lg.FailureWhen != "" {
+			if login.FailureWhen, err = ratelimit.CompileFailureWhen(lg.FailureWhen); err != nil {
+				return nil, config.AtPath("rate_limits.login.failure_when", err)
+			}
+		}
 		if lg.PerIP != nil {
 			if login.PerIP, err = rlPolicy("login-ip", lg.PerIP.Rate, lg.PerIP.Burst); err != nil {
 				return nil, fmt.Errorf("rate_limits.login.per_ip: %w", err)
@@ -127,6 +136,11 @@ func (b *builder) buildRateLimit(ctx context.Context) (gatehouse.Middleware, err
 	mw, err := ratelimit.New(opts)
 	if err != nil {
 		return nil, err
+	}
+	if opts.Login != nil && opts.Login.FailureWhen != nil {
+		// failure_when reads the upstream's own answer, before the
+		// response filter changes it.
+		b.upstreamTaps = append(b.upstreamTaps, mw.UpstreamTap)
 	}
 	return mw.Wrap, nil
 }

@@ -1,0 +1,38 @@
+package gateway
+
+import (
+	"sync"
+
+	"github.com/gatehouse/gatehouse/ratelimit"
+)
+
+// LimitState is the in-memory rate-limit and lockout state that outlives a
+// pipeline: a Server keeps one for its lifetime and gives it to every
+// Build, so a reload (SIGHUP, POST /-/reload, a file change) does not reset
+// the counters. Inside a store each limit's state is namespaced by its
+// definition (name, rate, burst, key, operations; the lockout by
+// after_failures, base and max), so an unchanged limit carries on and a
+// changed one starts fresh; state of removed or changed limits ages out of
+// the store's LRU (memory stays bounded by max_keys). A changed max_keys
+// gets a new store. Safe for concurrent use.
+type LimitState struct {
+	mu     sync.Mutex
+	memory map[int]*ratelimit.MemoryStore
+}
+
+// NewLimitState returns an empty state.
+func NewLimitState() *LimitState {
+	return &LimitState{memory: map[int]*ratelimit.MemoryStore{}}
+}
+
+// memoryStore returns the store bounded by maxKeys, created on first use.
+func (s *LimitState) memoryStore(maxKeys int) *ratelimit.MemoryStore {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m, ok := s.memory[maxKeys]
+	if !ok {
+		m = ratelimit.NewMemoryStore(ratelimit.MemoryOptions{MaxKeys: maxKeys})
+		s.memory[maxKeys] = m
+	}
+	return m
+}
