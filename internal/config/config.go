@@ -96,6 +96,8 @@ type Config struct {
 	CORS CORS `yaml:"cors"`
 	// Log configures the process and access/audit log.
 	Log Log `yaml:"log"`
+	// Forwarding sets the X-Forwarded-Host sent upstream (see docs/gateway.md).
+	Forwarding Forwarding `yaml:"forwarding"`
 
 	// File is the path the config was loaded from (set by Load).
 	File string `yaml:"-"`

@@ -345,3 +345,30 @@ func (l *Log) validate(p *Problems, path string) {
 		p.Errorf(path+".format", "format must be json or text, not %q", l.Format)
 	}
 }
+
+// Forwarding controls the X-Forwarded-Host the gateway sends upstream.
+// Upstreams build absolute URLs (password-reset links, redirects) from it,
+// so the client's Host header is never forwarded as is.
+type Forwarding struct {
+	// Host is the public host name sent as X-Forwarded-Host on every request
+	// ("api.example.com"); it wins over AllowedHosts.
+	Host string `yaml:"host"`
+	// AllowedHosts lists the Host values (any case; with the port when
+	// clients send one) forwarded as X-Forwarded-Host when Host is empty.
+	// Any other Host sends no X-Forwarded-Host.
+	AllowedHosts []string `yaml:"allowed_hosts"`
+}
+
+func (f *Forwarding) validate(p *Problems, path string) {
+	check := func(key, h string) {
+		if h == "" || strings.ContainsAny(h, "/ \t\r\n@?#,") {
+			p.Errorf(key, "%q must be a host name, optionally with :port", h)
+		}
+	}
+	if f.Host != "" {
+		check(path+".host", f.Host)
+	}
+	for i, h := range f.AllowedHosts {
+		check(fmt.Sprintf("%s.allowed_hosts[%d]", path, i), h)
+	}
+}

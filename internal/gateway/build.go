@@ -212,6 +212,11 @@ func Build(ctx context.Context, cfg *config.Config, deps Deps) (p *Pipeline, err
 		ResponseHeaderTimeout: t.UpstreamResponseHeader.D(),
 		IdleConnTimeout:       t.UpstreamIdle.D(),
 		Logger:                log,
+		OwnedHeaders:          ownedHeaders(cfg),
+		AllowTrailers:         cfg.Request.AllowTrailers,
+		OnTrailersDropped:     trailerCounter(reg),
+		PublicHost:            cfg.Forwarding.Host,
+		AllowedHosts:          cfg.Forwarding.AllowedHosts,
 	})
 	if err != nil {
 		return nil, config.AtPath("upstream", err)
