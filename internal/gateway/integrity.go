@@ -2,13 +2,58 @@ package gateway
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"net"
 	"net/http"
 	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/internal/config"
+	"github.com/gatehouse/gatehouse/problem"
+	"github.com/gatehouse/gatehouse/secheaders"
 )
+
+// loopbackAddr reports whether a listener address is loopback-only.
+func loopbackAddr(a net.Addr) bool {
+	ta, ok := a.(*net.TCPAddr)
+	return ok && ta.IP.IsLoopback()
+}
+
+// adminAuthorized checks the bearer token of a mutating admin endpoint
+// when one is configured (always, when the admin listener is not
+// loopback: Run refuses to start otherwise). It answers 401 itself.
+func (s *Server) adminAuthorized(w http.ResponseWriter, r *http.Request) bool {
+	p := s.pipe.Load()
+	if p == nil || p.adminToken == nil {
+		return true
+	}
+	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	want := sha256.Sum256(p.adminToken)
+	have := sha256.Sum256([]byte(got))
+	if ok && len(r.Header.Values("Authorization")) == 1 && subtle.ConstantTimeCompare(want[:], have[:]) == 1 {
+		return true
+	}
+	w.Header().Set("WWW-Authenticate", `Bearer realm="gatehouse-admin"`)
+	problem.Write(w, r, http.StatusUnauthorized)
+	return false
+}
+
+// withHeaderEdits applies headers.remove and headers.add after the preset
+// (whatever the preset, off included).
+func withHeaderEdits(preset gatehouse.Middleware, h config.Headers) gatehouse.Middleware {
+	if len(h.Add) == 0 && len(h.Remove) == 0 {
+		return preset
+	}
+	edits := secheaders.Policy{Remove: h.Remove, Set: h.Add}
+	if preset == nil {
+		return edits.Handler
+	}
+	// The outer writer's hook runs last, so the edits win over the preset.
+	return func(next http.Handler) http.Handler { return edits.Handler(preset(next)) }
+}
 
 // ownedHeaders are the request headers the gateway sets for the upstream
 // (the configured identity headers); the proxy sets them again after the

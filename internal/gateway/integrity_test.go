@@ -118,7 +118,7 @@ type igw struct {
 	mu      sync.Mutex
 	last    *seen
 	hits    atomic.Int64
-	respond atomic.Pointer[func(w http.ResponseWriter, r *http.Request)]
+	respond atomic.Pointer[func(http.ResponseWriter, *http.Request)]
 }
 
 func (g *igw) lastSeen() *seen {
@@ -435,4 +435,95 @@ func TestAttackForwardedHostFromClient(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestResponseHeadersAddRemoveAndNoStore(t *testing.T) {
+	g := startIntegrity(t, "", "")
+	g.respond.Store(ptr(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		w.Header().Set("X-Debug-Sql", "SELECT 1")
+		_, _ = io.WriteString(w, `{"id":1}`)
+	}))
+	// Anonymous request, no credentials: a shared cache would keep it.
+	res, _ := g.do("GET", "/items/1", nil, "")
+	if got := res.Header.Get("Cache-Control"); got != "no-store" {
+		t.Errorf("strict preset: Cache-Control = %q on an anonymous response, want no-store", got)
+	}
+	// An error response too.
+	res, _ = g.do("GET", "/nope", nil, "")
+	if res.StatusCode != 404 || res.Header.Get("Cache-Control") != "no-store" {
+		t.Errorf("404: Cache-Control = %q", res.Header.Get("Cache-Control"))
+	}
+
+	g2 := startIntegrity(t, "", "headers:\n  add: {X-Frame-Options: DENY}\n  remove: [X-Debug-Sql]\n")
+	g2.respond.Store(g.respond.Load())
+	res, _ = g2.do("GET", "/items/1", nil, "")
+	if res.Header.Get("X-Frame-Options") != "DENY" || res.Header.Get("X-Debug-Sql") != "" {
+		t.Errorf("headers.add/remove: X-Frame-Options %q, X-Debug-Sql %q", res.Header.Get("X-Frame-Options"), res.Header.Get("X-Debug-Sql"))
+	}
+	g3 := startIntegrity(t, "", "headers:\n  add: {Cache-Control: \"public, max-age=60\"}\n")
+	g3.respond.Store(g.respond.Load())
+	if res, _ = g3.do("GET", "/items/1", nil, ""); res.Header.Get("Cache-Control") != "public, max-age=60" {
+		t.Errorf("headers.add Cache-Control = %q, want it to replace the preset", res.Header.Get("Cache-Control"))
+	}
+	for _, bad := range []string{"  add: {Content-Length: \"0\"}\n", "  remove: [Transfer-Encoding]\n", "  add: {\"X-A\": \"a\\r\\nSet-Cookie: x\"}\n", "  add: {\"Bad Name\": x}\n"} {
+		dir := t.TempDir()
+		writeFile(t, filepath.Join(dir, "spec.yaml"), integritySpec)
+		writeFile(t, filepath.Join(dir, "g.yaml"), "upstream: http://127.0.0.1:1\nspec: spec.yaml\nheaders:\n"+bad)
+		if _, err := NewServer(context.Background(), ServerOptions{ConfigPath: filepath.Join(dir, "g.yaml")}); err == nil || !strings.Contains(err.Error(), "headers.") {
+			t.Errorf("headers %q: err = %v, want a config error", bad, err)
+		}
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func TestAttackAdminEndpointsWithoutToken(t *testing.T) {
+	t.Run("non-loopback admin without a token refuses to start", func(t *testing.T) {
+		dir := t.TempDir()
+		writeFile(t, filepath.Join(dir, "spec.yaml"), integritySpec)
+		writeFile(t, filepath.Join(dir, "g.yaml"), "upstream: http://127.0.0.1:1\nspec: spec.yaml\nadmin: \"0.0.0.0:9090\"\n")
+		_, err := NewServer(context.Background(), ServerOptions{ConfigPath: filepath.Join(dir, "g.yaml")})
+		if err == nil || !strings.Contains(err.Error(), "admin_auth") {
+			t.Fatalf("NewServer = %v, want a refusal naming admin_auth", err)
+		}
+		writeFile(t, filepath.Join(dir, "short"), "abc\n")
+		writeFile(t, filepath.Join(dir, "g.yaml"), "upstream: http://127.0.0.1:1\nspec: spec.yaml\nadmin: \"0.0.0.0:9090\"\nadmin_auth: {token_file: short}\n")
+		if _, err := NewServer(context.Background(), ServerOptions{ConfigPath: filepath.Join(dir, "g.yaml")}); err == nil {
+			t.Fatal("a 3-byte admin token was accepted")
+		}
+	})
+	t.Run("token required when configured", func(t *testing.T) {
+		const tok = "s3cret-admin-token-0123456789"
+		t.Setenv("GH_TEST_ADMIN_TOKEN", tok)
+		g := startIntegrity(t, "", "admin_auth: {token_env: GH_TEST_ADMIN_TOKEN}\n", func(o *ServerOptions) { o.EnableReload = true })
+		for _, ep := range []string{"/-/reload", "/-/revoke"} {
+			for _, tc := range []struct {
+				name, auth string
+				ok         bool
+			}{
+				{"none", "", false},
+				{"wrong", "Bearer " + tok + "x", false},
+				{"prefix", "Bearer " + tok[:10], false},
+				{"basic", "Basic " + tok, false},
+				{"lower-case scheme", "bearer " + tok, false},
+				{"right", "Bearer " + tok, true},
+			} {
+				req, _ := http.NewRequest("POST", g.admin+ep, strings.NewReader(`{"sub":"alice"}`))
+				req.Header.Set("Content-Type", "application/json")
+				if tc.auth != "" {
+					req.Header.Set("Authorization", tc.auth)
+				}
+				res, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				res.Body.Close()
+				if got := res.StatusCode != http.StatusUnauthorized; got != tc.ok {
+					t.Errorf("POST %s with %s token: status %d", ep, tc.name, res.StatusCode)
+				}
+			}
+		}
+	})
 }
