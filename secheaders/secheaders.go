@@ -12,8 +12,10 @@
 //   - Content-Security-Policy: default-src 'none'; frame-ancestors 'none'
 //     on JSON and problem+json responses (an API response is never a page);
 //   - Referrer-Policy: no-referrer; Cross-Origin-Resource-Policy: same-origin;
-//   - Cache-Control: no-store when the request carried credentials, so a
-//     shared cache never serves one user's data to another;
+//   - Cache-Control: no-store on every response (an API response may carry
+//     one user's data, and a shared cache keyed on the URL alone would serve
+//     it to another; with credentials in a cookie or a header the cache
+//     cannot tell);
 //   - Server, X-Powered-By, X-AspNet-Version, X-AspNetMvc-Version and
 //     X-Runtime removed (they only help an attacker pick exploits).
 //
@@ -56,6 +58,14 @@ type Policy struct {
 	CredentialHeaders []string
 	// RemoveFingerprint deletes the Fingerprint headers.
 	RemoveFingerprint bool
+	// NoStore sets Cache-Control: no-store on every response.
+	NoStore bool
+	// Remove lists response headers deleted (after the preset headers).
+	Remove []string
+	// Set lists response headers set last, replacing any upstream value
+	// (e.g. X-Frame-Options: DENY for old browsers, or a Cache-Control that
+	// replaces NoStore for a public API).
+	Set map[string]string
 }
 
 // Strict returns the strict preset with a one-year HSTS max-age.
@@ -68,6 +78,7 @@ func Strict() Policy {
 		CORP:                   "same-origin",
 		NoStoreWithCredentials: true,
 		RemoveFingerprint:      true,
+		NoStore:                true,
 	}
 }
 
@@ -126,9 +137,15 @@ func (p Policy) Apply(h http.Header, r *http.Request) {
 	if p.CORP != "" {
 		h.Set("Cross-Origin-Resource-Policy", p.CORP)
 	}
-	if p.NoStoreWithCredentials && p.HasCredentials(r) {
+	if p.NoStore || (p.NoStoreWithCredentials && p.HasCredentials(r)) {
 		h.Set("Cache-Control", "no-store")
 		h.Del("Expires")
+	}
+	for _, k := range p.Remove {
+		h.Del(k)
+	}
+	for k, v := range p.Set {
+		h.Set(k, v)
 	}
 }
 
@@ -139,13 +156,16 @@ func (p Policy) Handler(next http.Handler) http.Handler {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		next.ServeHTTP(&hookWriter{ResponseWriter: w, hook: func(h http.Header) { p.Apply(h, r) }}, r)
+		hw := &hookWriter{ResponseWriter: w, hook: func(h http.Header) { p.Apply(h, r) }}
+		next.ServeHTTP(hw, r)
+		hw.before() // a handler that wrote nothing still gets the headers (implicit 200)
 	})
 }
 
 func (p Policy) isZero() bool {
 	return p.HSTSMaxAge == 0 && !p.NoSniff && p.JSONCSP == "" && p.ReferrerPolicy == "" &&
-		p.CORP == "" && !p.NoStoreWithCredentials && !p.RemoveFingerprint
+		p.CORP == "" && !p.NoStoreWithCredentials && !p.RemoveFingerprint && !p.NoStore &&
+		len(p.Remove) == 0 && len(p.Set) == 0
 }
 
 // hookWriter runs hook once, just before the header is sent.

@@ -32,10 +32,10 @@ func TestStrict(t *testing.T) {
 		wantCSP   bool
 		wantNoSto bool
 	}{
-		{"plain json", false, "application/json", "", false, true, false},
-		{"tls json", true, "application/json; charset=utf-8", "", true, true, false},
-		{"problem json", false, "application/problem+json", "", false, true, false},
-		{"html keeps upstream csp choice", false, "text/html", "", false, false, false},
+		{"plain json", false, "application/json", "", false, true, true},
+		{"tls json", true, "application/json; charset=utf-8", "", true, true, true},
+		{"problem json", false, "application/problem+json", "", false, true, true},
+		{"html keeps upstream csp choice", false, "text/html", "", false, false, true},
 		{"authorization no-store", false, "application/json", "Authorization", false, true, true},
 		{"cookie no-store", false, "application/json", "Cookie", false, true, true},
 		{"api key no-store", false, "application/json", "X-Api-Key", false, true, true},
@@ -300,4 +300,28 @@ func FuzzNormalizeOrigin(f *testing.F) {
 			t.Fatalf("AllowOrigin(%q) allowed a different origin %q", s, n)
 		}
 	})
+}
+
+// Strict sets no-store on every response, credentials or not; a policy with
+// only NoStoreWithCredentials keeps the old behaviour; Remove and Set run last.
+func TestNoStoreAndEdits(t *testing.T) {
+	p := Policy{NoStoreWithCredentials: true, Remove: []string{"X-Debug"}, Set: map[string]string{"X-Frame-Options": "DENY"}}
+	for _, cred := range []string{"", "Authorization"} {
+		r := httptest.NewRequest("GET", "/x", nil)
+		if cred != "" {
+			r.Header.Set(cred, "x")
+		}
+		w := httptest.NewRecorder()
+		p.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Cache-Control", "public")
+			w.Header().Set("X-Debug", "1")
+		})).ServeHTTP(w, r)
+		h := w.Result().Header
+		if want := map[bool]string{true: "no-store", false: "public"}[cred != ""]; h.Get("Cache-Control") != want {
+			t.Errorf("credentials %q: Cache-Control = %q, want %q", cred, h.Get("Cache-Control"), want)
+		}
+		if h.Get("X-Debug") != "" || h.Get("X-Frame-Options") != "DENY" {
+			t.Errorf("edits not applied: %v", h)
+		}
+	}
 }

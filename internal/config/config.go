@@ -96,6 +96,11 @@ type Config struct {
 	CORS CORS `yaml:"cors"`
 	// Log configures the process and access/audit log.
 	Log Log `yaml:"log"`
+	// AdminAuth is the bearer token of POST /-/reload and /-/revoke; required
+	// when admin is not loopback (see docs/gateway.md).
+	AdminAuth AdminAuth `yaml:"admin_auth"`
+	// Forwarding sets the X-Forwarded-Host sent upstream (see docs/gateway.md).
+	Forwarding Forwarding `yaml:"forwarding"`
 
 	// File is the path the config was loaded from (set by Load).
 	File string `yaml:"-"`
@@ -190,6 +195,8 @@ func (c *Config) validate(p *Problems) {
 			p.Errorf("admin", "%v", err)
 		} else if c.Admin == c.Listen {
 			p.Errorf("admin", "admin must not share the public listener %q", c.Listen)
+		} else if !loopback(c.Admin) && !c.AdminAuth.Configured() {
+			p.Errorf("admin", "admin listener %q is not loopback-only: set admin_auth.token_file or admin_auth.token_env (POST /-/reload and /-/revoke need a bearer token)", c.Admin)
 		} else if !loopback(c.Admin) {
 			p.Warnf("admin", "admin listener %q is not loopback-only: /metrics and /readyz become reachable from the network", c.Admin)
 		}

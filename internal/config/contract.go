@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/gatehouse/gatehouse/internal/proxy"
 	"github.com/gatehouse/gatehouse/respfilter"
 )
 
@@ -52,6 +53,10 @@ type Request struct {
 	Mode string `yaml:"mode" enum:"enforce,monitor"`
 	// Operations overrides settings per operation (operationId or "METHOD /template").
 	Operations map[string]RequestOperation `yaml:"operations"`
+	// AllowTrailers lists the request trailer fields forwarded upstream
+	// (default none: every request trailer is dropped and counted).
+	// Identity, override, forwarding and framing names are refused.
+	AllowTrailers []string `yaml:"allow_trailers"`
 }
 
 // RequestOperation overrides request validation for one operation.
@@ -145,6 +150,11 @@ func (c *Request) validate(p *Problems, path string) {
 		p.Errorf(path+".max_depth", "max_depth %d is too large (at most 1000)", c.MaxDepth)
 	}
 	checkMode(p, path+".mode", c.Mode, true)
+	for i, t := range c.AllowTrailers {
+		if err := proxy.CheckTrailerName(t); err != nil {
+			p.Errorf(path+".allow_trailers["+strconv.Itoa(i)+"]", "%v", err)
+		}
+	}
 	if !c.Validate && (c.RejectUnknownProperties || c.DetectInjection) {
 		p.Warnf(path+".validate", "validate is false: reject_unknown_properties and detect_injection have no effect")
 	}

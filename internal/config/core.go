@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -230,6 +231,12 @@ type Headers struct {
 	Preset string `yaml:"preset"`
 	// HSTSMaxAge is the Strict-Transport-Security max-age (sent only over TLS).
 	HSTSMaxAge Duration `yaml:"hsts_max_age"`
+	// Add sets response headers on every response, after the preset and
+	// remove (e.g. X-Frame-Options: DENY; Cache-Control: public, max-age=60
+	// replaces the preset's no-store).
+	Add map[string]string `yaml:"add"`
+	// Remove deletes response headers from every response (e.g. X-Debug).
+	Remove []string `yaml:"remove"`
 }
 
 func (h *Headers) setDefaults() {
@@ -249,6 +256,39 @@ func (h *Headers) validate(p *Problems, path string) {
 	if h.Preset == "off" {
 		p.Warnf(path+".preset", "security headers are off")
 	}
+	for k, v := range h.Add {
+		if err := checkResponseHeaderName(k); err != nil {
+			p.Errorf(path+".add."+k, "%v", err)
+		}
+		if strings.ContainsAny(v, "\r\n\x00") {
+			p.Errorf(path+".add."+k, "value of %s contains a control character", k)
+		}
+	}
+	for i, k := range h.Remove {
+		if err := checkResponseHeaderName(k); err != nil {
+			p.Errorf(fmt.Sprintf("%s.remove[%d]", path, i), "%v", err)
+		}
+	}
+}
+
+// checkResponseHeaderName accepts a header token that does not frame the
+// response (headers.add / headers.remove may not touch framing).
+func checkResponseHeaderName(k string) error {
+	if k == "" {
+		return errors.New("empty header name")
+	}
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return fmt.Errorf("%q is not a header name", k)
+		}
+	}
+	switch strings.ToLower(k) {
+	case "content-length", "transfer-encoding", "connection", "trailer", "content-encoding", "content-type",
+		"x-request-id", "keep-alive", "upgrade", "te":
+		return fmt.Errorf("%s frames or identifies the response; it cannot be added or removed", k)
+	}
+	return nil
 }
 
 // CORS configures cross-origin resource sharing. CORS is off when
@@ -343,5 +383,79 @@ func (l *Log) validate(p *Problems, path string) {
 	case "json", "text":
 	default:
 		p.Errorf(path+".format", "format must be json or text, not %q", l.Format)
+	}
+}
+
+// Forwarding controls the X-Forwarded-Host the gateway sends upstream.
+// Upstreams build absolute URLs (password-reset links, redirects) from it,
+// so the client's Host header is never forwarded as is.
+type Forwarding struct {
+	// Host is the public host name sent as X-Forwarded-Host on every request
+	// ("api.example.com"); it wins over AllowedHosts.
+	Host string `yaml:"host"`
+	// AllowedHosts lists the Host values (any case; with the port when
+	// clients send one) forwarded as X-Forwarded-Host when Host is empty.
+	// Any other Host sends no X-Forwarded-Host.
+	AllowedHosts []string `yaml:"allowed_hosts"`
+}
+
+func (f *Forwarding) validate(p *Problems, path string) {
+	check := func(key, h string) {
+		if h == "" || strings.ContainsAny(h, "/ \t\r\n@?#,") {
+			p.Errorf(key, "%q must be a host name, optionally with :port", h)
+		}
+	}
+	if f.Host != "" {
+		check(path+".host", f.Host)
+	}
+	for i, h := range f.AllowedHosts {
+		check(fmt.Sprintf("%s.allowed_hosts[%d]", path, i), h)
+	}
+}
+
+// AdminAuth protects the mutating admin endpoints (POST /-/reload,
+// POST /-/revoke) with a bearer token. It is required when the admin
+// listener is not loopback-only: anyone who can reach it could otherwise
+// reload the config or log users out. /healthz, /readyz and /metrics stay open.
+type AdminAuth struct {
+	// TokenFile is a file holding the token (surrounding whitespace trimmed).
+	TokenFile string `yaml:"token_file" path:"file"`
+	// TokenEnv names an environment variable holding the token.
+	TokenEnv string `yaml:"token_env"`
+}
+
+// Configured tells whether a token source is set.
+func (a *AdminAuth) Configured() bool { return a.TokenFile != "" || a.TokenEnv != "" }
+
+// MinAdminTokenLen is the shortest admin token accepted, in bytes.
+const MinAdminTokenLen = 16
+
+// ErrAdminToken: the admin token is missing or too short.
+var ErrAdminToken = errors.New("admin token")
+
+// Token reads the token from TokenFile or TokenEnv; nil when none is configured.
+func (a *AdminAuth) Token() ([]byte, error) {
+	var tok string
+	switch {
+	case a.TokenFile != "":
+		b, err := os.ReadFile(a.TokenFile)
+		if err != nil {
+			return nil, fmt.Errorf("%w: read %s: %w", ErrAdminToken, a.TokenFile, err)
+		}
+		tok = strings.TrimSpace(string(b))
+	case a.TokenEnv != "":
+		tok = strings.TrimSpace(os.Getenv(a.TokenEnv))
+	default:
+		return nil, nil
+	}
+	if len(tok) < MinAdminTokenLen {
+		return nil, fmt.Errorf("%w: shorter than %d bytes (or empty)", ErrAdminToken, MinAdminTokenLen)
+	}
+	return []byte(tok), nil
+}
+
+func (a *AdminAuth) validate(p *Problems, path string) {
+	if a.TokenFile != "" && a.TokenEnv != "" {
+		p.Errorf(path, "set token_file or token_env, not both")
 	}
 }

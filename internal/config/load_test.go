@@ -196,6 +196,7 @@ spec: openapi.yaml
 mode: monitor
 trusted_proxies: ["::/0"]
 admin: "0.0.0.0:9090"
+admin_auth: {token_env: GATEHOUSE_ADMIN_TOKEN}
 `)
 	c, err := Check(f)
 	if err != nil {

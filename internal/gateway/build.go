@@ -90,6 +90,8 @@ type Pipeline struct {
 	closers []func() error
 	drain   time.Duration
 	revoke  http.Handler // admin POST /-/revoke; nil when revocation is off
+	// adminToken guards the mutating admin endpoints; nil: none configured.
+	adminToken []byte
 	probes  []readyProbe // /readyz dependency checks (ready.go)
 
 	inflight atomic.Int64
@@ -221,11 +223,21 @@ func Build(ctx context.Context, cfg *config.Config, deps Deps) (p *Pipeline, err
 		ResponseHeaderTimeout: t.UpstreamResponseHeader.D(),
 		IdleConnTimeout:       t.UpstreamIdle.D(),
 		Logger:                log,
+		OwnedHeaders:          ownedHeaders(cfg),
+		AllowTrailers:         cfg.Request.AllowTrailers,
+		OnTrailersDropped:     trailerCounter(reg),
+		PublicHost:            cfg.Forwarding.Host,
+		AllowedHosts:          cfg.Forwarding.AllowedHosts,
 	})
 	if err != nil {
 		return nil, config.AtPath("upstream", err)
 	}
 	b.onClose(px.Close)
+
+	adminToken, err := cfg.AdminAuth.Token()
+	if err != nil {
+		return nil, config.AtPath("admin_auth", err)
+	}
 
 	var cert *tls.Certificate
 	if cfg.TLS.Enabled() {
@@ -242,6 +254,7 @@ func Build(ctx context.Context, cfg *config.Config, deps Deps) (p *Pipeline, err
 		pol.HSTSMaxAge = cfg.Headers.HSTSMaxAge.D()
 		headers = pol.Handler
 	}
+	headers = withHeaderEdits(headers, cfg.Headers)
 	var cors gatehouse.Middleware
 	if cfg.CORS.Enabled() {
 		c, err := secheaders.NewCORS(secheaders.CORSOptions{
@@ -303,6 +316,8 @@ func Build(ctx context.Context, cfg *config.Config, deps Deps) (p *Pipeline, err
 		drain:   cfg.Timeouts.Shutdown.D(),
 		revoke:  b.revoke,
 		probes:  b.probes,
+
+		adminToken: adminToken,
 		idle:    make(chan struct{}, 1),
 	}, nil
 }

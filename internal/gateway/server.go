@@ -278,6 +278,11 @@ func (s *Server) Run(ctx context.Context) error {
 			return fmt.Errorf("listen admin %s: %w", cfg.Admin, err)
 		}
 	}
+	if aln != nil && !loopbackAddr(aln.Addr()) && s.pipe.Load().adminToken == nil {
+		_ = public.Close()
+		_ = aln.Close()
+		return fmt.Errorf("admin listener %s is not loopback-only and admin_auth has no token: refusing to start", aln.Addr())
+	}
 	if aln != nil {
 		admin = &http.Server{Handler: s.AdminHandler(), ReadHeaderTimeout: 5 * time.Second,
 			ReadTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 60 * time.Second, ErrorLog: errLog}
@@ -325,6 +330,9 @@ func (s *Server) AdminHandler() http.Handler {
 	// pipeline's store; 404 when the config has no revocation store.
 	mux.HandleFunc("POST /-/revoke", func(w http.ResponseWriter, r *http.Request) {
 		p := s.pipe.Load()
+		if !s.adminAuthorized(w, r) {
+			return
+		}
 		if p == nil || p.revoke == nil {
 			problem.Write(w, r, http.StatusNotFound)
 			return
@@ -333,6 +341,9 @@ func (s *Server) AdminHandler() http.Handler {
 	})
 	if s.opts.EnableReload {
 		mux.HandleFunc("POST /-/reload", func(w http.ResponseWriter, r *http.Request) {
+			if !s.adminAuthorized(w, r) {
+				return
+			}
 			w.Header().Set("Content-Type", "application/json")
 			if err := s.Reload(r.Context()); err != nil {
 				w.WriteHeader(http.StatusInternalServerError)

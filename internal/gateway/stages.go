@@ -240,6 +240,11 @@ func (s *routeStage) middleware(next http.Handler) http.Handler {
 		if n > 0 {
 			rec.Set("stripped_override_headers", strconv.Itoa(n))
 		}
+		if _, bad := badConnectionToken(r.Header); bad {
+			rec.Block("route", "connection_header")
+			problem.Write(w, r, http.StatusBadRequest)
+			return
+		}
 		raw := r.RequestURI
 		if i := strings.IndexByte(raw, '?'); i >= 0 {
 			raw = raw[:i]

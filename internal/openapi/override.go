@@ -40,6 +40,10 @@ func StripOverrideHeaders(h http.Header) []string {
 	return removed
 }
 
+// IsOverrideHeader reports whether k (any case, '_' for '-') is one of the
+// method or URL override headers StripOverrideHeaders removes.
+func IsOverrideHeader(k string) bool { return isOverrideHeader(k) }
+
 func isOverrideHeader(k string) bool {
 	if len(k) < len("x-http-method") || len(k) > len("x-http-method-override") {
 		return false

@@ -38,6 +38,7 @@ import (
 
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/internal/httpx"
+	"github.com/gatehouse/gatehouse/internal/openapi"
 	"github.com/gatehouse/gatehouse/problem"
 	"github.com/gatehouse/gatehouse/secheaders"
 )
@@ -67,6 +68,23 @@ type Options struct {
 	Logger *slog.Logger
 	// Transport replaces the built transport (tests).
 	Transport http.RoundTripper
+	// OwnedHeaders are request headers the gateway itself sets (identity
+	// headers; X-Request-Id and every X-Gatehouse- header are always
+	// included). Rewrite copies them from the inbound request after the
+	// hop-by-hop removal, so a client's Connection header cannot delete them.
+	OwnedHeaders []string
+	// AllowTrailers lists the request trailer fields forwarded upstream;
+	// every other trailer is dropped (and reported to OnTrailersDropped).
+	AllowTrailers []string
+	// OnTrailersDropped, when set, is called with the number of trailer
+	// fields a request declared and the proxy dropped.
+	OnTrailersDropped func(ctx context.Context, n int)
+	// PublicHost, when set, is the X-Forwarded-Host sent upstream.
+	PublicHost string
+	// AllowedHosts lists the Host values (any case, port included when the
+	// client sends one) forwarded as X-Forwarded-Host when PublicHost is
+	// empty; any other Host sends no X-Forwarded-Host.
+	AllowedHosts []string
 }
 
 // Proxy forwards routed requests to the upstream. It is safe for concurrent
@@ -78,6 +96,12 @@ type Proxy struct {
 	trusted   httpx.TrustedProxies
 	log       *slog.Logger
 	excerpt   int
+
+	owned        []string
+	trailers     map[string]bool // canonical names
+	onTrailers   func(context.Context, int)
+	publicHost   string
+	allowedHosts map[string]bool // lower case
 }
 
 type targetKey struct{}
@@ -118,7 +142,29 @@ func New(o Options) (*Proxy, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	p := &Proxy{base: o.Upstream, trusted: o.Trusted, log: log.With("component", "proxy"), excerpt: o.Excerpt}
+	p := &Proxy{base: o.Upstream, trusted: o.Trusted, log: log.With("component", "proxy"), excerpt: o.Excerpt,
+		onTrailers: o.OnTrailersDropped, publicHost: o.PublicHost}
+	p.owned = append(p.owned, "X-Request-Id")
+	for _, h := range o.OwnedHeaders {
+		if h != "" {
+			p.owned = append(p.owned, http.CanonicalHeaderKey(h))
+		}
+	}
+	for _, t := range o.AllowTrailers {
+		if err := CheckTrailerName(t); err != nil {
+			return nil, err
+		}
+		if p.trailers == nil {
+			p.trailers = map[string]bool{}
+		}
+		p.trailers[http.CanonicalHeaderKey(t)] = true
+	}
+	for _, h := range o.AllowedHosts {
+		if p.allowedHosts == nil {
+			p.allowedHosts = map[string]bool{}
+		}
+		p.allowedHosts[strings.ToLower(h)] = true
+	}
 	rt := o.Transport
 	if rt == nil {
 		p.transport = &http.Transport{
@@ -220,12 +266,24 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 		}
 	}
 	pr.SetXForwarded() // appends the peer to a kept X-Forwarded-For
+	host := in.Host
 	if trusted {
-		for _, k := range []string{"X-Forwarded-Host", "X-Forwarded-Proto"} {
-			if v := in.Header.Get(k); v != "" {
-				out.Header.Set(k, v)
-			}
+		if v := in.Header.Get("X-Forwarded-Proto"); v != "" {
+			out.Header.Set("X-Forwarded-Proto", v)
 		}
+		if v := in.Header.Get("X-Forwarded-Host"); v != "" {
+			host = v
+		}
+	}
+	// X-Forwarded-Host is the configured public host, or the client's Host
+	// only when it is on the allowlist: upstreams build absolute URLs
+	// (password-reset links, redirects) from it.
+	out.Header.Del("X-Forwarded-Host")
+	switch {
+	case p.publicHost != "":
+		out.Header.Set("X-Forwarded-Host", p.publicHost)
+	case host != "" && p.allowedHosts[strings.ToLower(host)]:
+		out.Header.Set("X-Forwarded-Host", host)
 	}
 	if ip := p.trusted.ClientIP(in); ip.IsValid() {
 		out.Header.Set("X-Real-Ip", ip.String())
@@ -237,6 +295,112 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 			delete(out.Header, k)
 		}
 	}
+	// Gateway-owned headers are set again after ReverseProxy's hop-by-hop
+	// removal: a "Connection: X-Gatehouse-Subject" from the client must not
+	// delete what the gateway verified (the route stage also refuses such
+	// Connection tokens).
+	for k, vs := range in.Header {
+		if strings.HasPrefix(strings.ToLower(k), httpx.IdentityHeaderPrefix) {
+			out.Header[k] = append([]string(nil), vs...)
+		}
+	}
+	for _, k := range p.owned {
+		if vs, ok := in.Header[k]; ok {
+			out.Header[k] = append([]string(nil), vs...)
+		}
+	}
+	p.filterTrailers(in, out)
+}
+
+// filterTrailers drops every request trailer not in AllowTrailers. An
+// upstream that merges trailers into the headers would otherwise act on
+// fields (identity, override, forwarding headers) sent after the body, past
+// every check. Allowed trailers are copied when the body reaches EOF, since
+// the server fills in their values only then.
+func (p *Proxy) filterTrailers(in, out *http.Request) {
+	if len(in.Trailer) == 0 {
+		out.Trailer = nil
+		return
+	}
+	dropped := 0
+	var keep http.Header
+	for k := range in.Trailer {
+		if p.trailers[http.CanonicalHeaderKey(k)] {
+			if keep == nil {
+				keep = http.Header{}
+			}
+			keep[http.CanonicalHeaderKey(k)] = nil
+			continue
+		}
+		dropped++
+	}
+	out.Trailer = keep
+	if dropped > 0 {
+		gatehouse.RecordFrom(in.Context()).Set("dropped_trailers", strconv.Itoa(dropped))
+		if p.onTrailers != nil {
+			p.onTrailers(in.Context(), dropped)
+		}
+	}
+	if keep != nil && out.Body != nil {
+		out.Body = &trailerBody{ReadCloser: out.Body, in: in.Trailer, out: keep}
+	}
+}
+
+// trailerBody copies the allowed trailer values when the body ends.
+type trailerBody struct {
+	io.ReadCloser
+	in, out http.Header
+	done    bool
+}
+
+func (b *trailerBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err == io.EOF && !b.done {
+		b.done = true
+		for k := range b.out {
+			if vs := b.in.Values(k); len(vs) > 0 {
+				b.out[k] = append([]string(nil), vs...)
+			} else {
+				delete(b.out, k)
+			}
+		}
+	}
+	return n, err
+}
+
+// ErrTrailerName: a trailer that may never be forwarded (see CheckTrailerName).
+var ErrTrailerName = errors.New("trailer field may not be forwarded")
+
+// CheckTrailerName refuses trailer names that must never reach the upstream
+// after the body: identity headers (X-Gatehouse-*), method/URL override
+// headers, forwarding headers, and fields that frame, route, authenticate
+// or describe the message (RFC 9110 §6.5.1).
+func CheckTrailerName(name string) error {
+	n := strings.ReplaceAll(strings.ToLower(strings.TrimSpace(name)), "_", "-")
+	switch {
+	case n == "":
+		return fmt.Errorf("%w: empty name", ErrTrailerName)
+	case strings.HasPrefix(n, httpx.IdentityHeaderPrefix):
+		return fmt.Errorf("%w: %q is an identity header", ErrTrailerName, name)
+	case httpx.IsForwardingHeader(n):
+		return fmt.Errorf("%w: %q is a forwarding header", ErrTrailerName, name)
+	case openapi.IsOverrideHeader(n):
+		return fmt.Errorf("%w: %q is a method or URL override header", ErrTrailerName, name)
+	}
+	switch n {
+	case "host", "authorization", "proxy-authorization", "cookie", "set-cookie", "content-length",
+		"content-type", "content-encoding", "content-range", "transfer-encoding", "te", "trailer",
+		"connection", "keep-alive", "upgrade", "expect", "x-request-id", "x-api-key", "max-forwards",
+		"cache-control", "range", "if-match", "if-none-match", "if-modified-since", "if-unmodified-since":
+		return fmt.Errorf("%w: %q frames, routes, authenticates or describes the message", ErrTrailerName, name)
+	}
+	for i := 0; i < len(n); i++ {
+		c := n[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '.') {
+			return fmt.Errorf("%w: %q is not a header name", ErrTrailerName, name)
+		}
+	}
+	return nil
 }
 
 func (p *Proxy) isTrustedPeer(r *http.Request) bool {

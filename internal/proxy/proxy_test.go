@@ -335,3 +335,32 @@ func TestNewRejectsBadUpstream(t *testing.T) {
 }
 
 var _ = context.Background
+
+// A client's Connection header names gateway-owned headers: without the
+// route stage in front, the proxy itself must still forward them (they are
+// set again after ReverseProxy's hop-by-hop removal).
+func TestConnectionCannotDeleteOwnedHeaders(t *testing.T) {
+	up, s := newUpstream(t, nil)
+	p, err := New(Options{Upstream: up, OwnedHeaders: []string{"X-User-Scopes"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := front(t, p)
+	req, _ := http.NewRequest("GET", srv.URL+"/x", nil)
+	req.Header.Set("X-Test-Target", "/x")
+	req.Header.Set("X-Request-Id", "req-123")
+	req.Header.Set("X-Gatehouse-Subject", "alice")
+	req.Header.Set("X-User-Scopes", "read")
+	req.Header.Set("Connection", "X-Gatehouse-Subject, X-Request-Id, X-User-Scopes")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	_, _, h := s.get()
+	for k, want := range map[string]string{"X-Gatehouse-Subject": "alice", "X-Request-Id": "req-123", "X-User-Scopes": "read"} {
+		if got := h.Get(k); got != want {
+			t.Errorf("upstream %s = %q, want %q", k, got, want)
+		}
+	}
+}
