@@ -103,7 +103,8 @@ var Books = []SeedBook{
 
 // Limits of the fixed build.
 const (
-	// LoginFailures failed logins per client address per LoginWindow; then 429.
+	// LoginFailures failed logins per client address and account name per
+	// LoginWindow; then 429 for that pair (other accounts still log in).
 	LoginFailures = 5
 	LoginWindow   = time.Minute
 	// ReadLimit GET requests per client address per ReadWindow, advertised
@@ -400,9 +401,10 @@ func (a *API) allowRead(w http.ResponseWriter, r *http.Request) bool {
 }
 
 // loginBlocked reports whether the fixed build refuses more login attempts
-// from r's client (LoginFailures failures within LoginWindow).
-func (a *API) loginBlocked(r *http.Request) bool {
-	host, now := clientAddr(r), a.opts.Now()
+// from r's client for account name (LoginFailures failures within
+// LoginWindow).
+func (a *API) loginBlocked(r *http.Request, name string) bool {
+	host, now := clientAddr(r)+"\x00"+name, a.opts.Now()
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	var recent []time.Time
@@ -415,8 +417,8 @@ func (a *API) loginBlocked(r *http.Request) bool {
 	return len(recent) >= LoginFailures
 }
 
-func (a *API) loginFailed(r *http.Request) {
-	host := clientAddr(r)
+func (a *API) loginFailed(r *http.Request, name string) {
+	host := clientAddr(r) + "\x00" + name
 	a.mu.Lock()
 	a.failures[host] = append(a.failures[host], a.opts.Now())
 	a.mu.Unlock()

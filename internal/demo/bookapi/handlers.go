@@ -56,14 +56,14 @@ func (a *API) register(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) login(w http.ResponseWriter, r *http.Request) {
-	if a.opts.Fixed && a.loginBlocked(r) {
-		w.Header().Set("Retry-After", "60")
-		a.message(w, http.StatusTooManyRequests, "Too many failed logins. Try again later.")
-		return
-	}
 	var in struct{ Username, Password string }
 	if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
 		a.message(w, http.StatusBadRequest, "Invalid JSON")
+		return
+	}
+	if a.opts.Fixed && a.loginBlocked(r, in.Username) {
+		w.Header().Set("Retry-After", "60")
+		a.message(w, http.StatusTooManyRequests, "Too many failed logins. Try again later.")
 		return
 	}
 	a.mu.Lock()
@@ -74,7 +74,7 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) {
 	case u != nil && u.Hash == hash:
 		a.json(w, http.StatusOK, map[string]string{"message": "Successfully logged in.", "accessToken": a.Token(u.Username)})
 	case a.opts.Fixed:
-		a.loginFailed(r)
+		a.loginFailed(r, in.Username)
 		a.message(w, http.StatusOK, "Username or password is incorrect.")
 	case u == nil: // the vulnerable build tells which part was wrong
 		a.message(w, http.StatusOK, "Username does not exist")
