@@ -79,6 +79,8 @@ type Client struct {
 
 	mu       sync.Mutex
 	coverage map[string]map[string]int // check ID → operation → requests
+
+	ext clientExt // damage guard, target health, coverage marks (runner.go)
 }
 
 // NewClient returns a Client. Redirects are not followed: a 302 to a login
@@ -162,7 +164,11 @@ func (c *Client) Coverage(checkID string) (ops []string, requests int) {
 // Do sends r and reads the response (at most 1 MiB of body).
 func (c *Client) Do(ctx context.Context, r *Request) (*Exchange, error) {
 	if !c.Allowed(r.Method) {
+		c.ext.mark(ctx, r.Op, CoverSkipped, "safe mode forbids "+r.Method)
 		return nil, fmt.Errorf("%s %s: %w", r.Method, r.URL, ErrUnsafe)
+	}
+	if err := c.ext.admit(ctx, r); err != nil {
+		return nil, err
 	}
 	if n := c.used.Add(1); c.opts.Budget > 0 && n > int64(c.opts.Budget) {
 		c.used.Add(-1)
@@ -206,7 +212,7 @@ func (c *Client) Do(ctx context.Context, r *Request) (*Exchange, error) {
 		req.Header.Set("User-Agent", "gatehouse-scan")
 	}
 	start := time.Now()
-	resp, err := c.hc.Do(req)
+	resp, err := c.ext.send(ctx, c.hc, req, r)
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: %w", r.Method, r.URL, err)
 	}

@@ -51,7 +51,17 @@ type Options struct {
 	// Version is recorded in the Result.
 	Version string
 	Log     *slog.Logger
+	// Exclude lists operations never to call (operationIds or
+	// "METHOD /path"), beside those marked x-gatehouse-scan: skip.
+	Exclude []string
+	// WaitForTarget bounds how long the scan waits, probing with backoff,
+	// for a target that stopped answering to come back (0 = 30s; negative
+	// = do not wait: what remains is "not run: target down").
+	WaitForTarget time.Duration
 }
+
+// DefaultWaitForTarget is the wait when Options.WaitForTarget is 0.
+const DefaultWaitForTarget = 30 * time.Second
 
 // Run scans t: it logs the identities in, crawls every operation as every
 // identity (creates first, reads next; safe methods and POST only), runs
@@ -72,6 +82,17 @@ func Run(ctx context.Context, t *Target, o Options) (*Result, error) {
 	if _, err := t.Do(ctx, http.MethodGet, "/", nil, nil); err != nil && !errors.Is(err, ErrBudget) {
 		return nil, fmt.Errorf("%w: %s: %v", ErrTargetDown, t.Base, errors.Unwrap(err))
 	}
+	g, err := newGuard(t, o.Safe, o.Exclude)
+	if err != nil {
+		return nil, err
+	}
+	wait := o.WaitForTarget
+	if wait == 0 {
+		wait = DefaultWaitForTarget
+	}
+	h := &health{probe: newProbe(t.Client.opts.Transport, t.Base.String()), wait: max(wait, 0), sleep: sleepCtx, ctx: ctx}
+	t.Client.ext.install(g, h)
+	defer t.Client.ext.install(nil, nil)
 	for _, id := range t.Identities {
 		res.Identities = append(res.Identities, id.Name)
 		if id.CanLogin() {
@@ -85,8 +106,14 @@ func Run(ctx context.Context, t *Target, o Options) (*Result, error) {
 			}
 		}
 	}
-	crawl(ctx, t, pr)
+	crawl(ctx, t, g, pr)
 
+	var opIDs []string
+	if t.Spec != nil {
+		for _, op := range t.Spec.Operations {
+			opIDs = append(opIDs, op.ID)
+		}
+	}
 	var (
 		mu       sync.Mutex
 		findings []Finding
@@ -97,6 +124,10 @@ func Run(ctx context.Context, t *Target, o Options) (*Result, error) {
 		run := CheckRun{Meta: m}
 		if o.Safe && m.Intrusive {
 			run.Skipped = "intrusive check skipped in safe mode"
+			run.Status, run.Reason = "skipped", run.Skipped
+			for _, id := range opIDs {
+				run.Coverage = append(run.Coverage, OpCoverage{Operation: id, Status: CoverSkipped, Reason: run.Skipped})
+			}
 			runs[i] = run
 			return
 		}
@@ -123,6 +154,19 @@ func Run(ctx context.Context, t *Target, o Options) (*Result, error) {
 			run.Error = err.Error()
 			o.Log.Warn("check did not finish", "check", m.ID, "error", err)
 		}
+		run.Coverage = t.Client.opCoverage(m.ID, opIDs)
+		if m.Passive {
+			judged := map[string]bool{}
+			for _, ex := range t.Baselines() {
+				judged[ex.Request.Op] = true
+			}
+			for j, oc := range run.Coverage {
+				if judged[oc.Operation] && oc.Status == CoverNotApplicable {
+					run.Coverage[j].Status, run.Coverage[j].Reason = CoverTested, "judged the crawl's answer"
+				}
+			}
+		}
+		run.Status, run.Reason = checkStatus(&run, n, err)
 		runs[i] = run
 	}
 	var wg sync.WaitGroup
@@ -146,6 +190,13 @@ func Run(ctx context.Context, t *Target, o Options) (*Result, error) {
 		return nil, err
 	}
 
+	outages, probes := h.snapshot()
+	res.HealthProbes = probes
+	for _, out := range outages {
+		findings = append(findings, outageFinding(t, out))
+		res.Outages = append(res.Outages, outageReport(t, out))
+	}
+	res.Guarded = g.report()
 	seen := map[string]bool{}
 	for _, f := range findings {
 		if seen[f.Fingerprint] {
@@ -294,8 +345,13 @@ func CrawlOps(spec *openapi.Spec) []*openapi.Operation {
 	return ops
 }
 
-func crawl(ctx context.Context, t *Target, pr *progress) {
-	ops := CrawlOps(t.Spec)
+func crawl(ctx context.Context, t *Target, g *guard, pr *progress) {
+	var ops []*openapi.Operation
+	for _, op := range CrawlOps(t.Spec) {
+		if p, _ := g.Policy(op.ID); p == OpNormal {
+			ops = append(ops, op) // destructive and excluded operations are never crawled
+		}
+	}
 	for i, op := range ops {
 		pr.line("crawl %d/%d %s %s", i+1, len(ops), op.Method, op.Template)
 		for _, id := range t.Identities {

@@ -105,6 +105,10 @@ type Meta struct {
 	Description string `json:"description"`
 	Remediation string `json:"remediation"`
 	Fix         string `json:"fix"`
+	// Passive checks send no requests of their own: they judge the crawl's
+	// answers or the identities' tokens. Their coverage is every operation
+	// the crawl got an answer for.
+	Passive bool `json:"passive,omitempty"`
 	// Phase says when the check runs: PhaseParallel checks first, two at a
 	// time; every later phase runs after the previous one finished, its
 	// checks one by one in ID order.
@@ -211,6 +215,37 @@ type CheckRun struct {
 	Error    string        `json:"error,omitempty"`
 	Skipped  string        `json:"skipped,omitempty"`
 	Duration time.Duration `json:"duration_ns"`
+	// Status sums up the coverage: "tested" (at least one operation or
+	// target-wide probe tested), "skipped" (Skipped says why), "not_run"
+	// (the target was down or the budget spent before anything was
+	// tested; Reason says which) or "untested" (the check found nothing in
+	// this API to apply to: no request, no mark).
+	Status string `json:"status"`
+	Reason string `json:"reason,omitempty"`
+	// Coverage lists, for every operation of the spec (and "" for
+	// target-wide requests), whether this check tested it, skipped it (and
+	// why), could not run it (target down) or found it not applicable.
+	Coverage []OpCoverage `json:"coverage,omitempty"`
+}
+
+// OpCoverage is one check's coverage of one operation.
+type OpCoverage struct {
+	Operation string `json:"operation"` // operationId; "" = target-wide
+	Status    string `json:"status"`    // tested, skipped, not_run, not_applicable
+	Reason    string `json:"reason,omitempty"`
+	Requests  int    `json:"requests"`
+}
+
+// Counts returns how many operations (target-wide entry excluded) have
+// each coverage status.
+func (c *CheckRun) Counts() map[string]int {
+	m := map[string]int{}
+	for _, oc := range c.Coverage {
+		if oc.Operation != "" {
+			m[oc.Status]++
+		}
+	}
+	return m
 }
 
 // Result is the outcome of one scan. Findings are sorted by severity
@@ -228,6 +263,33 @@ type Result struct {
 	Findings   []Finding  `json:"findings"`
 	// Suppressed counts findings dropped by the baseline.
 	Suppressed int `json:"suppressed"`
+	// Outages lists the periods the target stopped answering (each is also
+	// a GH2070 finding); HealthProbes counts the probes sent to watch it
+	// (not part of Requests or the budget).
+	Outages      []OutageReport `json:"outages,omitempty"`
+	HealthProbes int            `json:"health_probes,omitempty"`
+	// Guarded lists the operations the damage guard restricted and why.
+	Guarded []GuardedOp `json:"guarded,omitempty"`
+}
+
+// OutageReport is an Outage as reports show it.
+type OutageReport struct {
+	Trigger   string        `json:"trigger"` // "METHOD URL"
+	Operation string        `json:"operation,omitempty"`
+	Check     string        `json:"check,omitempty"`
+	Error     string        `json:"error"`
+	Down      time.Time     `json:"down"`
+	Back      *time.Time    `json:"back,omitempty"`
+	Downtime  time.Duration `json:"downtime_ns"`
+	Probes    int           `json:"probes"`
+}
+
+// GuardedOp is an operation the damage guard restricted.
+type GuardedOp struct {
+	Operation string `json:"operation"`
+	Policy    string `json:"policy"` // "destructive" (never in safe mode, at most once) or "excluded"
+	Reason    string `json:"reason"`
+	Calls     int    `json:"calls"`
 }
 
 // Count returns how many findings are at or above min.

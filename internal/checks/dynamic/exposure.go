@@ -25,6 +25,7 @@ var _ scan.Check = Exposure{}
 func (Exposure) Meta() scan.Meta {
 	return scan.Meta{
 		ID: "GH2020", Title: "Sensitive data exposed in a response", Category: "exposure",
+		Passive:  true, // judges the crawl's answers or the identities' tokens
 		Severity: scan.High, OWASP: scan.API3Property, CWE: "CWE-213",
 		Description: "A response carries secrets or personal data (password hashes, API secrets, SSNs, card numbers) that no client needs.",
 		Remediation: "Return explicit response DTOs with only the fields the client needs; never serialize storage models.",

@@ -21,6 +21,7 @@ var _ scan.Check = SecurityHeaders{}
 func (SecurityHeaders) Meta() scan.Meta {
 	return scan.Meta{
 		ID: "GH2060", Title: "Security headers missing on API responses", Category: "misconfig",
+		Passive:  true, // judges the crawl's answers or the identities' tokens
 		Severity: scan.Low, OWASP: scan.API8Misconfig, CWE: "CWE-693",
 		Description: "API responses lack headers that stop MIME sniffing, framing, caching of personal data or protocol downgrade.",
 		Remediation: "Send X-Content-Type-Options: nosniff, Content-Security-Policy: frame-ancestors 'none', Cache-Control: no-store on authenticated answers, and HSTS over HTTPS.",

@@ -21,6 +21,7 @@ var _ scan.Check = TokenLifetime{}
 func (TokenLifetime) Meta() scan.Meta {
 	return scan.Meta{
 		ID: "GH2004", Title: "JWT without expiry or with an excessive lifetime", Category: "authn",
+		Passive:  true, // judges the crawl's answers or the identities' tokens
 		Severity: scan.Medium, OWASP: scan.API2Authn, CWE: "CWE-613",
 		Description: "Tokens issued by the API never expire (no exp claim) or live longer than a day: a stolen token stays useful indefinitely.",
 		Remediation: "Issue short-lived access tokens (minutes) with an exp claim, and refresh tokens that can be revoked.",

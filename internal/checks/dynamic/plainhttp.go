@@ -20,6 +20,7 @@ var _ scan.Check = PlainHTTP{}
 func (PlainHTTP) Meta() scan.Meta {
 	return scan.Meta{
 		ID: "GH2065", Title: "API served over plain HTTP", Category: "misconfig",
+		Passive:  true, // judges the crawl's answers or the identities' tokens
 		Severity: scan.Low, OWASP: scan.API8Misconfig, CWE: "CWE-319",
 		Description: "The scanned API is reached over unencrypted HTTP on a non-loopback address: tokens, passwords and data can be read and altered on the way.",
 		Remediation: "Serve the API over TLS only (redirect or refuse plain HTTP) and send Strict-Transport-Security.",

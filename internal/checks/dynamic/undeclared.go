@@ -22,6 +22,7 @@ var _ scan.Check = Undeclared{}
 func (Undeclared) Meta() scan.Meta {
 	return scan.Meta{
 		ID: "GH2021", Title: "Response carries properties the contract does not declare", Category: "exposure",
+		Passive:  true, // judges the crawl's answers or the identities' tokens
 		Severity: scan.Low, OWASP: scan.API3Property, CWE: "CWE-213",
 		Description: "The API returned properties that its response schema does not list: internal data leaking through serialization of storage models.",
 		Remediation: "Serialize responses from explicit DTOs matching the contract, or declare the properties if they are meant to be public.",

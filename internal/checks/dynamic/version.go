@@ -20,6 +20,7 @@ var _ scan.Check = VersionDisclosure{}
 func (VersionDisclosure) Meta() scan.Meta {
 	return scan.Meta{
 		ID: "GH2062", Title: "Server software and version disclosed in headers", Category: "misconfig",
+		Passive:  true, // judges the crawl's answers or the identities' tokens
 		Severity: scan.Low, OWASP: scan.API8Misconfig, CWE: "CWE-200",
 		Description: "Response headers name the server software and its version, which tells attackers which known vulnerabilities to try.",
 		Remediation: "Remove Server version details and X-Powered-By style headers.",

@@ -23,6 +23,7 @@ var _ scan.Check = WeakSecret{}
 func (WeakSecret) Meta() scan.Meta {
 	return scan.Meta{
 		ID: "GH2003", Title: "JWT signed with a weak, guessable HMAC secret", Category: "authn",
+		Passive:  true, // judges the crawl's answers or the identities' tokens
 		Severity: scan.Critical, OWASP: scan.API2Authn, CWE: "CWE-521",
 		Description: "The HMAC secret signing the API's tokens is in a list of common secrets: anyone can forge tokens for any user and role.",
 		Remediation: "Sign tokens with an asymmetric key (RS256/ES256) held by the identity provider, or a random HMAC secret of at least 32 bytes; rotate it now.",
