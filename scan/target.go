@@ -1005,3 +1005,8 @@ func learnSelf(id *Identity, body []byte) {
 		}
 	}
 }
+
+// FindToken returns the token of a login answer (token, access_token, jwt,
+// id_token... at any depth up to 3), "" if there is none: a failed login
+// answered 200 with a message has none.
+func FindToken(body []byte) string { return findToken(body) }

@@ -38,9 +38,19 @@ type styledVuln struct {
 	// is computed only for known users); the body is the same.
 	EnumTiming bool
 	Slow       time.Duration
+	// MassAssign: registration stores role and is_admin when sent; "me"
+	// shows them and /admin/users opens to an admin. Registration answers
+	// only a message either way.
+	MassAssign bool
+	// HideRole: "me" does not show role and is_admin (the effect shows only
+	// in what the account may do).
+	HideRole bool
 }
 
-type styledUser struct{ name, password, email, bio string }
+type styledUser struct {
+	name, password, email, bio, role string
+	admin                            bool
+}
 
 type styledBook struct{ title, summary, owner string }
 
@@ -59,7 +69,7 @@ type styled struct {
 func newStyled(v styledVuln) *styled {
 	a := &styled{v: v, secret: []byte("0123456789abcdef0123456789abcdef"), users: map[string]*styledUser{}}
 	for _, n := range []string{"alice", "bob"} {
-		a.users[n] = &styledUser{name: n, password: n + "-pw", email: n + "@example.org", bio: "I am " + n}
+		a.users[n] = &styledUser{name: n, password: n + "-pw", email: n + "@example.org", bio: "I am " + n, role: "reader"}
 	}
 	return a
 }
@@ -138,7 +148,14 @@ func (a *styled) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case r.Method == "POST" && r.URL.Path == "/auth/register":
 		a.mu.Lock()
 		if n := str("username"); n != "" && a.users[n] == nil {
-			a.users[n] = &styledUser{name: n, password: str("password"), email: str("email")}
+			u := &styledUser{name: n, password: str("password"), email: str("email"), role: "reader"}
+			if a.v.MassAssign { // the body is bound onto the model
+				if r, ok := in["role"].(string); ok {
+					u.role = r
+				}
+				u.admin, _ = in["is_admin"].(bool)
+			}
+			a.users[n] = u
 		}
 		a.mu.Unlock()
 		a.send(w, 200, map[string]any{"message": "registered"})
@@ -153,7 +170,18 @@ func (a *styled) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer a.mu.Unlock()
 	switch {
 	case r.Method == "GET" && r.URL.Path == "/me":
-		a.send(w, 200, map[string]any{"username": me.name, "uid": "u-" + me.name, "email": me.email})
+		v := map[string]any{"username": me.name, "uid": "u-" + me.name, "email": me.email, "role": me.role, "is_admin": me.admin}
+		if a.v.HideRole {
+			delete(v, "role")
+			delete(v, "is_admin")
+		}
+		a.send(w, 200, v)
+	case r.Method == "GET" && r.URL.Path == "/admin/users":
+		if !me.admin && me.role != "admin" {
+			a.send(w, 403, map[string]any{"message": "admins only"})
+			return
+		}
+		a.send(w, 200, map[string]any{"count": len(a.users)})
 	case len(seg) == 2 && seg[0] == "users":
 		u := a.users[seg[1]]
 		if u == nil {
@@ -336,4 +364,17 @@ func TestBOLAStyled(t *testing.T) {
 	expectStyled(t, dynamic.BOLA{}, styledVuln{BOLA: true},
 		[]string{"getUser|username", "updateUser|username", "getBook|book_title", "updateBook|book_title"},
 		map[string]styledVuln{"correct": {}, "writes change the caller's own record": {OwnRecord: true}})
+}
+
+// Mass assignment at registration, when the answer is only a message: the
+// effect shows in the new account's "me" after logging in as it.
+func TestMassAssignmentStyled(t *testing.T) {
+	expectStyled(t, dynamic.MassAssignment{}, styledVuln{MassAssign: true},
+		[]string{"register|is_admin"},
+		map[string]styledVuln{"correct": {}})
+	t.Run("effect only in a privileged operation", func(t *testing.T) {
+		expectStyled(t, dynamic.MassAssignment{}, styledVuln{MassAssign: true, HideRole: true},
+			[]string{"register|admin"},
+			map[string]styledVuln{"correct": {HideRole: true}})
+	})
 }
