@@ -378,3 +378,28 @@ func TestMassAssignmentStyled(t *testing.T) {
 			map[string]styledVuln{"correct": {HideRole: true}})
 	})
 }
+
+// User enumeration whatever the status: both answers 200, both 400, or the
+// same answer but a password hash computed only for existing accounts.
+func TestUserEnumerationStyled(t *testing.T) {
+	expectStyled(t, dynamic.UserEnumeration{}, styledVuln{Enum: true}, []string{"login|"},
+		map[string]styledVuln{"correct": {}, "correct 400": {EnumStatus: 400}})
+	t.Run("400", func(t *testing.T) {
+		expectStyled(t, dynamic.UserEnumeration{}, styledVuln{Enum: true, EnumStatus: 400}, []string{"login|"}, nil)
+	})
+	t.Run("timing", func(t *testing.T) {
+		// Timing noise on a loaded machine can hide the delay (a miss,
+		// never a false positive): up to three attempts.
+		var fs []scan.Finding
+		for i := 0; i < 3; i++ {
+			res, _ := scanStyled(t, styledVuln{EnumTiming: true, Slow: 4 * toyUnit}, dynamic.UserEnumeration{})
+			if fs = res.Findings; len(fs) == 1 {
+				break
+			}
+		}
+		if len(fs) != 1 || fs[0].Key != "timing" {
+			t.Fatalf("timing enumeration: findings %+v, want one with key timing", fs)
+		}
+		t.Log(fs[0].Detail)
+	})
+}
