@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/textproto"
+	"sort"
+	"strconv"
 	"strings"
 	"sync"
 )
@@ -30,6 +32,7 @@ type Identity struct {
 	mu    sync.Mutex
 	token string
 	auth  http.Header // from the last login
+	self  []string    // values that name this identity (see Learn)
 }
 
 // NewHeaderIdentity returns an identity that sends h with every request.
@@ -37,6 +40,7 @@ func NewHeaderIdentity(name string, h http.Header) *Identity {
 	id := &Identity{Name: name, static: h.Clone(), Privileged: strings.HasPrefix(strings.ToLower(name), "admin")}
 	if tok, ok := strings.CutPrefix(h.Get("Authorization"), "Bearer "); ok {
 		id.token = strings.TrimSpace(tok)
+		id.learnToken(id.token)
 	}
 	return id
 }
@@ -44,7 +48,137 @@ func NewHeaderIdentity(name string, h http.Header) *Identity {
 // NewLoginIdentity returns an identity that logs in through operation opID
 // with the given body fields.
 func NewLoginIdentity(name, opID string, fields map[string]string) *Identity {
-	return &Identity{Name: name, LoginOp: opID, LoginFields: fields, Privileged: strings.HasPrefix(strings.ToLower(name), "admin")}
+	id := &Identity{Name: name, LoginOp: opID, LoginFields: fields, Privileged: strings.HasPrefix(strings.ToLower(name), "admin")}
+	keys := make([]string, 0, len(fields))
+	for k := range fields {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if !secretName(k) {
+			id.Learn(fields[k])
+		}
+	}
+	return id
+}
+
+// secretName reports whether a field name holds a credential (its value
+// never identifies the caller and must never be echoed or changed).
+func secretName(k string) bool {
+	k = strings.ToLower(k)
+	for _, w := range []string{"pass", "secret", "token", "apikey", "api_key", "private", "credential"} {
+		if strings.Contains(k, w) {
+			return true
+		}
+	}
+	switch k {
+	case "otp", "pin", "code", "mfa", "totp", "key":
+		return true
+	}
+	return false
+}
+
+// SecretName reports whether a body field named k carries a credential
+// (password, secret, token, API key, one-time code): checks never put
+// payloads or markers there for the scan's own identities.
+func SecretName(k string) bool { return secretName(k) }
+
+// Learn records v as one of the identity's own values: something that
+// names it (its username, e-mail, user ID, a "me" answer's id). A path,
+// query or body parameter of any name whose value is one of them
+// addresses this identity. Empty values and values over 128 bytes are
+// ignored.
+func (i *Identity) Learn(v string) {
+	v = strings.TrimSpace(v)
+	if i == nil || v == "" || len(v) > 128 {
+		return
+	}
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	for _, x := range i.self {
+		if x == v {
+			return
+		}
+	}
+	if len(i.self) < 32 {
+		i.self = append(i.self, v)
+	}
+}
+
+// Self returns the identity's own values, in the order they were learned
+// (login fields first, then token claims, then "me" answers).
+func (i *Identity) Self() []string {
+	if i == nil {
+		return nil
+	}
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	return append([]string(nil), i.self...)
+}
+
+// IsSelf reports whether v is one of the identity's own values (e-mails
+// compare case-insensitively).
+func (i *Identity) IsSelf(v string) bool {
+	for _, x := range i.Self() {
+		if x == v || strings.Contains(x, "@") && strings.EqualFold(x, v) {
+			return true
+		}
+	}
+	return false
+}
+
+// selfClaims are the JWT claims that name the subject. Any other claim
+// ending in "_id"/"Id" counts too; roles, scopes and times never do.
+var selfClaims = map[string]bool{"sub": true, "email": true, "name": true, "preferred_username": true,
+	"username": true, "user": true, "login": true, "uid": true, "id": true, "user_id": true, "userid": true,
+	"account": true, "nickname": true, "upn": true, "handle": true, "identity": true, "unique_name": true}
+
+// ClaimValues returns the values of the claims of j that name its subject
+// (sub, email, name, username, uid, custom "*_id" claims...), so tokens
+// without sub still identify their holder.
+func ClaimValues(j *JWT) []string {
+	if j == nil {
+		return nil
+	}
+	keys := make([]string, 0, len(j.Claims))
+	for k := range j.Claims {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var out []string
+	add := func(v any) {
+		switch x := v.(type) {
+		case string:
+			out = append(out, x)
+		case float64:
+			if x == float64(int64(x)) {
+				out = append(out, strconv.FormatInt(int64(x), 10))
+			}
+		case json.Number:
+			out = append(out, x.String())
+		}
+	}
+	if s, ok := j.Claims["sub"]; ok {
+		add(s)
+	}
+	for _, k := range keys {
+		lk := strings.ToLower(k)
+		if k == "sub" || strings.HasPrefix(lk, "iat") || lk == "jti" || lk == "sid" {
+			continue
+		}
+		if selfClaims[lk] || strings.HasSuffix(lk, "_id") || strings.HasSuffix(k, "Id") {
+			add(j.Claims[k])
+		}
+	}
+	return out
+}
+
+func (i *Identity) learnToken(tok string) {
+	if j, ok := ParseJWT(tok); ok {
+		for _, v := range ClaimValues(j) {
+			i.Learn(v)
+		}
+	}
 }
 
 // ParseIdentity parses a --identity flag value:
@@ -127,9 +261,10 @@ func (i *Identity) Token() string {
 
 func (i *Identity) setToken(tok string) {
 	i.mu.Lock()
-	defer i.mu.Unlock()
 	i.token = tok
 	i.auth = http.Header{"Authorization": {"Bearer " + tok}}
+	i.mu.Unlock()
+	i.learnToken(tok)
 }
 
 // CanLogin reports whether the identity can obtain fresh tokens.

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -55,8 +56,25 @@ func NewTarget(spec *openapi.Spec, base string, ids []*Identity, c *Client, log 
 	if c == nil {
 		c = NewClient(ClientOptions{})
 	}
-	return &Target{Spec: spec, Base: u, Identities: ids, Client: c, Store: NewStore(), Log: log,
-		baselines: map[string]*Exchange{}}, nil
+	t := &Target{Spec: spec, Base: u, Identities: ids, Client: c, Store: NewStore(), Log: log,
+		baselines: map[string]*Exchange{}}
+	t.Store.ownerOf = t.ownerOf
+	return t, nil
+}
+
+// ownerOf returns the name of the one identity whose own values include v
+// ("" when none or several do).
+func (t *Target) ownerOf(v string) string {
+	owner := ""
+	for _, id := range t.Identities {
+		if id.IsSelf(v) {
+			if owner != "" {
+				return ""
+			}
+			owner = id.Name
+		}
+	}
+	return owner
 }
 
 // Operation returns the operation with the given ID, or nil.
@@ -138,7 +156,7 @@ func (t *Target) Prepare(op *openapi.Operation, id *Identity) *Prepared {
 		}
 		switch strings.ToLower(prm.In) {
 		case "path":
-			v := t.Store.Pick(identityName(id), ParamKey(op.Template, prm.Name))
+			v := t.pickParam(op, prm.Name, schemaOf(prm.Schema), id)
 			if v == "" {
 				v = fmt.Sprint(example)
 			}
@@ -257,7 +275,11 @@ func (t *Target) Baseline(ctx context.Context, op *openapi.Operation, id *Identi
 		return nil, err
 	}
 	if ex.OK() && id != nil {
-		t.Store.Harvest(id.Name, op, ex.Body, op.Method == http.MethodPost)
+		me := IsMe(op)
+		if me {
+			learnSelf(id, ex.Body)
+		}
+		t.Store.Harvest(id.Name, op, ex.Body, op.Method == http.MethodPost || me)
 	}
 	t.mu.Lock()
 	t.baselines[key] = ex
@@ -311,6 +333,7 @@ func (t *Target) FreshToken(ctx context.Context, id *Identity) (string, error) {
 		return "", fmt.Errorf("login as %q: %s %s answered %d", id.Name, op.Method, op.Template, ex.Status)
 	}
 	t.Store.Harvest(id.Name, op, ex.Body, true)
+	learnSelf(id, ex.Body)
 	if tok := findToken(ex.Body); tok != "" {
 		return tok, nil
 	}
@@ -351,6 +374,9 @@ func findToken(body []byte) string {
 type Store struct {
 	mu sync.Mutex
 	m  map[string]map[string][]storeValue
+	// ownerOf names the identity value v belongs to ("" if none): objects
+	// whose owner-like field holds it are recorded as that identity's.
+	ownerOf func(v string) string
 }
 
 type storeValue struct {
@@ -459,26 +485,128 @@ func (s *Store) harvest(identity string, keys []string, v any, owned bool, depth
 			s.harvest(identity, keys, e, false, depth+1) // list items are seen, not owned
 		}
 	case map[string]any:
-		for k, e := range x {
-			sv := scalar(e)
-			lk := strings.ToLower(k)
-			switch {
-			case sv != "" && lk == "id":
-				for _, key := range keys {
-					s.Add(identity, key, sv, owned)
-				}
-			case sv != "" && (strings.HasSuffix(lk, "_id") || strings.HasSuffix(k, "Id")):
-				s.Add(identity, Singular(strings.TrimSuffix(strings.TrimSuffix(lk, "_id"), "id")), sv, owned)
-			case sv == "":
-				sub := keys
-				if _, isObj := e.(map[string]any); isObj {
-					sub = []string{Singular(lk)}
-				}
-				s.harvest(identity, sub, e, owned, depth+1)
+		s.object(identity, keys, x, owned)
+		if !owned && s.ownerOf != nil {
+			if o := s.inferOwner(x); o != "" {
+				s.object(o, keys, x, true)
 			}
+		}
+		for k, e := range x {
+			if scalar(e) != "" {
+				continue
+			}
+			sub := keys
+			if _, isObj := e.(map[string]any); isObj {
+				sub = []string{Singular(strings.ToLower(k))}
+			}
+			s.harvest(identity, sub, e, owned, depth+1)
 		}
 	}
 }
+
+// object records the identifiers among the scalar fields of one JSON
+// object: "id" under each resource key, "<x>_id"/"<x>Id" under x, and every
+// identifier-like value (strings such as titles, slugs, names, e-mails,
+// UUIDs; integers) under "<resource>.<field>" and "field:<field>", so a
+// path parameter of any name ({book_title}, {slug}, {username}) finds the
+// values it takes.
+func (s *Store) object(identity string, keys []string, x map[string]any, owned bool) {
+	for k, e := range x {
+		sv := scalar(e)
+		if sv == "" {
+			continue
+		}
+		lk := strings.ToLower(k)
+		switch {
+		case lk == "id":
+			for _, key := range keys {
+				s.Add(identity, key, sv, owned)
+			}
+		case strings.HasSuffix(lk, "_id") || strings.HasSuffix(k, "Id"):
+			s.Add(identity, Singular(strings.TrimSuffix(strings.TrimSuffix(lk, "_id"), "id")), sv, owned)
+		}
+		if !identifierLike(lk, sv) {
+			continue
+		}
+		for _, key := range keys {
+			s.Add(identity, key+"."+lk, sv, owned)
+		}
+		s.Add(identity, "field:"+lk, sv, owned)
+	}
+}
+
+// ownerFields name the identity an object belongs to; an object whose
+// username/email is an identity's is that identity's own record.
+var ownerFields = []string{"owner", "owner_id", "ownerid", "user", "user_id", "userid", "username", "user_name",
+	"email", "login", "created_by", "createdby", "author", "author_id", "authorid", "creator", "creator_id",
+	"owned_by", "ownedby", "posted_by", "account", "account_id"}
+
+// inferOwner returns the identity that an owner-like field of x names
+// (also inside a nested {"owner": {"id": ...}}), "" if none does or they
+// disagree.
+func (s *Store) inferOwner(x map[string]any) string {
+	owner := ""
+	note := func(v string) bool {
+		if v == "" {
+			return true
+		}
+		o := s.ownerOf(v)
+		if o == "" {
+			return true
+		}
+		if owner != "" && owner != o {
+			owner = ""
+			return false
+		}
+		owner = o
+		return true
+	}
+	for k, e := range x {
+		lk := strings.ToLower(k)
+		if !contains(ownerFields, lk) {
+			continue
+		}
+		if m, ok := e.(map[string]any); ok {
+			for _, f := range []string{"id", "username", "email", "login", "name"} {
+				if !note(scalar(m[f])) {
+					return ""
+				}
+			}
+			continue
+		}
+		if !note(scalar(e)) {
+			return ""
+		}
+	}
+	return owner
+}
+
+func contains(xs []string, v string) bool {
+	for _, x := range xs {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// identifierLike reports whether the value of field k can address an
+// object: an integer, a UUID, an e-mail, or a short single-line string
+// that is not a credential, a date or a URL.
+func identifierLike(k, v string) bool {
+	if len(v) > 80 || strings.ContainsAny(v, "\n\r\t") || secretName(k) {
+		return false
+	}
+	if _, err := strconv.ParseInt(v, 10, 64); err == nil {
+		return true
+	}
+	if strings.Contains(v, "://") || dateLikeRe.MatchString(v) {
+		return false
+	}
+	return true
+}
+
+var dateLikeRe = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}([T ]|$)`)
 
 func scalar(v any) string {
 	switch x := v.(type) {
@@ -690,3 +818,195 @@ func Stop(ctx context.Context, err error) bool {
 	var ne interface{ Timeout() bool }
 	return errors.As(err, &ne) && !errors.Is(err, ErrUnsafe)
 }
+
+// paramKeys returns the Store keys a path parameter's values are looked up
+// under, the historical resource key first: {user_id} → [user user.id
+// field:user_id]; {book_title} in /books/{book_title} → [book_title
+// book.book_title book.title field:book_title field:title]; {slug} in
+// /posts/{slug} → [slug post.slug field:slug].
+func paramKeys(tmpl, name string) []string {
+	k0 := ParamKey(tmpl, name)
+	l := strings.ToLower(name)
+	res := ""
+	prev := ""
+	for _, seg := range strings.Split(tmpl, "/") {
+		if seg == "{"+name+"}" {
+			res = Singular(strings.ToLower(prev))
+			break
+		}
+		if !strings.HasPrefix(seg, "{") {
+			prev = seg
+		}
+	}
+	out := []string{k0}
+	add := func(k string) {
+		if k != "" && !contains(out, k) {
+			out = append(out, k)
+		}
+	}
+	if k0 != l && k0 != Singular(l) { // *_id, *Id: the object's own id field
+		add(k0 + ".id")
+		add("field:" + l)
+		return out
+	}
+	field := l
+	if a, b, ok := strings.Cut(l, "_"); ok && b != "" {
+		add(Singular(a) + "." + b)
+		field = b
+	}
+	if res != "" {
+		add(res + "." + l)
+		add(res + "." + field)
+	}
+	add("field:" + l)
+	add("field:" + field)
+	return out
+}
+
+var identityParamRe = regexp.MustCompile(`(?i)^(user|username|user_?name|user_?id|uid|email|e_?mail|account|account_?id|login|owner|owner_?id|author|handle|member|profile|me)$`)
+
+// IdentityParam reports whether a parameter of this name addresses a user
+// ({username}, {user}, {email}, {account}...): the identities' own values
+// fill it.
+func IdentityParam(name string) bool { return identityParamRe.MatchString(name) }
+
+var uuidRe = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+
+// fits reports whether v can be a value of a parameter with schema s and
+// name name (integers for integer schemas, UUIDs for format uuid, e-mails
+// for format email or an e-mail-named parameter).
+func fits(s *base.Schema, name, v string) bool {
+	if strings.Contains(strings.ToLower(name), "mail") && !strings.Contains(v, "@") {
+		return false
+	}
+	if s == nil {
+		return true
+	}
+	switch {
+	case hasType(s, "integer"):
+		_, err := strconv.ParseInt(v, 10, 64)
+		return err == nil
+	case hasType(s, "number"):
+		_, err := strconv.ParseFloat(v, 64)
+		return err == nil
+	case s.Format == "uuid":
+		return uuidRe.MatchString(v)
+	case s.Format == "email":
+		return strings.Contains(v, "@")
+	}
+	return true
+}
+
+func (t *Target) paramSchema(op *openapi.Operation, name string) *base.Schema {
+	for _, prm := range op.Params {
+		if prm != nil && prm.Name == name && strings.EqualFold(prm.In, "path") {
+			return schemaOf(prm.Schema)
+		}
+	}
+	return nil
+}
+
+// OwnedParam returns the values of path parameter param of op that id
+// owns, best first: objects it created or that name it as their owner
+// (under every key of the parameter), then, for user-like parameters
+// ({username}, {email}, {user_id}...), the identity's own values. Only
+// values that fit the parameter's schema are returned. A spec example is
+// never among them: it proves nothing exists.
+func (t *Target) OwnedParam(op *openapi.Operation, param string, id *Identity) []string {
+	if id == nil {
+		return nil
+	}
+	s := t.paramSchema(op, param)
+	var out []string
+	add := func(v string) {
+		if v != "" && fits(s, param, v) && !contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	keys := paramKeys(op.Template, param)
+	for _, v := range t.Store.Owned(id.Name, keys[0]) {
+		add(v)
+	}
+	if IdentityParam(param) {
+		for _, v := range id.Self() {
+			add(v)
+		}
+	}
+	for _, k := range keys[1:] {
+		for _, v := range t.Store.Owned(id.Name, k) {
+			add(v)
+		}
+	}
+	return out
+}
+
+// pickParam returns the value of a path parameter for id: a harvested
+// value under the parameter's resource key (as before), else one id
+// owns, else one any identity has seen under its other keys; "" if none.
+func (t *Target) pickParam(op *openapi.Operation, name string, s *base.Schema, id *Identity) string {
+	keys := paramKeys(op.Template, name)
+	if v := t.Store.Pick(identityName(id), keys[0]); v != "" && fits(s, name, v) {
+		return v
+	}
+	if own := t.OwnedParam(op, name, id); len(own) > 0 {
+		return own[0]
+	}
+	for _, k := range keys[1:] {
+		if v := t.Store.Pick(identityName(id), k); v != "" && fits(s, name, v) {
+			return v
+		}
+	}
+	return ""
+}
+
+var meSegRe = regexp.MustCompile(`(?i)^(me|self|myself|whoami|profile|my-?profile|account|my-?account|current|current[-_]?user|userinfo|user)$`)
+
+// IsMe reports whether op is a "me"-style read: a GET without path
+// parameters whose last path segment is me, self, whoami, profile,
+// account, current_user, userinfo or user. Its answer describes the
+// caller, so its values name the identity and its object is the
+// identity's own.
+func IsMe(op *openapi.Operation) bool {
+	if op.Method != http.MethodGet || strings.Contains(op.Template, "{") {
+		return false
+	}
+	segs := strings.Split(strings.Trim(op.Template, "/"), "/")
+	return meSegRe.MatchString(segs[len(segs)-1])
+}
+
+// selfFields are the fields of a "me" or login answer that name the caller.
+var selfFields = []string{"id", "user_id", "userid", "uid", "uuid", "username", "user_name", "login", "email", "handle", "account_id", "sub"}
+
+// learnSelf records the caller-naming fields of a "me" or login answer
+// (top level, and one level down under user/profile/account/data) as id's
+// own values.
+func learnSelf(id *Identity, body []byte) {
+	d := json.NewDecoder(bytes.NewReader(body))
+	d.UseNumber()
+	var v any
+	if d.Decode(&v) != nil {
+		return
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return
+	}
+	objs := []map[string]any{m}
+	for _, k := range []string{"user", "profile", "account", "data", "me"} {
+		if sub, ok := m[k].(map[string]any); ok {
+			objs = append(objs, sub)
+		}
+	}
+	for _, o := range objs {
+		for k, e := range o {
+			if contains(selfFields, strings.ToLower(k)) {
+				id.Learn(scalar(e))
+			}
+		}
+	}
+}
+
+// FindToken returns the token of a login answer (token, access_token, jwt,
+// id_token... at any depth up to 3), "" if there is none: a failed login
+// answered 200 with a message has none.
+func FindToken(body []byte) string { return findToken(body) }

@@ -1,26 +1,38 @@
 package dynamic
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net/http"
 	"regexp"
+	"sort"
+	"strings"
+	"sync/atomic"
 
 	"github.com/gatehouse/gatehouse/internal/openapi"
 	"github.com/gatehouse/gatehouse/scan"
 )
 
-// BOLA (GH2010) takes objects identity A owns (created by A, or A's own user
-// ID) and requests them as identity B on every operation addressing an
-// object by path parameters, swapping each parameter in turn (nested
-// resources: the object, then each parent). It reports only when
-//   - A itself gets a real 2xx for the object,
-//   - an anonymous request is refused (otherwise the resource is public or
-//     authentication is broken, which GH2001 reports),
-//   - B gets a 2xx whose body is the same object as A's (similarity ≥ 0.8,
-//     for reads), and
-//   - B's fetch of its own object differs from A's object (the endpoint does
-//     not ignore the ID, as /users/{id} aliases of /me do).
+// BOLA (GH2010) takes objects identity A owns (created by A, objects whose
+// owner-like field names A, A's own values such as its user ID, username
+// or e-mail for user-like parameters) and requests them as identity B on
+// every operation addressing an object by path parameters of any name,
+// swapping each parameter in turn (nested resources: the object, then
+// each parent). The proof is the effect, never the status alone:
+//   - reads: A itself gets a real 2xx for the object, an anonymous request
+//     is refused (otherwise the resource is public or authentication is
+//     broken, which GH2001 reports), B gets A's object back (similarity
+//     ≥ 0.8 with A's answer) and B's fetch of its own object differs from
+//     A's (the endpoint does not ignore the ID, as /users/{id} aliases of
+//     /me do);
+//   - writes (PUT/PATCH): B sends the update with a unique marker in one
+//     plain string field (never a credential, never a value naming A), and
+//     A's own read of the object afterwards must show the marker; without
+//     a read operation, B's answer must carry the marker and A's object
+//     (and none of B's own values). An API that answers 2xx but changes
+//     B's own record instead leaves A's object untouched: silent. A's
+//     original value is written back afterwards (best effort).
 //
 // Administrative-looking operations are left to GH2011, DELETE is never sent.
 type BOLA struct{}
@@ -98,8 +110,9 @@ func (BOLA) Run(ctx context.Context, t *scan.Target, report func(scan.Finding)) 
 
 func bolaPair(ctx context.Context, t *scan.Target, op *openapi.Operation, param, key string, a, b *scan.Identity, tried map[string]bool) (*scan.Finding, error) {
 	var objA string
-	for _, v := range t.Store.Owned(a.Name, key) {
-		if !contains(t.Store.Owned(b.Name, key), v) {
+	ownB := t.OwnedParam(op, param, b)
+	for _, v := range t.OwnedParam(op, param, a) {
+		if !contains(ownB, v) && !b.IsSelf(v) {
 			objA = v
 			break
 		}
@@ -113,6 +126,9 @@ func bolaPair(ctx context.Context, t *scan.Target, op *openapi.Operation, param,
 		return nil, nil // the same request, reached through another parameter
 	} else {
 		tried[u] = true
+	}
+	if op.Method != http.MethodGet {
+		return bolaWrite(ctx, t, op, p, param, key, objA, a, b)
 	}
 	exA, err := t.Send(ctx, p, a)
 	if err != nil {
@@ -139,9 +155,9 @@ func bolaPair(ctx context.Context, t *scan.Target, op *openapi.Operation, param,
 	if sim < 0.8 {
 		return nil, nil
 	}
-	if own := t.Store.Owned(b.Name, key); len(own) > 0 && op.Method == http.MethodGet {
+	if len(ownB) > 0 {
 		pb := t.Prepare(op, b)
-		pb.Path[param] = own[0]
+		pb.Path[param] = ownB[0]
 		exOwn, err := t.Send(ctx, pb, b)
 		if err != nil {
 			return nil, stopErr(ctx, err)
@@ -150,16 +166,185 @@ func bolaPair(ctx context.Context, t *scan.Target, op *openapi.Operation, param,
 			return nil, nil // the ID does not select the object
 		}
 	}
-	verb := "read"
-	if op.Method != http.MethodGet {
-		verb = "modified"
-	}
 	f := scan.Finding{Param: param,
-		Detail: fmt.Sprintf("Identity %s %s the %s %s=%s owned by identity %s (%s %s answered %d, body %.0f%% identical to the owner's; anonymous request answered %d).",
-			b.Name, verb, key, param, objA, a.Name, op.Method, op.Template, exB.Status, sim*100, anon.Status),
-		Fix: fmt.Sprintf("authz: { rules: { %s: { owner: { param: %s, claim: sub } } } }", yamlQuote(op.ID), yamlQuote(param)),
+		Detail: fmt.Sprintf("Identity %s read the %s %s=%s owned by identity %s (%s %s answered %d, body %.0f%% identical to the owner's; anonymous request answered %d).",
+			b.Name, key, param, objA, a.Name, op.Method, op.Template, exB.Status, sim*100, anon.Status),
+		Fix: bolaFix(op, param),
 	}.At(op).With(exB, "identity "+b.Name+" requests "+a.Name+"'s object").With(exA, "the owner's own request").With(anon, "anonymous request is refused")
 	return &f, nil
+}
+
+func bolaFix(op *openapi.Operation, param string) string {
+	return fmt.Sprintf("authz: { rules: { %s: { owner: { param: %s, claim: sub } } } }", yamlQuote(op.ID), yamlQuote(param))
+}
+
+// readOp returns the GET operation on the same path template as op (the
+// read-back of a write), nil if the spec has none.
+func readOp(t *scan.Target, op *openapi.Operation) *openapi.Operation {
+	for _, o := range t.Spec.Operations {
+		if o.Method == http.MethodGet && o.Template == op.Template {
+			return o
+		}
+	}
+	return nil
+}
+
+var bolaMarkerN atomic.Int64
+
+// markerField picks the body field of a write that carries the marker: a
+// plain string property that is no credential, does not name the owner
+// (its value in the owner's view is none of a's own values or login
+// fields) and is not the path parameter's own value. Fields named like
+// descriptions come first; an e-mail field gets an e-mail marker.
+func markerField(body, view map[string]any, a *scan.Identity, objA string) (string, string) {
+	keys := make([]string, 0, len(body))
+	for k := range body {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		ri, rj := markerRank(keys[i]), markerRank(keys[j])
+		if ri != rj {
+			return ri < rj
+		}
+		return keys[i] < keys[j]
+	})
+	n := bolaMarkerN.Add(1)
+	for _, k := range keys {
+		if _, ok := body[k].(string); !ok || scan.SecretName(k) {
+			continue
+		}
+		cur, _ := view[k].(string)
+		if cur != "" && (a.IsSelf(cur) || cur == objA || isLoginValue(a, cur)) {
+			continue
+		}
+		if strings.Contains(strings.ToLower(k), "mail") {
+			return k, fmt.Sprintf("ghscan-bola-%d@example.com", n)
+		}
+		if markerRank(k) > 2 {
+			continue // ids, names, titles, slugs: changing them moves the object
+		}
+		return k, fmt.Sprintf("ghscan-bola-%d", n)
+	}
+	return "", ""
+}
+
+func markerRank(k string) int {
+	l := strings.ToLower(k)
+	switch {
+	case strings.Contains(l, "desc") || strings.Contains(l, "bio") || strings.Contains(l, "note") ||
+		strings.Contains(l, "text") || strings.Contains(l, "content") || strings.Contains(l, "comment") || strings.Contains(l, "about"):
+		return 0
+	case strings.Contains(l, "mail"):
+		return 2
+	case l == "id" || strings.HasSuffix(l, "_id") || strings.HasSuffix(l, "id") || strings.Contains(l, "name") ||
+		strings.Contains(l, "title") || strings.Contains(l, "slug") || l == "login" || l == "handle":
+		return 3
+	}
+	return 1
+}
+
+func isLoginValue(a *scan.Identity, v string) bool {
+	for _, x := range a.LoginFields {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// bolaWrite confirms a write on a's object by b with the marker's effect.
+func bolaWrite(ctx context.Context, t *scan.Target, op *openapi.Operation, p *scan.Prepared, param, key, objA string, a, b *scan.Identity) (*scan.Finding, error) {
+	body := p.BodyMap()
+	if body == nil {
+		return nil, nil
+	}
+	for k := range body {
+		if scan.SecretName(k) {
+			delete(body, k) // never change the owner's credentials
+		}
+	}
+	rd := readOp(t, op)
+	var before map[string]any
+	var rp *scan.Prepared
+	if rd != nil {
+		rp = t.Prepare(rd, a)
+		for k, v := range p.Path {
+			rp.Path[k] = v
+		}
+		exR, err := t.Send(ctx, rp, a)
+		if err != nil {
+			return nil, stopErr(ctx, err)
+		}
+		if !granted(exR) {
+			return nil, nil
+		}
+		before = jsonObject(exR.Body)
+	}
+	field, mark := markerField(body, before, a, objA)
+	if field == "" {
+		return nil, nil
+	}
+	for k, v := range before { // keep the owner's other values (PUT replaces)
+		if _, ok := body[k]; ok && !scan.SecretName(k) && k != field {
+			body[k] = v
+		}
+	}
+	body[field] = mark
+	anonP := p.Clone()
+	anon, err := t.Send(ctx, anonP, nil)
+	if err != nil {
+		return nil, stopErr(ctx, err)
+	}
+	if anon.OK() {
+		return nil, nil // public, or GH2001's finding
+	}
+	exB, err := t.Send(ctx, p, b)
+	if err != nil {
+		return nil, stopErr(ctx, err)
+	}
+	if !granted(exB) {
+		return nil, nil
+	}
+	var proof *scan.Exchange
+	how := ""
+	if rd != nil {
+		exR, err := t.Send(ctx, rp, a)
+		if err != nil {
+			return nil, stopErr(ctx, err)
+		}
+		if granted(exR) && bytes.Contains(exR.Body, []byte(mark)) {
+			proof, how = exR, "the owner's read-back shows it"
+		}
+	} else if bytes.Contains(exB.Body, []byte(mark)) && bytes.Contains(exB.Body, []byte(objA)) && !mentionsSelf(exB.Body, b) {
+		proof, how = exB, "the answer is the owner's object with the marker"
+	}
+	if proof == nil {
+		return nil, nil // nothing of a's changed (the caller's own record, or nothing at all)
+	}
+	if orig, ok := before[field]; ok { // restore, as the owner
+		rb := p.Clone()
+		rb.BodyMap()[field] = orig
+		if _, err := t.Send(ctx, rb, a); scan.Stop(ctx, err) {
+			return nil, err
+		}
+	}
+	f := scan.Finding{Param: param,
+		Detail: fmt.Sprintf("Identity %s modified the %s %s=%s owned by identity %s: %s %s answered %d and %s (field %s set to %q); anonymous request answered %d.",
+			b.Name, key, param, objA, a.Name, op.Method, op.Template, exB.Status, how, field, mark, anon.Status),
+		Fix: bolaFix(op, param),
+	}.At(op).With(exB, "identity "+b.Name+" writes "+a.Name+"'s object").With(proof, "the effect").With(anon, "anonymous request is refused")
+	return &f, nil
+}
+
+// mentionsSelf reports whether body carries one of id's own values as a
+// whole JSON string or number.
+func mentionsSelf(body []byte, id *scan.Identity) bool {
+	for _, v := range scan.JSONLeaves(body) {
+		if id.IsSelf(v) {
+			return true
+		}
+	}
+	return false
 }
 
 func stopErr(ctx context.Context, err error) error {

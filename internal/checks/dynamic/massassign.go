@@ -158,6 +158,22 @@ func massAssign(ctx context.Context, t *scan.Target, op *openapi.Operation, repo
 			}
 		}
 	}
+	if len(persisted) == 0 && op.Method == http.MethodPost {
+		// A registration: log in as the new account and look where the
+		// effect shows (its token, its "me", an administrative operation).
+		var how string
+		var err error
+		persisted, evidence, how, err = newAccountEffect(ctx, t, op, base, inj, inject)
+		if err != nil || len(persisted) == 0 {
+			return err
+		}
+		sort.Strings(persisted)
+		report(scan.Finding{Param: persisted[0], Key: join(persisted),
+			Detail: fmt.Sprintf("%s %s accepted %s sent by %s although the request schema does not allow %s: %s.",
+				op.Method, op.Template, describe(persisted, inject), whoName(who), plural(persisted), how),
+		}.At(op).With(exInj, "request with injected properties").With(evidence, "the effect, as the new account"))
+		return nil
+	}
 	if len(persisted) == 0 {
 		return nil
 	}
@@ -265,4 +281,124 @@ func whoName(id *scan.Identity) string {
 		return "an anonymous caller"
 	}
 	return "identity " + id.Name
+}
+
+// newAccountEffect logs in as the accounts registered by base (plain) and
+// inj (with the injected properties), through the login operation of the
+// scan's login identities, and compares what each sees: the token's
+// claims, every "me"-style read, and administrative reads (a privileged
+// operation that the injected account may call and the plain one may
+// not). It returns the injected properties whose effect shows, the
+// evidence and where it showed; nothing when op is not a registration
+// (no user-like and password-like fields) or no login works.
+func newAccountEffect(ctx context.Context, t *scan.Target, op *openapi.Operation, base, inj *scan.Prepared, inject map[string]any) ([]string, *scan.Exchange, string, error) {
+	var login *openapi.Operation
+	var lf map[string]string
+	for _, id := range t.Identities {
+		if id.CanLogin() {
+			if o := t.Operation(id.LoginOp); o != nil {
+				login, lf = o, id.LoginFields
+				break
+			}
+		}
+	}
+	if login == nil {
+		return nil, nil, "", nil
+	}
+	luser, lpass := loginFields(lf)
+	if luser == "" || lpass == "" {
+		return nil, nil, "", nil
+	}
+	logIn := func(reg *scan.Prepared) (string, error) {
+		body := reg.BodyMap()
+		fields := map[string]string{}
+		for k, v := range body {
+			if s, ok := v.(string); ok {
+				fields[k] = s
+			}
+		}
+		ruser, rpass := loginFields(fields)
+		if _, ok := fields[luser]; ok { // the same field name as the login's
+			ruser = luser
+		}
+		if _, ok := fields[lpass]; ok {
+			rpass = lpass
+		}
+		if ruser == "" || rpass == "" {
+			return "", nil
+		}
+		p := t.Prepare(login, nil)
+		b := p.BodyMap()
+		if b == nil {
+			b = map[string]any{}
+			p.Body = b
+		}
+		b[luser], b[lpass] = fields[ruser], fields[rpass]
+		ex, err := t.Send(ctx, p, nil)
+		if err != nil {
+			return "", stopErr(ctx, err)
+		}
+		if !ex.OK() {
+			return "", nil
+		}
+		return scan.FindToken(ex.Body), nil
+	}
+	tokInj, err := logIn(inj)
+	if err != nil || tokInj == "" {
+		return nil, nil, "", err
+	}
+	tokBase, err := logIn(base)
+	if err != nil || tokBase == "" {
+		return nil, nil, "", err
+	}
+	ji, _ := scan.ParseJWT(tokInj)
+	jb, _ := scan.ParseJWT(tokBase)
+	if ji != nil && jb != nil {
+		if got := persistedProps(inject, jb.Claims, ji.Claims); len(got) > 0 {
+			return got, nil, "the new account's token carries " + plural(got), nil
+		}
+	}
+	for _, g := range t.Spec.Operations {
+		if !scan.IsMe(g) {
+			continue
+		}
+		exI, err := t.Client.Do(ctx, t.WithToken(t.Prepare(g, nil), tokInj))
+		if err != nil {
+			return nil, nil, "", stopErr(ctx, err)
+		}
+		exB, err := t.Client.Do(ctx, t.WithToken(t.Prepare(g, nil), tokBase))
+		if err != nil {
+			return nil, nil, "", stopErr(ctx, err)
+		}
+		if exI.OK() && exB.OK() {
+			if got := persistedProps(inject, jsonObject(exB.Body), jsonObject(exI.Body)); len(got) > 0 {
+				return got, exI, fmt.Sprintf("after logging in, the new account's %s %s shows %s", g.Method, g.Template, plural(got)), nil
+			}
+		}
+	}
+	for _, g := range t.Spec.Operations {
+		if g.Method != http.MethodGet || !scan.LooksAdmin(g) || strings.Contains(g.Template, "{") {
+			continue
+		}
+		exB, err := t.Client.Do(ctx, t.WithToken(t.Prepare(g, nil), tokBase))
+		if err != nil {
+			return nil, nil, "", stopErr(ctx, err)
+		}
+		if granted(exB) {
+			continue // open to a plain account: GH2011's finding
+		}
+		exI, err := t.Client.Do(ctx, t.WithToken(t.Prepare(g, nil), tokInj))
+		if err != nil {
+			return nil, nil, "", stopErr(ctx, err)
+		}
+		if granted(exI) {
+			var all []string
+			for k := range inject {
+				all = append(all, k)
+			}
+			sort.Strings(all)
+			return all, exI, fmt.Sprintf("the new account may call the administrative %s %s (%d), an account registered without them may not (%d)", g.Method, g.Template, exI.Status, exB.Status), nil
+		}
+	}
+	return nil, nil, "", nil
 }

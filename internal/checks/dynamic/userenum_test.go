@@ -86,6 +86,18 @@ func TestUserEnumerationCases(t *testing.T) {
 		{"throttled at once is inconclusive", func(u string, _ int) (int, any) {
 			return 429, map[string]any{"error": "slow down " + u}
 		}, false},
+		{"both 200 with different messages", func(u string, _ int) (int, any) {
+			if u == "alice" {
+				return 200, map[string]any{"message": "wrong password"}
+			}
+			return 200, map[string]any{"message": "no such user"}
+		}, true},
+		{"both 400, same message", func(u string, _ int) (int, any) {
+			return 400, map[string]any{"message": "invalid credentials"}
+		}, false},
+		{"both 200, same message", func(u string, _ int) (int, any) {
+			return 200, map[string]any{"message": "invalid credentials"}
+		}, false},
 		{"5xx is inconclusive", func(u string, _ int) (int, any) {
 			if u == "alice" {
 				return 500, map[string]any{"error": "boom"}
@@ -99,9 +111,14 @@ func TestUserEnumerationCases(t *testing.T) {
 			if got := len(res.Findings) > 0; got != tc.want {
 				t.Errorf("finding = %v, want %v (%+v)", got, tc.want, res.Findings)
 			}
-			// Logins: alice's own, plus at most 6 failed ones from the check.
-			if n.Load() > 2*dynamic.UserEnumRounds+1 {
-				t.Errorf("%d requests, want <= %d", n.Load(), 2*dynamic.UserEnumRounds+1)
+			// Logins: alice's own, plus at most 8 failed ones from the check
+			// (6 when the answers differ), 4 of them for alice.
+			max := int32(2*dynamic.UserEnumRounds + 1)
+			if !tc.want {
+				max = 2*dynamic.UserEnumTimingRounds + 1
+			}
+			if n.Load() > max {
+				t.Errorf("%d requests, want <= %d", n.Load(), max)
 			}
 			for _, f := range res.Findings {
 				if f.CheckID != "GH2031" || f.Fix == "" || len(f.Evidence) != 2 {

