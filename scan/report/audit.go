@@ -162,7 +162,7 @@ func (SARIF) ReportAudit(w io.Writer, r *audit.Result) error {
 			FullDescription:      sarifText{Text: nonEmpty(m.Description, m.Title)},
 			Help:                 sarifText{Text: nonEmpty(help, m.Title), Markdown: md},
 			DefaultConfiguration: map[string]any{"level": level(m.Severity)},
-			Properties: map[string]any{"tags": []string{"security", m.OWASP, m.CWE, m.Family},
+			Properties: map[string]any{"tags": uniqueTags("security", m.OWASP, m.CWE, m.Family),
 				"security-severity": securitySeverity(m.Severity), "precision": "medium"},
 		})
 	}
@@ -208,4 +208,17 @@ func (SARIF) ReportAudit(w io.Writer, r *audit.Result) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(log)
+}
+
+// uniqueTags drops empty and repeated tags (SARIF requires unique items).
+func uniqueTags(tags ...string) []string {
+	out := []string{}
+	seen := map[string]bool{}
+	for _, t := range tags {
+		if t != "" && !seen[t] {
+			seen[t] = true
+			out = append(out, t)
+		}
+	}
+	return out
 }
