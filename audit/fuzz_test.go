@@ -108,7 +108,7 @@ func TestRefOnlySchemaCycle(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		checkAudit(t, b) // from bytes
+		checkAudit(t, b)             // from bytes
 		s, err := openapi.Load(file) // from a file, as gatehouse audit does
 		if err != nil {
 			if !errors.Is(err, openapi.ErrInvalidSpec) {
