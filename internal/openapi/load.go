@@ -284,8 +284,13 @@ func escapePointer(tok string) string {
 }
 
 func unescapePointer(tok string) string {
-	return strings.NewReplacer("~1", "/", "~0", "~").Replace(tok)
+	if !strings.Contains(tok, "~") {
+		return tok // the common case: no Replacer (building one per token dominated Position)
+	}
+	return pointerUnescaper.Replace(tok)
 }
+
+var pointerUnescaper = strings.NewReplacer("~1", "/", "~0", "~")
 
 // Operation returns the operation with the given ID (operationId, or
 // "METHOD /template" when the spec has none), or nil.
