@@ -188,8 +188,11 @@ func TestMemoryStoreMillionKeys(t *testing.T) {
 	}
 	used := after - before
 	t.Logf("1M keys: heap in use %d MiB -> %d MiB (+%d MiB, %d bytes/key)", before>>20, after>>20, used>>20, used/1_000_000)
-	if used > 200<<20 {
-		t.Fatalf("1M keys use %d MiB, want < 200 MiB", used>>20)
+	// docs/ratelimit.md and the README say +72 MiB (76 bytes/key); allow 25%
+	// above that for allocator and GC noise, and fail if it grows further.
+	const docBytes = 76 * 1_000_000
+	if used > docBytes*5/4 {
+		t.Fatalf("1M keys use %d MiB (%d bytes/key), want within 25%% of the documented 76 bytes/key", used>>20, used/1_000_000)
 	}
 	runtime.KeepAlive(st)
 	st = nil

@@ -240,8 +240,10 @@ func checkMatch(t *testing.T, s *Spec, tc matchCase) {
 }
 
 func TestMatchCaseCount(t *testing.T) {
-	if n := len(attackCases); n < 50 {
-		t.Errorf("only %d normalization/bypass cases, want at least 50", n)
+	// README and docs/gateway.md say 93 bypass cases: the count may grow, a
+	// case removed must also change the docs.
+	if n := len(attackCases); n < 93 {
+		t.Errorf("only %d normalization/bypass cases, want at least the documented 93", n)
 	}
 }
 
