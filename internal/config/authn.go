@@ -115,6 +115,13 @@ type Revocation struct {
 	MaxEntries int `yaml:"max_entries"`
 	// SubjectTTL is how long a "log out everywhere" entry is kept (the longest token lifetime you issue).
 	SubjectTTL Duration `yaml:"subject_ttl"`
+	// OnStoreError decides a token whose revocation check fails because the Redis store is down: deny (default: 401, and /readyz not ready) or allow (accepted unchecked, revoked tokens included; /readyz degraded).
+	OnStoreError string `yaml:"on_store_error" enum:"deny,allow"`
+}
+
+// IsRedis reports whether the store is a redis:// or rediss:// URL.
+func (r *Revocation) IsRedis() bool {
+	return strings.HasPrefix(r.Store, "redis://") || strings.HasPrefix(r.Store, "rediss://")
 }
 
 // TokenCache configures the verified-token cache.
@@ -194,7 +201,7 @@ func (c *Authn) setDefaults() {
 
 func (c *APIKeys) setDefaults() { c.Header = "X-API-Key" }
 func (c *Revocation) setDefaults() {
-	*c = Revocation{Store: "memory", MaxEntries: 100000, SubjectTTL: Duration(24 * time.Hour)}
+	*c = Revocation{Store: "memory", MaxEntries: 100000, SubjectTTL: Duration(24 * time.Hour), OnStoreError: "deny"}
 }
 func (c *TokenCache) setDefaults() { *c = TokenCache{Size: 10000, TTL: Duration(5 * time.Minute)} }
 
@@ -299,6 +306,17 @@ func (c *Authn) validate(p *Problems, path string) {
 		}
 	default:
 		p.Errorf(joinPath(rp, "store"), "revocation store must be memory, none or a redis:// URL, not %q", s)
+	}
+	switch c.Revocation.OnStoreError {
+	case "deny":
+	case "allow":
+		if !c.Revocation.IsRedis() {
+			p.Warnf(joinPath(rp, "on_store_error"), "on_store_error only applies to a redis:// store")
+		} else {
+			p.Warnf(joinPath(rp, "on_store_error"), "on_store_error allow: while Redis is down, revoked (logged-out) tokens are accepted")
+		}
+	default:
+		p.Errorf(joinPath(rp, "on_store_error"), "on_store_error must be deny or allow, not %q", c.Revocation.OnStoreError)
 	}
 	if c.Revocation.MaxEntries <= 0 {
 		p.Errorf(joinPath(rp, "max_entries"), "max_entries must be positive")

@@ -167,6 +167,16 @@ func TestAuthnProblems(t *testing.T) {
   jwt:
     - { issuer: i, jwks_url: "https://u:p@idp.example.com/jwks", audiences: [a], algorithms: [RS256] }`,
 			[]string{"authn.jwt[0].jwks_url: \"https://u:p@idp.example.com/jwks\" must not carry credentials"}},
+		{"revocation on_store_error allow", `
+  revocation: { store: "redis://127.0.0.1:6379/0", on_store_error: allow }
+  jwt:
+    - { issuer: i, keys: [pub.pem], audiences: [a], algorithms: [EdDSA] }`,
+			[]string{"warning authn.revocation.on_store_error: on_store_error allow: while Redis is down, revoked (logged-out) tokens are accepted"}},
+		{"revocation on_store_error unknown", `
+  revocation: { store: "redis://127.0.0.1:6379/0", on_store_error: local }
+  jwt:
+    - { issuer: i, keys: [pub.pem], audiences: [a], algorithms: [EdDSA] }`,
+			[]string{"authn.revocation.on_store_error: on_store_error must be deny or allow"}},
 		{"empty subject claim", `
   jwt:
     - { issuer: i, keys: [pub.pem], audiences: [a], algorithms: [EdDSA], subject_claim: "" }`,
