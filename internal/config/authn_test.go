@@ -177,6 +177,14 @@ func TestAuthnProblems(t *testing.T) {
   jwt:
     - { issuer: i, keys: [pub.pem], audiences: [a], algorithms: [EdDSA] }`,
 			[]string{"authn.revocation.on_store_error: on_store_error must be deny or allow"}},
+		{"introspection ok", `
+  introspection: { endpoint: "https://idp.example.com/introspect", client_id: gh, client_secret: "${HS}", audiences: [a] }`,
+			nil},
+		{"introspection problems", `
+  introspection: { endpoint: "http://idp.example.com/introspect", client_secret: "literal-secret", cache_ttl: 0s }`,
+			[]string{"authn.introspection.endpoint: \"http://idp.example.com/introspect\" is plain http", "authn.introspection.client_id: client_id is required",
+				"authn.introspection.client_secret: client_secret must be a ${ENV} reference", "authn.introspection.audiences: audiences is required",
+				"authn.introspection.cache_ttl: cache_ttl must be positive"}},
 		{"empty subject claim", `
   jwt:
     - { issuer: i, keys: [pub.pem], audiences: [a], algorithms: [EdDSA], subject_claim: "" }`,

@@ -18,6 +18,7 @@ import (
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/authn"
 	"github.com/gatehouse/gatehouse/authn/apikey"
+	"github.com/gatehouse/gatehouse/authn/introspect"
 	"github.com/gatehouse/gatehouse/authn/jwt"
 	"github.com/gatehouse/gatehouse/authn/revocation"
 	"github.com/gatehouse/gatehouse/authn/revocation/redisstore"
@@ -102,6 +103,29 @@ func (b *builder) buildAuthnStage(ctx context.Context) (*authnStage, error) {
 
 	var chain []authn.Authenticator
 	leeway := map[string]time.Duration{}
+	if ic := &ac.Introspection; ic.Endpoint != "" {
+		// Before the JWT issuers: it leaves JWS-shaped tokens to them when
+		// one of them reads the Authorization header too.
+		skipJWS := false
+		for i := range ac.JWT {
+			if strings.EqualFold(ac.JWT[i].TokenSource, "bearer") {
+				skipJWS = true
+			}
+		}
+		cacheSize := ic.CacheSize
+		if cacheSize == 0 {
+			cacheSize = -1 // 0 means off in the config, default in the library
+		}
+		ia, err := introspect.New(introspect.Options{Endpoint: ic.Endpoint, ClientID: ic.ClientID,
+			ClientSecret: ic.ClientSecret.Value(), Issuer: ic.Issuer, Audiences: ic.Audiences,
+			SubjectClaim: ic.SubjectClaim, RolesClaim: ic.RolesClaim, SkipJWS: skipJWS,
+			CacheSize: cacheSize, MaxTTL: ic.CacheTTL.D(), Timeout: ic.Timeout.D(),
+			Revocation: store, Now: now, Logger: log.With("authenticator", "introspection")})
+		if err != nil {
+			return nil, config.AtPath("authn.introspection", err)
+		}
+		chain = append(chain, ia)
+	}
 	if len(ac.JWT) > 0 {
 		var issuers []*jwt.Issuer
 		for i := range ac.JWT {
@@ -168,7 +192,7 @@ func (b *builder) buildAuthnStage(ctx context.Context) (*authnStage, error) {
 			return rt != nil && rt.OperationID == op
 		}
 		opts.OnLogout = func(ctx context.Context, p *authn.Principal) error {
-			if p.Method != "jwt" || p.TokenID == "" {
+			if (p.Method != "jwt" && p.Method != "introspection") || p.TokenID == "" {
 				return nil // API keys are revoked in the keys file
 			}
 			until := p.ExpiresAt.Add(leeway[p.Issuer])
