@@ -31,7 +31,7 @@ const (
 	clientSecret = "s3cr:et&=+"
 )
 
-func newIDP(t *testing.T) *idp {
+func newIDP(t testing.TB) *idp {
 	d := &idp{tokens: map[string]map[string]any{}, raw: map[string]string{}}
 	d.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		d.hits.Add(1)
@@ -86,7 +86,7 @@ type clock struct{ ns atomic.Int64 }
 func (c *clock) Now() time.Time      { return time.Unix(0, c.ns.Load()) }
 func (c *clock) Add(d time.Duration) { c.ns.Add(int64(d)) }
 
-func setup(t *testing.T, mod ...func(*introspect.Options)) (*idp, *introspect.Authenticator, *clock) {
+func setup(t testing.TB, mod ...func(*introspect.Options)) (*idp, *introspect.Authenticator, *clock) {
 	d := newIDP(t)
 	clk := &clock{}
 	clk.ns.Store(time.Unix(1_800_000_000, 0).UnixNano())
