@@ -64,7 +64,13 @@ func TestAuthnDefaults(t *testing.T) {
 	if !j.RequireExp || j.Leeway.D() != 30*time.Second || j.TokenSource != "bearer" || j.RolesClaim != "roles" || j.UnknownKIDCooldown.D() != 10*time.Second {
 		t.Errorf("issuer defaults = %+v", j)
 	}
+	if !j.RequireIssuer || !j.RequireAudience || j.SubjectClaim != "sub" || j.AllowWeakSecret || j.JWKSMaxStale.D() != 24*time.Hour || j.TokenLifetime() != 0 {
+		t.Errorf("issuer defaults (issue 12/13 keys) = %+v", j)
+	}
 	a := c.Authn
+	if a.Revocation.OnStoreError != "deny" || a.Introspection.Endpoint != "" || !a.Introspection.RequireAudience || a.Introspection.CacheTTL.D() != 5*time.Minute {
+		t.Errorf("revocation/introspection defaults = %+v %+v", a.Revocation, a.Introspection)
+	}
 	if a.Revocation.Store != "memory" || a.Cache.Size != 10000 || a.IdentityHeaders.Subject != "X-Gatehouse-Subject" || a.APIKeys.Header != "X-API-Key" {
 		t.Errorf("authn defaults = %+v", a)
 	}
