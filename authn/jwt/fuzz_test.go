@@ -2,11 +2,14 @@ package jwt
 
 import (
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf8"
 
 	"github.com/lestrrat-go/jwx/v3/jwk"
+
+	"github.com/gatehouse/gatehouse/authn"
 )
 
 // FuzzParse drives the attacker-facing front of token processing: it must
@@ -92,4 +95,42 @@ func mustSet(t testing.TB, ks ...jwk.Key) jwk.Set {
 		_ = set.AddKey(pub)
 	}
 	return set
+}
+
+// FuzzSubject drives the subject-claim reader over attacker-chosen claim
+// sets: it must never panic, and whatever it accepts is either the claim's
+// string or a canonical int64 decimal that round-trips exactly.
+func FuzzSubject(f *testing.F) {
+	for _, s := range []string{
+		`{"user_id":"alice"}`, `{"user_id":42}`, `{"user_id":-7}`, `{"user_id":0}`, `{"user_id":-0}`,
+		`{"user_id":42.0}`, `{"user_id":4.2e1}`, `{"user_id":9223372036854775808}`, `{"user_id":[1]}`,
+		`{"user_id":null}`, `{"user_id":true}`, `{"user_id":""}`, `{"user":{"id":7}}`, `{"user.id":"x"}`,
+		`{"user_id":"a","user_id":"b"}`, `{"user_id":00}`, `{"user_id":"\u0000"}`,
+	} {
+		f.Add(s, "user_id")
+		f.Add(s, "user.id")
+	}
+	f.Fuzz(func(t *testing.T, payload, claim string) {
+		raw, err := decodeObject([]byte(payload))
+		if err != nil {
+			return
+		}
+		sub, err := subject(raw, claim)
+		if err != nil {
+			if r := authn.Reason(err); r != authn.ReasonMissingSubject && r != authn.ReasonInvalidSubject {
+				t.Fatalf("subject error reason %q", r)
+			}
+			return
+		}
+		if sub == "" {
+			t.Fatal("empty subject accepted")
+		}
+		v := raw[claim]
+		if len(v) > 0 && v[0] != '"' {
+			n, err := strconv.ParseInt(sub, 10, 64)
+			if err != nil || strconv.FormatInt(n, 10) != sub {
+				t.Fatalf("numeric subject %q is not a canonical int64", sub)
+			}
+		}
+	})
 }

@@ -38,6 +38,14 @@ type Options struct {
 	CacheTTL time.Duration
 	// Revocation, when set, is consulted for every request (after the cache).
 	Revocation revocation.Store
+	// RevocationFailOpen accepts a token whose revocation check failed (the
+	// store is down) instead of rejecting it (reason revocation_error, the
+	// default). Revoked tokens are then accepted for the length of the
+	// outage: an availability-over-security choice for the operator.
+	RevocationFailOpen bool
+	// OnRevocationError, when set, is called with every failed revocation
+	// check (metrics, rate-limited logging), whichever way it is decided.
+	OnRevocationError func(error)
 	// Now is the clock; default time.Now.
 	Now func() time.Time
 	// Logger; nil discards.
@@ -175,7 +183,13 @@ func (a *Authenticator) verify(ctx context.Context, token string, src int) (*aut
 	if a.o.Revocation != nil {
 		revoked, err := a.o.Revocation.Check(ctx, p.TokenID, p.Subject, p.IssuedAt)
 		if err != nil {
-			return nil, authn.Fail(authn.ReasonRevocationError, err)
+			if a.o.OnRevocationError != nil {
+				a.o.OnRevocationError(err)
+			}
+			if !a.o.RevocationFailOpen {
+				return nil, authn.Fail(authn.ReasonRevocationError, err)
+			}
+			revoked = false
 		}
 		if revoked {
 			return nil, authn.Fail(authn.ReasonRevoked, fmt.Errorf("token %q of %q", p.TokenID, p.Subject))

@@ -26,7 +26,7 @@ import (
 //	  revocation: { store: memory }       # or redis://127.0.0.1:6379/0
 //	  logout_operation: logout            # its 2xx revokes the presented token
 //
-// Authenticators are tried in order: JWT issuers, then API keys. A request
+// Authenticators are tried in order: introspection, JWT issuers, then API keys. A request
 // without credentials passes unauthenticated; authz decides (see docs/authn.md).
 type Authn struct {
 	// JWT lists the trusted token issuers.
@@ -45,6 +45,92 @@ type Authn struct {
 	// LogoutOperation is the operationId of the upstream's logout; when it
 	// answers 2xx, the presented token is revoked.
 	LogoutOperation string `yaml:"logout_operation"`
+	// Introspection checks opaque bearer tokens with the IdP's RFC 7662 introspection endpoint (enabled when endpoint is set).
+	Introspection Introspection `yaml:"introspection"`
+}
+
+// Introspection configures OAuth 2.0 token introspection (RFC 7662) for
+// opaque bearer tokens; tokens shaped like a JWT are left to authn.jwt when
+// issuers are configured.
+type Introspection struct {
+	// Endpoint is the introspection URL: https, or http to a loopback host.
+	Endpoint string `yaml:"endpoint"`
+	// ClientID authenticates gatehouse to the endpoint (HTTP Basic).
+	ClientID string `yaml:"client_id"`
+	// ClientSecret is the client's secret, written only as a ${ENV} reference.
+	ClientSecret HMACSecret `yaml:"client_secret"`
+	// Issuer names the principal's issuer when the answer has no iss.
+	Issuer string `yaml:"issuer"`
+	// Audiences: the answer's aud must name one of them. Required unless require_audience is false.
+	Audiences []string `yaml:"audiences"`
+	// RequireAudience makes audiences mandatory (default true); false accepts answers without an audience check.
+	RequireAudience bool `yaml:"require_audience"`
+	// SubjectClaim is the answer member holding the subject (a string, or an integer taken as its decimal text).
+	SubjectClaim string `yaml:"subject_claim"`
+	// RolesClaim is the answer member holding the roles (array or space-separated string).
+	RolesClaim string `yaml:"roles_claim"`
+	// CacheSize bounds the cache of active answers (keyed by token digest); 0 disables it.
+	CacheSize int `yaml:"cache_size"`
+	// CacheTTL caps how long an active answer is cached (never past the token's exp); while the endpoint is down, only cached tokens pass.
+	CacheTTL Duration `yaml:"cache_ttl"`
+	// Timeout bounds one introspection call.
+	Timeout Duration `yaml:"timeout"`
+}
+
+func (c *Introspection) setDefaults() {
+	*c = Introspection{RequireAudience: true, SubjectClaim: "sub", RolesClaim: "roles", CacheSize: 10000,
+		CacheTTL: Duration(5 * time.Minute), Timeout: Duration(5 * time.Second)}
+}
+
+func (c *Introspection) validate(p *Problems, path string) {
+	if c.Endpoint == "" {
+		return
+	}
+	ep := joinPath(path, "endpoint")
+	u, err := url.Parse(c.Endpoint)
+	switch {
+	case err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http"):
+		p.Errorf(ep, "%q is not an absolute http(s) URL", c.Endpoint)
+	case u.User != nil || u.Fragment != "":
+		p.Errorf(ep, "%q must not carry credentials or a fragment", c.Endpoint)
+	case u.Scheme == "http" && !authnLoopback(u.Hostname()):
+		p.Errorf(ep, "%q is plain http: tokens and the client secret would cross the network in clear; use https", c.Endpoint)
+	}
+	if c.ClientID == "" {
+		p.Errorf(joinPath(path, "client_id"), "client_id is required")
+	}
+	sp := joinPath(path, "client_secret")
+	switch {
+	case !c.ClientSecret.set || c.ClientSecret.value == "":
+		p.Errorf(sp, "client_secret is required (a ${ENV} reference)")
+	case !c.ClientSecret.fromEnv:
+		p.Errorf(sp, "client_secret must be a ${ENV} reference, never the secret itself")
+	}
+	if len(c.Audiences) == 0 && c.RequireAudience {
+		p.Errorf(joinPath(path, "audiences"), "audiences is required; require_audience: false accepts tokens without an audience check")
+	} else if len(c.Audiences) == 0 {
+		p.Warnf(joinPath(path, "audiences"), "no audiences: tokens issued for any other API are accepted")
+	}
+	if strings.TrimSpace(c.SubjectClaim) == "" {
+		p.Errorf(joinPath(path, "subject_claim"), "subject_claim must name a member")
+	}
+	if c.CacheSize < 0 {
+		p.Errorf(joinPath(path, "cache_size"), "cache_size must not be negative")
+	}
+	if c.CacheTTL <= 0 {
+		p.Errorf(joinPath(path, "cache_ttl"), "cache_ttl must be positive")
+	}
+	if c.Timeout <= 0 {
+		p.Errorf(joinPath(path, "timeout"), "timeout must be positive")
+	}
+}
+
+func authnLoopback(h string) bool {
+	if h == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
 }
 
 // JWTIssuer is one trusted token issuer.
@@ -115,6 +201,13 @@ type Revocation struct {
 	MaxEntries int `yaml:"max_entries"`
 	// SubjectTTL is how long a "log out everywhere" entry is kept (the longest token lifetime you issue).
 	SubjectTTL Duration `yaml:"subject_ttl"`
+	// OnStoreError decides a token whose revocation check fails because the Redis store is down: deny (default: 401, and /readyz not ready) or allow (accepted unchecked, revoked tokens included; /readyz degraded).
+	OnStoreError string `yaml:"on_store_error" enum:"deny,allow"`
+}
+
+// IsRedis reports whether the store is a redis:// or rediss:// URL.
+func (r *Revocation) IsRedis() bool {
+	return strings.HasPrefix(r.Store, "redis://") || strings.HasPrefix(r.Store, "rediss://")
 }
 
 // TokenCache configures the verified-token cache.
@@ -188,13 +281,14 @@ func (c *Authn) setDefaults() {
 	c.APIKeys.setDefaults()
 	c.Revocation.setDefaults()
 	c.Cache.setDefaults()
+	c.Introspection.setDefaults()
 	c.Realm = "gatehouse"
 	c.IdentityHeaders = IdentityHeaders{Subject: DefaultIdentitySubject, Roles: DefaultIdentityRoles, Scopes: DefaultIdentityScopes}
 }
 
 func (c *APIKeys) setDefaults() { c.Header = "X-API-Key" }
 func (c *Revocation) setDefaults() {
-	*c = Revocation{Store: "memory", MaxEntries: 100000, SubjectTTL: Duration(24 * time.Hour)}
+	*c = Revocation{Store: "memory", MaxEntries: 100000, SubjectTTL: Duration(24 * time.Hour), OnStoreError: "deny"}
 }
 func (c *TokenCache) setDefaults() { *c = TokenCache{Size: 10000, TTL: Duration(5 * time.Minute)} }
 
@@ -248,7 +342,9 @@ func (j *JWTIssuer) WeakSecret() bool {
 }
 
 // Enabled reports whether any authenticator is configured.
-func (c *Authn) Enabled() bool { return len(c.JWT) > 0 || c.APIKeys.File != "" }
+func (c *Authn) Enabled() bool {
+	return len(c.JWT) > 0 || c.APIKeys.File != "" || c.Introspection.Endpoint != ""
+}
 
 var jwtAlgs = map[string]bool{"RS256": true, "RS384": true, "RS512": true, "PS256": true, "PS384": true, "PS512": true,
 	"ES256": true, "ES384": true, "ES512": true, "EdDSA": true, "HS256": true, "HS384": true, "HS512": true}
@@ -300,6 +396,17 @@ func (c *Authn) validate(p *Problems, path string) {
 	default:
 		p.Errorf(joinPath(rp, "store"), "revocation store must be memory, none or a redis:// URL, not %q", s)
 	}
+	switch c.Revocation.OnStoreError {
+	case "deny":
+	case "allow":
+		if !c.Revocation.IsRedis() {
+			p.Warnf(joinPath(rp, "on_store_error"), "on_store_error only applies to a redis:// store")
+		} else {
+			p.Warnf(joinPath(rp, "on_store_error"), "on_store_error allow: while Redis is down, revoked (logged-out) tokens are accepted")
+		}
+	default:
+		p.Errorf(joinPath(rp, "on_store_error"), "on_store_error must be deny or allow, not %q", c.Revocation.OnStoreError)
+	}
 	if c.Revocation.MaxEntries <= 0 {
 		p.Errorf(joinPath(rp, "max_entries"), "max_entries must be positive")
 	}
@@ -319,7 +426,8 @@ func (c *Authn) validate(p *Problems, path string) {
 			checkHeaderName(p, joinPath(hp, h.key), h.v)
 		}
 	}
-	if c.LogoutOperation != "" && len(c.JWT) == 0 {
+	c.Introspection.validate(p, joinPath(path, "introspection"))
+	if c.LogoutOperation != "" && len(c.JWT) == 0 && c.Introspection.Endpoint == "" {
 		p.Warnf(joinPath(path, "logout_operation"), "logout_operation has no effect without jwt issuers")
 	}
 }
@@ -455,7 +563,7 @@ func checkAuthnNeeded(p *Problems, c *Config) {
 		return
 	}
 	if c.Authz.Default == "authenticated" {
-		p.Warnf("authz.default", "default authenticated but no authentication is configured (authn.jwt, authn.api_keys): every operation without a public rule answers 401")
+		p.Warnf("authz.default", "default authenticated but no authentication is configured (authn.jwt, authn.api_keys, authn.introspection): every operation without a public rule answers 401")
 	}
 	keys := make([]string, 0, len(c.Authz.Rules))
 	for k, r := range c.Authz.Rules {

@@ -64,7 +64,13 @@ func TestAuthnDefaults(t *testing.T) {
 	if !j.RequireExp || j.Leeway.D() != 30*time.Second || j.TokenSource != "bearer" || j.RolesClaim != "roles" || j.UnknownKIDCooldown.D() != 10*time.Second {
 		t.Errorf("issuer defaults = %+v", j)
 	}
+	if !j.RequireIssuer || !j.RequireAudience || j.SubjectClaim != "sub" || j.AllowWeakSecret || j.JWKSMaxStale.D() != 24*time.Hour || j.TokenLifetime() != 0 {
+		t.Errorf("issuer defaults (issue 12/13 keys) = %+v", j)
+	}
 	a := c.Authn
+	if a.Revocation.OnStoreError != "deny" || a.Introspection.Endpoint != "" || !a.Introspection.RequireAudience || a.Introspection.CacheTTL.D() != 5*time.Minute {
+		t.Errorf("revocation/introspection defaults = %+v %+v", a.Revocation, a.Introspection)
+	}
 	if a.Revocation.Store != "memory" || a.Cache.Size != 10000 || a.IdentityHeaders.Subject != "X-Gatehouse-Subject" || a.APIKeys.Header != "X-API-Key" {
 		t.Errorf("authn defaults = %+v", a)
 	}
@@ -167,6 +173,24 @@ func TestAuthnProblems(t *testing.T) {
   jwt:
     - { issuer: i, jwks_url: "https://u:p@idp.example.com/jwks", audiences: [a], algorithms: [RS256] }`,
 			[]string{"authn.jwt[0].jwks_url: \"https://u:p@idp.example.com/jwks\" must not carry credentials"}},
+		{"revocation on_store_error allow", `
+  revocation: { store: "redis://127.0.0.1:6379/0", on_store_error: allow }
+  jwt:
+    - { issuer: i, keys: [pub.pem], audiences: [a], algorithms: [EdDSA] }`,
+			[]string{"warning authn.revocation.on_store_error: on_store_error allow: while Redis is down, revoked (logged-out) tokens are accepted"}},
+		{"revocation on_store_error unknown", `
+  revocation: { store: "redis://127.0.0.1:6379/0", on_store_error: local }
+  jwt:
+    - { issuer: i, keys: [pub.pem], audiences: [a], algorithms: [EdDSA] }`,
+			[]string{"authn.revocation.on_store_error: on_store_error must be deny or allow"}},
+		{"introspection ok", `
+  introspection: { endpoint: "https://idp.example.com/introspect", client_id: gh, client_secret: "${HS}", audiences: [a] }`,
+			nil},
+		{"introspection problems", `
+  introspection: { endpoint: "http://idp.example.com/introspect", client_secret: "literal-secret", cache_ttl: 0s }`,
+			[]string{"authn.introspection.endpoint: \"http://idp.example.com/introspect\" is plain http", "authn.introspection.client_id: client_id is required",
+				"authn.introspection.client_secret: client_secret must be a ${ENV} reference", "authn.introspection.audiences: audiences is required",
+				"authn.introspection.cache_ttl: cache_ttl must be positive"}},
 		{"empty subject claim", `
   jwt:
     - { issuer: i, keys: [pub.pem], audiences: [a], algorithms: [EdDSA], subject_claim: "" }`,

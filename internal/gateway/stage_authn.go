@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -17,6 +18,7 @@ import (
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/authn"
 	"github.com/gatehouse/gatehouse/authn/apikey"
+	"github.com/gatehouse/gatehouse/authn/introspect"
 	"github.com/gatehouse/gatehouse/authn/jwt"
 	"github.com/gatehouse/gatehouse/authn/revocation"
 	"github.com/gatehouse/gatehouse/authn/revocation/redisstore"
@@ -87,16 +89,43 @@ func (b *builder) buildAuthnStage(ctx context.Context) (*authnStage, error) {
 		}
 		b.onClose(rs.Close)
 		if err := rs.Ping(ctx); err != nil {
-			// Not fatal: checks fail closed (401) until Redis answers.
-			log.Error("revocation store unreachable; authenticated requests fail until it answers", "error", err)
+			// Not fatal: on_store_error decides until Redis answers.
+			log.Error("revocation store unreachable", "on_store_error", ac.Revocation.OnStoreError, "error", err)
 		}
 		store = rs
+		// /readyz: with deny a Redis outage fails every authenticated
+		// request (not ready); with allow the gateway serves unchecked
+		// tokens (degraded).
+		b.addReadyProbe(readyProbe{name: "authn_revocation_store", check: rs.Ping, required: ac.Revocation.OnStoreError != "allow"})
 	default:
 		return nil, config.AtPath("authn.revocation.store", fmt.Errorf("unknown store %q", s))
 	}
 
 	var chain []authn.Authenticator
 	leeway := map[string]time.Duration{}
+	if ic := &ac.Introspection; ic.Endpoint != "" {
+		// Before the JWT issuers: it leaves JWS-shaped tokens to them when
+		// one of them reads the Authorization header too.
+		skipJWS := false
+		for i := range ac.JWT {
+			if strings.EqualFold(ac.JWT[i].TokenSource, "bearer") {
+				skipJWS = true
+			}
+		}
+		cacheSize := ic.CacheSize
+		if cacheSize == 0 {
+			cacheSize = -1 // 0 means off in the config, default in the library
+		}
+		ia, err := introspect.New(introspect.Options{Endpoint: ic.Endpoint, ClientID: ic.ClientID,
+			ClientSecret: ic.ClientSecret.Value(), Issuer: ic.Issuer, Audiences: ic.Audiences,
+			SubjectClaim: ic.SubjectClaim, RolesClaim: ic.RolesClaim, SkipJWS: skipJWS,
+			CacheSize: cacheSize, MaxTTL: ic.CacheTTL.D(), Timeout: ic.Timeout.D(),
+			Revocation: store, Now: now, Logger: log.With("authenticator", "introspection")})
+		if err != nil {
+			return nil, config.AtPath("authn.introspection", err)
+		}
+		chain = append(chain, ia)
+	}
 	if len(ac.JWT) > 0 {
 		var issuers []*jwt.Issuer
 		for i := range ac.JWT {
@@ -108,8 +137,21 @@ func (b *builder) buildAuthnStage(ctx context.Context) (*authnStage, error) {
 			issuers = append(issuers, is)
 			leeway[ac.JWT[i].Issuer] = ac.JWT[i].Leeway.D()
 		}
+		revErrs, err := authnRevocationErrors(b.metrics)
+		if err != nil {
+			return nil, err
+		}
+		var lastRevLog atomic.Int64
 		ja, err := jwt.New(jwt.Options{Issuers: issuers, CacheSize: ac.Cache.Size, CacheTTL: ac.Cache.TTL.D(),
-			Revocation: store, Now: now, Logger: log})
+			Revocation: store, Now: now, Logger: log,
+			RevocationFailOpen: ac.Revocation.OnStoreError == "allow",
+			OnRevocationError: func(err error) {
+				revErrs.Inc()
+				// One log line per 10s at most: an outage fails every request.
+				if t, last := now().UnixNano(), lastRevLog.Load(); t-last >= int64(10*time.Second) && lastRevLog.CompareAndSwap(last, t) {
+					log.Error("revocation check failed", "on_store_error", ac.Revocation.OnStoreError, "error", err)
+				}
+			}})
 		if err != nil {
 			return nil, config.AtPath("authn.jwt", err)
 		}
@@ -150,7 +192,7 @@ func (b *builder) buildAuthnStage(ctx context.Context) (*authnStage, error) {
 			return rt != nil && rt.OperationID == op
 		}
 		opts.OnLogout = func(ctx context.Context, p *authn.Principal) error {
-			if p.Method != "jwt" || p.TokenID == "" {
+			if (p.Method != "jwt" && p.Method != "introspection") || p.TokenID == "" {
 				return nil // API keys are revoked in the keys file
 			}
 			until := p.ExpiresAt.Add(leeway[p.Issuer])
@@ -165,6 +207,28 @@ func (b *builder) buildAuthnStage(ctx context.Context) (*authnStage, error) {
 		st.admin = &revokeHandler{store: store, now: now, ttl: subjectTTL, log: log}
 	}
 	return st, nil
+}
+
+// authnRevocationErrors returns the counter of failed revocation checks,
+// registered on reg (or the one a previous pipeline registered there).
+func authnRevocationErrors(reg prometheus.Registerer) (prometheus.Counter, error) {
+	c := prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "gatehouse_authn_revocation_store_errors_total",
+		Help: "Revocation checks that failed because the store did not answer; authn.revocation.on_store_error decided them.",
+	})
+	if reg == nil {
+		return c, nil
+	}
+	if err := reg.Register(c); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) {
+			if old, ok := are.ExistingCollector.(prometheus.Counter); ok {
+				return old, nil
+			}
+		}
+		return nil, fmt.Errorf("register authn metrics: %w", err)
+	}
+	return c, nil
 }
 
 // memStores holds the process's memory revocation stores, one per size, so

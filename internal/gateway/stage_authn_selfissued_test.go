@@ -77,7 +77,17 @@ func startAuthnServer(t *testing.T, cfgYAML, spec string, opts ...func(*ServerOp
 // subject header the upstream saw (echoed by upstreamEcho).
 func (as *authnServer) get(t *testing.T, path, tok string) (int, string) {
 	t.Helper()
-	req, _ := http.NewRequest("GET", as.base+path, nil)
+	return as.send(t, "GET", path, tok)
+}
+
+func (as *authnServer) post(t *testing.T, path, tok string) (int, string) {
+	t.Helper()
+	return as.send(t, "POST", path, tok)
+}
+
+func (as *authnServer) send(t *testing.T, method, path, tok string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(method, as.base+path, nil)
 	if tok != "" {
 		req.Header.Set("Authorization", "Bearer "+tok)
 	}
