@@ -70,3 +70,27 @@ func FuzzParseKey(f *testing.F) {
 		}
 	})
 }
+
+// FuzzFailureWhen feeds upstream login answers (which may echo attacker
+// input) to the failure condition: it never panics, and an answer it cannot
+// read counts as a failure, never as a success.
+func FuzzFailureWhen(f *testing.F) {
+	for _, s := range []string{`{"auth_token":"t"}`, `{"message":"bad credentials"}`, `[1,2]`, `{"auth_token":1e999}`,
+		`{"a":{"b":{"c":[{"d":null}]}}}`, `{"auth_token":"a","auth_token":"b"}`, "\xef\xbb\xbf{}", strings.Repeat("[", 40), `nope`} {
+		f.Add(s, 200)
+	}
+	c, err := CompileFailureWhen(`response.status == 200 && !has(response.body.auth_token)`)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, body string, status int) {
+		resp := &loginResponse{status: status, body: []byte(body)}
+		failed, err := c.failed(resp)
+		if err != nil && !failed {
+			t.Fatalf("evaluation error %v not counted as a failure", err)
+		}
+		if status == 200 && !failed && !strings.Contains(body, "auth_token") {
+			t.Fatalf("body %q without a token counted as success", body)
+		}
+	})
+}

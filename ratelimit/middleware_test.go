@@ -379,3 +379,33 @@ func TestKeys(t *testing.T) {
 }
 
 var _ = errors.New
+
+// TestFallbackSharedAcrossMiddlewares: two Middlewares built with one
+// Fallback (a config reload) share the state of an unchanged limit; a
+// changed rate, key or operation list is a new definition and starts fresh.
+func TestFallbackSharedAcrossMiddlewares(t *testing.T) {
+	st := ratelimit.NewMemoryStore(ratelimit.MemoryOptions{MaxKeys: 1000})
+	build := func(rate string, key []string, ops ...string) *harness {
+		o := ratelimit.Options{Fallback: st, Limits: []ratelimit.Limit{lim(t, "l", rate, 1, key, ops...)}}
+		h := newHarness(t, o)
+		return h
+	}
+	first := build("1/h", []string{"ip"})
+	if w, _ := first.do(req{}); w.Code != 200 {
+		t.Fatalf("first: %d", w.Code)
+	}
+	for _, tt := range []struct {
+		name string
+		h    *harness
+		want int
+	}{
+		{"same definition", build("1/h", []string{"ip"}), 429},
+		{"changed rate", build("2/h", []string{"ip"}), 200},
+		{"changed key", build("1/h", []string{"ip", "operation"}), 200},
+		{"changed operations", build("1/h", []string{"ip"}, "getThing"), 200},
+	} {
+		if w, _ := tt.h.do(req{}); w.Code != tt.want {
+			t.Errorf("%s: %d, want %d", tt.name, w.Code, tt.want)
+		}
+	}
+}
