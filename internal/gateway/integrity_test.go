@@ -510,7 +510,7 @@ func TestAttackAdminEndpointsWithoutToken(t *testing.T) {
 				{"lower-case scheme", "bearer " + tok, false},
 				{"right", "Bearer " + tok, true},
 			} {
-				req, _ := http.NewRequest("POST", g.admin+ep, strings.NewReader(`{"sub":"alice"}`))
+				req, _ := http.NewRequest("POST", g.admin+ep, strings.NewReader(`{"sub":"integrity-admin-test"}`))
 				req.Header.Set("Content-Type", "application/json")
 				if tc.auth != "" {
 					req.Header.Set("Authorization", tc.auth)
