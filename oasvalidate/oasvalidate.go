@@ -26,7 +26,6 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 
@@ -125,6 +124,9 @@ type Options struct {
 	// RejectUnknown treats properties the schema does not declare as errors
 	// even where the spec leaves objects open (additionalProperties absent).
 	RejectUnknown bool
+	// RejectUnknownQuery refuses query parameters the operation does not
+	// declare (400), on every operation.
+	RejectUnknownQuery bool
 	// RejectUnknownOps overrides RejectUnknown per operation ID (false: this
 	// operation accepts undeclared properties; true: it rejects them).
 	RejectUnknownOps map[string]bool
@@ -175,6 +177,8 @@ type compiledOp struct {
 	hasOther      bool // query, header or cookie parameters to validate
 	rejectUnknown bool
 	shell, path   map[string]bool
+	query         *formMedia // form view of the query parameters (query.go)
+	queryRequired []string
 }
 
 type compiledMedia struct {
@@ -310,6 +314,7 @@ func (v *Validator) compile(op Operation, copts *config.ValidationOptions) (*com
 			c.hasOther = true
 		}
 	}
+	compileQuery(c)
 	if rb := op.Op.RequestBody; rb != nil {
 		c.bodyDeclared = true
 		c.bodyRequired = rb.Required != nil && *rb.Required
@@ -408,6 +413,19 @@ func (v *Validator) checkParams(r *http.Request, rt *gatehouse.Route, c *compile
 			return err
 		}
 	}
+	// The query is decoded once, strictly; a ';', a bad escape or a flood is
+	// refused here whatever else is configured.
+	var query []FormField
+	if r.URL.RawQuery != "" {
+		var err error
+		query, err = ParseQuery(r.URL.RawQuery, FormLimits{MaxFields: v.opts.Limits.MaxKeys, MaxValueLen: v.opts.Limits.MaxStringLen})
+		if err != nil {
+			return &Error{Kind: KindParameter, Status: http.StatusBadRequest, Reason: err.Error(), Err: err}
+		}
+	}
+	if err := v.checkQuery(query, c); err != nil {
+		return err
+	}
 	if c.hasOther {
 		for _, f := range []func(*http.Request, *v3.PathItem, string) (bool, []*liberrors.ValidationError){
 			v.params.ValidateQueryParamsWithPathItem,
@@ -427,14 +445,8 @@ func (v *Validator) checkParams(r *http.Request, rt *gatehouse.Route, c *compile
 	if v.opts.Injection == (inspect.Checks{}) && len(c.shell) == 0 && len(c.path) == 0 {
 		return nil
 	}
-	if r.URL.RawQuery == "" {
-		return nil
-	}
-	q, err := url.ParseQuery(r.URL.RawQuery)
-	if err != nil {
-		return &Error{Kind: KindParameter, Status: http.StatusBadRequest, Reason: "malformed query string", Err: err}
-	}
-	for name, vals := range q {
+	for _, f := range query {
+		name := f.Name
 		if v.opts.Injection.NoSQL && inspect.QueryKey(name) {
 			return &Error{Kind: KindInjection, Injection: inspect.NoSQL, Status: http.StatusBadRequest, Field: name,
 				Reason: "operator syntax in query parameter name"}
@@ -443,10 +455,8 @@ func (v *Validator) checkParams(r *http.Request, rt *gatehouse.Route, c *compile
 		if cp := c.byQuery[name]; cp != nil {
 			ss = []*Shape{cp.shape}
 		}
-		for _, val := range vals {
-			if err := v.inspectString(c, val, ss, "query:"+name, name); err != nil {
-				return err
-			}
+		if err := v.inspectString(c, f.Value, ss, "query:"+name, name); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -459,7 +469,9 @@ func coerce(raw string, types, items []string) any {
 	for _, t := range types {
 		switch t {
 		case "integer":
-			if n, isInt, err := jsonx.ParseNumber(raw); err == nil && isInt {
+			// "-0" is refused as an integer spelling: upstream lookups
+			// that compare text ("-0" != "0") would disagree with the check.
+			if n, isInt, err := jsonx.ParseNumber(raw); err == nil && isInt && raw != "-0" {
 				return n
 			}
 		case "number":

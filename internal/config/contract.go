@@ -53,6 +53,9 @@ type Request struct {
 	Mode string `yaml:"mode" enum:"enforce,monitor"`
 	// Operations overrides settings per operation (operationId or "METHOD /template").
 	Operations map[string]RequestOperation `yaml:"operations"`
+	// RejectUnknownQuery refuses query parameters the operation does not
+	// declare (400) on every operation, public ones included (default false).
+	RejectUnknownQuery bool `yaml:"reject_unknown_query"`
 	// AllowTrailers lists the request trailer fields forwarded upstream
 	// (default none: every request trailer is dropped and counted).
 	// Identity, override, forwarding and framing names are refused.

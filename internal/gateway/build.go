@@ -90,9 +90,10 @@ type Pipeline struct {
 	closers []func() error
 	drain   time.Duration
 	revoke  http.Handler // admin POST /-/revoke; nil when revocation is off
+	probes  []readyProbe // /readyz dependency checks (ready.go)
+
 	// adminToken guards the mutating admin endpoints; nil: none configured.
 	adminToken []byte
-	probes  []readyProbe // /readyz dependency checks (ready.go)
 
 	inflight atomic.Int64
 	closing  atomic.Bool
@@ -316,8 +317,8 @@ func Build(ctx context.Context, cfg *config.Config, deps Deps) (p *Pipeline, err
 		drain:   cfg.Timeouts.Shutdown.D(),
 		revoke:  b.revoke,
 		probes:  b.probes,
+		idle:    make(chan struct{}, 1),
 
 		adminToken: adminToken,
-		idle:    make(chan struct{}, 1),
 	}, nil
 }

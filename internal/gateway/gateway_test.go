@@ -330,7 +330,7 @@ func TestForwardsCanonicalPathAndStripsOverrides(t *testing.T) {
 		t.Fatalf("status %d\n%s", code, resp)
 	}
 	got := e.up.lastReq()
-	if got.RequestURI != "/orders/Ab/items/x~?q=%20&x=1" {
+	if got.RequestURI != "/orders/Ab/items/x~?q=+&x=1" { // canonical path and query
 		t.Fatalf("upstream received %q, want the canonical path", got.RequestURI)
 	}
 	for k := range got.Header {

@@ -510,7 +510,7 @@ func TestAttackAdminEndpointsWithoutToken(t *testing.T) {
 				{"lower-case scheme", "bearer " + tok, false},
 				{"right", "Bearer " + tok, true},
 			} {
-				req, _ := http.NewRequest("POST", g.admin+ep, strings.NewReader(`{"sub":"alice"}`))
+				req, _ := http.NewRequest("POST", g.admin+ep, strings.NewReader(`{"sub":"integrity-admin-test"}`))
 				req.Header.Set("Content-Type", "application/json")
 				if tc.auth != "" {
 					req.Header.Set("Authorization", tc.auth)
@@ -526,4 +526,115 @@ func TestAttackAdminEndpointsWithoutToken(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestAttackQuerySemicolonSmuggling: "?limit=5;limit=100000" made query
+// validation give up (with detect_injection off) and reached the upstream
+// as sent, past maximum: 100. The upstream must get exactly the validated
+// query, and every ambiguous spelling is refused in the route stage,
+// whatever optional stage is on.
+func TestAttackQuerySemicolonSmuggling(t *testing.T) {
+	for _, extra := range []string{
+		"request:\n  detect_injection: false\n",
+		"request:\n  validate: false\n",
+	} {
+		g := startIntegrity(t, "", extra)
+		for _, tc := range []struct {
+			name, query string
+			want        int
+			upstream    string // expected upstream RequestURI when 200
+		}{
+			{"semicolon", "limit=5;limit=100000", 400, ""},
+			{"semicolon alone", "limit=5;", 400, ""},
+			{"bad escape", "limit=5&q=%zz", 400, ""},
+			{"invalid utf-8", "q=%ff", 400, ""},
+			{"empty name", "=5", 400, ""},
+			{"flood", strings.Repeat("a=1&", 1001) + "a=1", 400, ""},
+			{"canonical forwarded", "q=a%20b+c&limit=%35", 200, "/items?q=a+b+c&limit=5"},
+			{"escaped semicolon stays data", "q=a%3Bb", 200, "/items?q=a%3Bb"},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				before := g.hits.Load()
+				res, _ := g.rawExchange("GET /items?" + tc.query + " HTTP/1.1\r\nHost: gw.test\r\nConnection: close\r\n\r\n")
+				if res.StatusCode != tc.want {
+					t.Fatalf("%s: ?%.60s -> %d, want %d: %s", extra, tc.query, res.StatusCode, tc.want, res.body)
+				}
+				if tc.want != 200 {
+					if g.hits.Load() != before {
+						t.Fatal("refused query reached the upstream")
+					}
+					return
+				}
+				if got := g.lastSeen().RequestURI; got != tc.upstream {
+					t.Fatalf("upstream got %q, want %q", got, tc.upstream)
+				}
+			})
+		}
+	}
+}
+
+// TestAttackQueryNumberSpellings: an integer query parameter takes the same
+// number grammar as path and form parameters and JSON (jsonx.ParseNumber).
+func TestAttackQueryNumberSpellings(t *testing.T) {
+	g := startIntegrity(t, "", "request:\n  detect_injection: false\n")
+	for _, tc := range []struct {
+		target string
+		want   int
+	}{
+		{"/items?limit=5", 200},
+		{"/items?limit=5.0", 400},
+		{"/items?limit=1e1", 400},
+		{"/items?limit=05", 400},
+		{"/items?limit=%2B5", 400},
+		{"/items?limit=-0", 400},
+		{"/items?limit=0x10", 400},
+		{"/items?limit=101", 400},
+		{"/items?limit=99999999999999999999", 400},
+		{"/items?price=1.5", 200},
+		{"/items?price=1e2", 200},
+		{"/items?price=.5", 400},
+		{"/items?price=NaN", 400},
+		{"/items/-0", 400},
+		{"/items/05", 400},
+	} {
+		before := g.hits.Load()
+		res, body := g.do("GET", tc.target, nil, "")
+		if res.StatusCode != tc.want {
+			t.Errorf("GET %s = %d, want %d: %s", tc.target, res.StatusCode, tc.want, body)
+		}
+		if tc.want == 400 && g.hits.Load() != before {
+			t.Errorf("GET %s reached the upstream", tc.target)
+		}
+	}
+}
+
+// TestAttackUndeclaredAndRepeatedQuery: request.reject_unknown_query
+// refuses undeclared parameters (public operations included); a repeated
+// non-array parameter (HTTP parameter pollution: the gateway checks one,
+// the upstream uses the other) is always refused.
+func TestAttackUndeclaredAndRepeatedQuery(t *testing.T) {
+	for _, tc := range []struct {
+		name, extra, target string
+		want                int
+	}{
+		{"repeated non-array", "", "/items?limit=5&limit=100000", 400},
+		{"repeated array", "", "/items?tags=a&tags=b", 200},
+		{"undeclared allowed by default", "", "/items?debug=1", 200},
+		{"undeclared refused", "request:\n  reject_unknown_query: true\n", "/items?debug=1", 400},
+		{"undeclared on get by id", "request:\n  reject_unknown_query: true\n", "/items/1?admin=true", 400},
+		{"undeclared repeated", "request:\n  reject_unknown_query: true\n", "/items?limit=1&x=1&x=2", 400},
+		{"declared only", "request:\n  reject_unknown_query: true\n", "/items?limit=1&tags=a&q=x", 200},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := startIntegrity(t, "", tc.extra)
+			before := g.hits.Load()
+			res, body := g.do("GET", tc.target, nil, "")
+			if res.StatusCode != tc.want {
+				t.Fatalf("GET %s = %d, want %d: %s", tc.target, res.StatusCode, tc.want, body)
+			}
+			if tc.want == 400 && g.hits.Load() != before {
+				t.Fatal("refused request reached the upstream")
+			}
+		})
+	}
 }

@@ -68,6 +68,7 @@ func (b *builder) buildRequestValidation(ctx context.Context) (gatehouse.Middlew
 		ExposeField:      b.cfg.Errors.ValidationDetail != "none",
 		Logger:           contractLogger(b, "request_validation"),
 	}
+	opts.RejectUnknownQuery = rc.RejectUnknownQuery
 	if rc.DetectInjection {
 		opts.Injection = inspect.Default
 	}

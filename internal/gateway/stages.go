@@ -16,6 +16,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/httpx"
 	"github.com/gatehouse/gatehouse/internal/openapi"
 	"github.com/gatehouse/gatehouse/internal/proxy"
+	"github.com/gatehouse/gatehouse/oasvalidate"
 	"github.com/gatehouse/gatehouse/problem"
 )
 
@@ -158,6 +159,7 @@ type routeStage struct {
 	modes   map[*openapi.Operation]gatehouse.Mode
 	def     gatehouse.Mode
 	methods []string // every method the spec uses, for Allow
+	qlim    oasvalidate.FormLimits
 }
 
 func parseMode(s string) gatehouse.Mode {
@@ -168,7 +170,8 @@ func parseMode(s string) gatehouse.Mode {
 }
 
 func newRouteStage(spec *openapi.Spec, cfg *config.Config) (*routeStage, error) {
-	s := &routeStage{spec: spec, modes: map[*openapi.Operation]gatehouse.Mode{}, def: parseMode(cfg.Mode)}
+	s := &routeStage{spec: spec, modes: map[*openapi.Operation]gatehouse.Mode{}, def: parseMode(cfg.Mode),
+		qlim: oasvalidate.FormLimits{MaxFields: cfg.Request.MaxObjectKeys, MaxValueLen: int(cfg.Request.MaxStringLength)}}
 	switch cfg.BasePath {
 	case "":
 		base, err := spec.BasePath()
@@ -253,6 +256,19 @@ func (s *routeStage) middleware(next http.Handler) http.Handler {
 			rec.Block("route", "bad_path")
 			problem.Write(w, r, http.StatusBadRequest)
 			return
+		}
+		// One parsed, canonical query: ';', bad escapes, invalid UTF-8 and
+		// floods are refused; what the later stages validate and what the
+		// proxy forwards is the canonical re-encoding.
+		if r.URL.RawQuery != "" {
+			fs, err := oasvalidate.ParseQuery(r.URL.RawQuery, s.qlim)
+			if err != nil {
+				rec.Block("route", "bad_query")
+				problem.Write(w, r, http.StatusBadRequest)
+				return
+			}
+			r.URL.RawQuery = oasvalidate.CanonicalQuery(fs)
+			r.URL.ForceQuery = false
 		}
 		raw, under := openapi.TrimBasePath(s.base, raw)
 		if !under {
