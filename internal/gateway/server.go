@@ -170,7 +170,7 @@ func (s *Server) Reload(ctx context.Context) (err error) {
 	cfg, err := config.Check(s.opts.ConfigPath)
 	var p *Pipeline
 	if err == nil {
-		p, err = Build(ctx, cfg, s.deps())
+		p, err = buildRecovered(ctx, cfg, s.deps())
 		err = cfg.Locate(err)
 	}
 	if err != nil {
@@ -196,6 +196,22 @@ func (s *Server) Reload(ctx context.Context) (err error) {
 		}
 	}()
 	return nil
+}
+
+// errBuildPanic is wrapped by a reload error caused by a panic inside Build.
+var errBuildPanic = errors.New("panic while building the pipeline")
+
+// buildRecovered is Build with a panic turned into an error, so that a
+// reload that fails in any way keeps the running pipeline. (A stack
+// overflow cannot be recovered: openapi.Load refuses the documents that
+// would cause one before recursing over them.)
+func buildRecovered(ctx context.Context, cfg *config.Config, deps Deps) (p *Pipeline, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			p, err = nil, fmt.Errorf("%w: %v", errBuildPanic, r)
+		}
+	}()
+	return Build(ctx, cfg, deps)
 }
 
 func restartNeeded(a, b *config.Config) bool {

@@ -85,6 +85,14 @@ func FuzzLoadBytes(f *testing.F) {
 		"openapi: 3.0.0\npaths:\n  /f/{a}.{b}: {get: {responses: {}}}\n  /f/{a}: {get: {}}\n",
 		"openapi: 3.1.0\ninfo: {title: t, version: '1'}\npaths:\n  /r:\n    get:\n      responses: {'200': {$ref: 'http://127.0.0.1:1/x.yaml'}}\n",
 		"a: &a [*a]\n",
+		// $ref cycles (crashed the process before checkDocument) and depth
+		"openapi: 3.0.3\ninfo: {title: t, version: '1'}\npaths:\n  /a: {get: {responses: {'200': {description: ok, content: {application/json: {schema: {$ref: '#/components/schemas/A'}}}}}}}\ncomponents: {schemas: {A: {$ref: '#/components/schemas/B'}, B: {$ref: '#/components/schemas/A'}}}\n",
+		"openapi: 3.0.3\ninfo: {title: t, version: '1'}\npaths:\n  /a: {get: {responses: {'200': {$ref: '#/components/responses/R'}}}}\ncomponents: {responses: {R: {$ref: '#/components/responses/S'}, S: {$ref: '#/components/responses/R'}}}\n",
+		"openapi: 3.1.0\ninfo: {title: t, version: '1'}\npaths:\n  /a: {$ref: '#/paths/~1b'}\n  /b: {$ref: '#/paths/~1a'}\n",
+		"openapi: 3.1.0\ninfo: {title: t, version: '1'}\ncomponents: {schemas: {A: {allOf: [{$ref: '#/components/schemas/A/allOf/0'}]}}}\n",
+		"openapi: 3.1.0\ninfo: {title: t, version: '1'}\ncomponents: {schemas: {A: {$ref: '#/components/schemas/A/properties/x'}}}\n",
+		"swagger: '2.0'\ninfo: {title: t, version: '1'}\npaths: {}\ndefinitions: {A: {$ref: '#/definitions/A'}}\n",
+		"openapi: 3.1.0\ninfo: {title: t, version: '1'}\nx: " + strings.Repeat("[", 1100) + strings.Repeat("]", 1100) + "\n",
 		"openapi: 3.1.0\n",
 		"",
 	}
@@ -92,7 +100,7 @@ func FuzzLoadBytes(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		if len(data) > 4096 {
+		if len(data) > 8192 {
 			return
 		}
 		s, err := LoadBytes(data, "fuzz.yaml")

@@ -78,8 +78,17 @@ func load(data []byte, name, absPath string) (s *Spec, err error) {
 			s, err = nil, fmt.Errorf("%w: parser panic: %v", ErrInvalidSpec, r)
 		}
 	}()
+	if len(data) > MaxSpecBytes {
+		return nil, fmt.Errorf("%w: %w: %d bytes, more than %d", ErrInvalidSpec, ErrTooLarge, len(data), MaxSpecBytes)
+	}
 	doc, err := libopenapi.NewDocumentWithConfiguration(data, docConfig(absPath))
 	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidSpec, err)
+	}
+	// Before anything follows $refs recursively (BuildV3Model, the 2.0
+	// converter): a ref loop there is a stack overflow that no recover()
+	// catches, in a goroutine libopenapi starts itself.
+	if err := checkDocument(doc, name, absPath); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidSpec, err)
 	}
 	info := doc.GetSpecInfo()
@@ -100,6 +109,11 @@ func load(data []byte, name, absPath string) (s *Spec, err error) {
 			err = errors.New("no openapi 3 model could be built")
 		}
 		return nil, fmt.Errorf("%w: %w", ErrInvalidSpec, locateErrs(err))
+	}
+	if doc.GetRolodex() != nil && len(doc.GetRolodex().GetIndexes()) > 0 {
+		if err := checkDocument(doc, name, absPath); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrInvalidSpec, err)
+		}
 	}
 	s.Document = doc
 	s.Model = &model.Model
