@@ -117,7 +117,7 @@ func (e *clientExt) remember(ctx context.Context, r *Request, status int, err er
 	check, _ := ctx.Value(checkKey{}).(string)
 	s := Sent{Request: r, Status: status, Check: check}
 	if err != nil {
-		s.Err = err.Error()
+		s.Err, s.Refused = err.Error(), isRefused(err)
 	}
 	e.mu.Lock()
 	e.recent = append(e.recent, s)

@@ -44,6 +44,9 @@ type Sent struct {
 	Status  int    // 0: no answer
 	Err     string // transport error
 	Check   string
+	// Refused: the connection was refused, so the request never reached
+	// the target (it cannot be what killed it).
+	Refused bool
 }
 
 const recentMax = 6
@@ -136,7 +139,17 @@ func (h *health) failed(ctx context.Context, r *Request, err error, recent []Sen
 	if h.down {
 		return true
 	}
-	o := &Outage{Trigger: r, Err: err.Error(), Recent: recent, Down: time.Now(), Probes: 1}
+	// The trigger is the oldest recent request that reached the target and
+	// got no answer; r itself when there is none (it may have been refused
+	// because another one killed the target a moment before).
+	trigger, msg := r, err.Error()
+	for _, s := range recent {
+		if s.Err != "" && !s.Refused {
+			trigger, msg = s.Request, s.Err
+			break
+		}
+	}
+	o := &Outage{Trigger: trigger, Err: msg, Recent: recent, Down: time.Now(), Probes: 1}
 	h.down, h.upCh = true, make(chan struct{})
 	h.outages = append(h.outages, o)
 	go h.recover(o, h.upCh)

@@ -90,7 +90,9 @@ func Run(ctx context.Context, t *Target, o Options) (*Result, error) {
 	if wait == 0 {
 		wait = DefaultWaitForTarget
 	}
-	h := &health{probe: newProbe(t.Client.opts.Transport, t.Base.String()), wait: max(wait, 0), sleep: sleepCtx, ctx: ctx}
+	hctx, stopHealth := context.WithCancel(ctx) // recovery probes end with the scan
+	defer stopHealth()
+	h := &health{probe: newProbe(t.Client.opts.Transport, t.Base.String()), wait: max(wait, 0), sleep: sleepCtx, ctx: hctx}
 	t.Client.ext.install(g, h)
 	defer t.Client.ext.install(nil, nil)
 	for _, id := range t.Identities {

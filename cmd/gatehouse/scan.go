@@ -41,6 +41,12 @@ type scanConfig struct {
 	AllowMethod []string       `yaml:"allow_methods"`
 	Baseline    string         `yaml:"baseline"`
 	Timeout     time.Duration  `yaml:"timeout"`
+	// Exclude lists operations never to call (operationIds or "METHOD /path").
+	Exclude []string `yaml:"exclude"`
+	// WaitForTarget bounds the wait for a target that stopped answering.
+	WaitForTarget time.Duration `yaml:"wait_for_target"`
+	// FailOnSkipped fails the scan when a high or critical check tested nothing.
+	FailOnSkipped bool `yaml:"fail_on_skipped"`
 }
 
 type scanIdentity struct {
@@ -147,6 +153,9 @@ func newScanCmd() *cobra.Command {
 		rate                                                                      float64
 		safe, quiet                                                               bool
 		timeout                                                                   time.Duration
+		exclude                                                                   []string
+		waitForTarget                                                             time.Duration
+		failOnSkipped                                                             bool
 	)
 	cmd := &cobra.Command{
 		Use:   "scan --spec api.yaml --target URL [--identity NAME=...]...",
@@ -165,8 +174,17 @@ Names starting with "admin" are privileged; a --scan-config file can say so expl
 
 Each finding carries redacted evidence, a curl command and the gatehouse setting that fixes it.
 
-Exit status: 0 no finding at or above --fail-on, 1 findings at or above it, 2 the scan could not
-run (bad spec or flags, target down, an identity cannot log in).`,
+Operations that reset, drop, seed or wipe data (by operationId, summary or path words, a DELETE
+on a collection, or x-gatehouse-scan: destructive in the spec) are never called with --safe and
+at most once otherwise; --exclude and x-gatehouse-scan: skip keep an operation out entirely.
+When the target stops answering mid-scan, the scan reports the requests just before as a
+denial-of-service finding (GH2070), waits for it (--wait-for-target) and marks what could not
+run as "not run: target down". Every report says, per check and operation, what was tested,
+skipped (and why) or not applicable.
+
+Exit status: 0 no finding at or above --fail-on, 1 findings at or above it (or, with
+--fail-on-skipped, a high or critical check that tested nothing), 2 the scan could not run
+(bad spec or flags, target down at the start, an identity cannot log in).`,
 		Example: `  gatehouse scan --spec api.yaml --target http://127.0.0.1:5000 \
     --identity alice=login:login:username=alice,password=alice-pw \
     --identity bob=login:login:username=bob,password=bob-pw \
@@ -213,6 +231,14 @@ run (bad spec or flags, target down, an identity cannot log in).`,
 				timeout = cfg.Timeout
 			}
 			safe = safe || cfg.Safe
+			exclude = append(exclude, cfg.Exclude...)
+			if !fl.Changed("wait-for-target") && cfg.WaitForTarget > 0 {
+				waitForTarget = cfg.WaitForTarget
+			}
+			failOnSkipped = failOnSkipped || cfg.FailOnSkipped
+			if waitForTarget < 0 {
+				return usage(fmt.Errorf("--wait-for-target %s: want 0 (do not wait) or more", waitForTarget))
+			}
 			allow = append(allow, cfg.AllowMethod...)
 			if specPath == "" || target == "" {
 				return usage(errors.New("scan needs --spec and --target"))
@@ -287,7 +313,8 @@ run (bad spec or flags, target down, an identity cannot log in).`,
 				}
 			}
 			res, err := scan.Run(ctx, tg, scan.Options{Checks: cs, Suppress: suppress, Safe: safe,
-				Parallel: max(1, concurrency/2), Progress: progress, TTY: tty, Version: versionString()})
+				Parallel: max(1, concurrency/2), Progress: progress, TTY: tty, Version: versionString(),
+				Exclude: exclude, WaitForTarget: waitArg(waitForTarget)})
 			if err != nil {
 				return usage(fmt.Errorf("scan could not run: %w", err))
 			}
@@ -306,6 +333,15 @@ run (bad spec or flags, target down, an identity cannot log in).`,
 			}
 			if n := res.Count(threshold); n > 0 {
 				return &exitError{code: 1, err: fmt.Errorf("%d finding(s) at or above %s", n, threshold)}
+			}
+			if failOnSkipped {
+				if un := res.Untested(scan.High); len(un) > 0 {
+					var ids []string
+					for _, c := range un {
+						ids = append(ids, c.Meta.ID+" ("+c.Status+": "+c.Reason+")")
+					}
+					return &exitError{code: 1, err: fmt.Errorf("--fail-on-skipped: %d high or critical check(s) tested nothing: %s", len(un), strings.Join(ids, "; "))}
+				}
 			}
 			return nil
 		},
@@ -328,7 +364,19 @@ run (bad spec or flags, target down, an identity cannot log in).`,
 	f.StringSliceVar(&allow, "allow-method", nil, "methods allowed in --safe mode anyway, e.g. PATCH")
 	f.DurationVar(&timeout, "timeout", 10*time.Second, "timeout of each request")
 	f.BoolVarP(&quiet, "quiet", "q", false, "no progress lines on stderr")
+	f.StringSliceVar(&exclude, "exclude", nil, "operations never to call: operationIds or \"METHOD /path\" (repeatable)")
+	f.DurationVar(&waitForTarget, "wait-for-target", scan.DefaultWaitForTarget, "how long to wait, probing with backoff, for a target that stopped answering (0 = do not wait)")
+	f.BoolVar(&failOnSkipped, "fail-on-skipped", false, "exit 1 when a high or critical check tested nothing (skipped, not run, or nothing to apply to)")
 	return cmd
+}
+
+// waitArg maps the --wait-for-target flag to scan.Options.WaitForTarget,
+// where 0 means the default and a negative value "do not wait".
+func waitArg(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }
 
 func versionString() string {

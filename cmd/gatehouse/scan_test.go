@@ -136,3 +136,55 @@ identities:
 		}
 	})
 }
+
+func TestScanCommandCoverageFlags(t *testing.T) {
+	url, spec := demoTarget(t, true)
+	alone := []string{"--spec", spec, "--target", url, "--checks", "bola", "--identity", "alice=login:login:username=alice,password=alice-pw"}
+	t.Run("untested high check passes without --fail-on-skipped", func(t *testing.T) {
+		out, errOut, code := runScanCmd(t, alone...)
+		if code != 0 || !strings.Contains(out, "GH2010 ") || !strings.Contains(out, "Coverage") {
+			t.Errorf("exit %d (%s), want 0 and a coverage line for GH2010:\n%s", code, errOut, out)
+		}
+	})
+	t.Run("--fail-on-skipped fails it", func(t *testing.T) {
+		_, errOut, code := runScanCmd(t, append(alone, "--fail-on-skipped")...)
+		if code != 1 || !strings.Contains(errOut, "GH2010") {
+			t.Errorf("exit %d (%s), want 1 naming GH2010", code, errOut)
+		}
+	})
+	t.Run("--exclude of an unknown operation", func(t *testing.T) {
+		if _, errOut, code := runScanCmd(t, append(alone, "--exclude", "noSuchOperation")...); code != 2 || !strings.Contains(errOut, "noSuchOperation") {
+			t.Errorf("exit %d (%s), want 2 naming the operation", code, errOut)
+		}
+	})
+	t.Run("--exclude keeps an operation out of the JSON coverage", func(t *testing.T) {
+		out, errOut, code := runScanCmd(t, "--spec", spec, "--target", url, "--checks", "errors", "--format", "json", "--exclude", "searchUsers",
+			"--identity", "alice=login:login:username=alice,password=alice-pw")
+		if code != 0 {
+			t.Fatalf("exit %d (%s)", code, errOut)
+		}
+		var rep struct {
+			Checks []struct {
+				Coverage []struct{ Operation, Status, Reason string }
+			}
+			Guarded []struct{ Operation, Policy string }
+		}
+		if err := json.Unmarshal([]byte(out), &rep); err != nil {
+			t.Fatal(err)
+		}
+		found := false
+		for _, oc := range rep.Checks[0].Coverage {
+			if oc.Operation == "searchUsers" {
+				found = oc.Status == "skipped" && strings.Contains(oc.Reason, "--exclude")
+			}
+		}
+		if !found || len(rep.Guarded) == 0 || rep.Guarded[0].Policy != "excluded" {
+			t.Errorf("coverage/guarded = %+v / %+v", rep.Checks[0].Coverage, rep.Guarded)
+		}
+	})
+	t.Run("--wait-for-target negative", func(t *testing.T) {
+		if _, _, code := runScanCmd(t, append(alone, "--wait-for-target", "-1s")...); code != 2 {
+			t.Errorf("exit %d, want 2", code)
+		}
+	})
+}

@@ -5,6 +5,7 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/gatehouse/gatehouse/scan"
 )
@@ -79,6 +80,7 @@ func (Console) Report(w io.Writer, r *scan.Result) error {
 	if len(failed) > 0 {
 		fmt.Fprintf(ew, "checks that did not finish: %s\n", strings.Join(failed, "; "))
 	}
+	writeCoverage(ew, r)
 	return ew.err
 }
 
@@ -94,4 +96,29 @@ func (e *errWriter) Write(p []byte) (int, error) {
 	n, err := e.w.Write(p)
 	e.err = err
 	return n, err
+}
+
+// writeCoverage writes one coverage line per check, then the operations
+// the damage guard restricted and the target's outages.
+func writeCoverage(w io.Writer, r *scan.Result) {
+	if len(r.Checks) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "\nCoverage (per check: operations tested, skipped with the reason, not run):")
+	for _, c := range r.Checks {
+		if c.Status == "" { // a result from before coverage existed
+			continue
+		}
+		fmt.Fprintf(w, "  %s\n", scan.CoverageLine(c))
+	}
+	for _, g := range r.Guarded {
+		fmt.Fprintf(w, "guarded: %s is %s (%s), called %d time(s)\n", g.Operation, g.Policy, g.Reason, g.Calls)
+	}
+	for _, o := range r.Outages {
+		back := "did not come back"
+		if o.Back != nil {
+			back = fmt.Sprintf("back after %s", o.Downtime.Round(time.Millisecond))
+		}
+		fmt.Fprintf(w, "target down after %s (check %s): %s, %s\n", o.Trigger, o.Check, o.Error, back)
+	}
 }

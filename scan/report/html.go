@@ -15,10 +15,11 @@ import (
 type HTML struct{}
 
 var htmlTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
-	"upper": strings.ToUpper,
-	"where": where,
-	"sev":   func(s scan.Severity) string { return s.String() },
-	"count": func(m map[scan.Severity]int, s scan.Severity) int { return m[s] },
+	"upper":   strings.ToUpper,
+	"where":   where,
+	"sev":     func(s scan.Severity) string { return s.String() },
+	"count":   func(m map[scan.Severity]int, s scan.Severity) int { return m[s] },
+	"covline": scan.CoverageLine,
 }).Parse(`<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -37,6 +38,7 @@ th{background:#eaeef2}
 .badge.critical{background:#8b0000}.badge.high{background:#cf222e}.badge.medium{background:#bf8700}.badge.low{background:#0969da}
 pre{background:#f6f8fa;border:1px solid #d0d7de;padding:8px;overflow:auto;white-space:pre-wrap;word-break:break-all;font-size:12px}
 .meta{color:#57606a;font-size:13px}
+#coverage li.cov-skipped,#coverage li.cov-not_run,#coverage li.cov-untested{color:#9a6700;font-weight:600}
 </style>
 </head>
 <body>
@@ -59,6 +61,14 @@ pre{background:#f6f8fa;border:1px solid #d0d7de;padding:8px;overflow:auto;white-
 {{range .Evidence}}<details><summary>Evidence: {{.Note}}</summary><pre>{{.Request}}</pre><pre>{{.Response}}</pre></details>
 {{end}}</section>
 {{end}}
+<h2>Coverage</h2>
+<ul id="coverage">{{range .R.Checks}}{{if .Status}}<li class="cov-{{.Status}}">{{covline .}}</li>{{end}}{{end}}</ul>
+{{range .R.Guarded}}<p class="meta guarded">guarded: {{.Operation}} is {{.Policy}} ({{.Reason}}), called {{.Calls}} time(s)</p>
+{{end}}{{range .R.Checks}}{{if .Coverage}}<details class="cov-ops" id="coverage-{{.Meta.ID}}"><summary>{{.Meta.ID}} per operation</summary>
+<table><tr><th>operation</th><th>status</th><th>reason</th><th>requests</th></tr>
+{{range .Coverage}}<tr><td>{{if .Operation}}{{.Operation}}{{else}}(target-wide){{end}}</td><td>{{.Status}}</td><td>{{.Reason}}</td><td>{{.Requests}}</td></tr>
+{{end}}</table></details>
+{{end}}{{end}}
 <h2>Checks</h2>
 <table id="checks"><tr><th>ID</th><th>title</th><th>severity</th><th>OWASP</th><th>CWE</th><th>requests</th><th>findings</th><th>status</th></tr>
 {{range .R.Checks}}<tr><td>{{.Meta.ID}}</td><td>{{.Meta.Title}}</td><td>{{sev .Meta.Severity}}</td><td>{{.Meta.OWASP}}</td><td>{{.Meta.CWE}}</td><td>{{.Requests}}</td><td>{{.Findings}}</td><td>{{if .Skipped}}skipped: {{.Skipped}}{{else if .Error}}error: {{.Error}}{{else}}done{{end}}</td></tr>

@@ -34,10 +34,15 @@ func sample() *scan.Result {
 	return &scan.Result{Tool: "gatehouse", Version: "v0.0.0-test", Target: "http://127.0.0.1:5000", Spec: "api.yaml",
 		Started: start, Finished: start.Add(1500 * time.Millisecond), Requests: 42, Identities: []string{"alice", "bob"},
 		Checks: []scan.CheckRun{
-			{Meta: bola, Operations: []string{"getNote", "getUser"}, Requests: 10, Findings: 1},
-			{Meta: hdr, Operations: []string{""}, Requests: 1, Findings: 1},
-			{Meta: skip, Skipped: "intrusive check skipped in safe mode"},
+			{Meta: bola, Operations: []string{"getNote", "getUser"}, Requests: 10, Findings: 1, Status: scan.CoverTested,
+				Coverage: []scan.OpCoverage{{Operation: "getNote", Status: scan.CoverTested, Requests: 4}, {Operation: "getUser", Status: scan.CoverTested, Requests: 6},
+					{Operation: "listNotes", Status: scan.CoverSkipped, Reason: "no second identity owns an object there"}, {Operation: "login", Status: scan.CoverNotApplicable}}},
+			{Meta: hdr, Operations: []string{""}, Requests: 1, Findings: 1, Status: scan.CoverTested,
+				Coverage: []scan.OpCoverage{{Operation: "", Status: scan.CoverTested, Requests: 1}}},
+			{Meta: skip, Skipped: "intrusive check skipped in safe mode", Status: "skipped", Reason: "intrusive check skipped in safe mode",
+				Coverage: []scan.OpCoverage{{Operation: "getUser", Status: scan.CoverSkipped, Reason: "intrusive check skipped in safe mode"}}},
 		},
+		Guarded:  []scan.GuardedOp{{Operation: "resetDatabase", Policy: "destructive", Reason: `"reset" in its operationId`, Calls: 0}},
 		Findings: []scan.Finding{f1, f2}, Suppressed: 1}
 }
 
@@ -62,7 +67,11 @@ func TestNewUnknownFormat(t *testing.T) {
 
 func TestConsole(t *testing.T) {
 	out := string(render(t, "console", sample()))
-	for _, want := range []string{"HIGH     GH2010", "GET /users/{user_id} (getUser) [user_id]", "gatehouse fix: authz:", "API1:2023 Broken Object Level Authorization", "total", "2 findings, 1 suppressed", "skipped in safe mode: GH2050"} {
+	for _, want := range []string{"HIGH     GH2010", "GET /users/{user_id} (getUser) [user_id]", "gatehouse fix: authz:", "API1:2023 Broken Object Level Authorization", "total", "2 findings, 1 suppressed", "skipped in safe mode: GH2050",
+		"GH2010 Broken object level authorization: 2 operations tested, 1 skipped: no second identity owns an object there",
+		"GH2060 Security headers missing: target-wide (1 request)",
+		"GH2050 SQL injection (error-based): skipped: intrusive check skipped in safe mode",
+		`guarded: resetDatabase is destructive ("reset" in its operationId), called 0 time(s)`} {
 		if !strings.Contains(out, want) {
 			t.Errorf("console report lacks %q:\n%s", want, out)
 		}
@@ -81,6 +90,10 @@ func TestJSON(t *testing.T) {
 	}
 	if got.SchemaVersion != report.SchemaVersion || len(got.Findings) != 2 || got.Requests != 42 || got.Findings[0].Severity != scan.High || got.Findings[0].Fix == "" {
 		t.Errorf("JSON round trip = %+v", got)
+	}
+	if c := got.Checks; len(c) != 3 || c[0].Status != scan.CoverTested || len(c[0].Coverage) != 4 ||
+		c[0].Coverage[2].Status != scan.CoverSkipped || c[0].Coverage[2].Reason == "" || c[2].Status != "skipped" {
+		t.Errorf("JSON coverage = %+v", c)
 	}
 	empty := sample()
 	empty.Findings = nil
@@ -143,6 +156,39 @@ func TestSARIFValidatesAgainstOfficialSchema(t *testing.T) {
 			}
 			if name == "findings" && (len(log.Runs[0].Results) != 2 || log.Runs[0].Results[0].Level != "error") {
 				t.Errorf("results = %+v", log.Runs[0].Results)
+			}
+			// Coverage travels as one toolExecutionNotification per check.
+			var cov struct {
+				Runs []struct {
+					Invocations []struct {
+						ExecutionSuccessful        bool
+						ToolExecutionNotifications []struct {
+							Level          string
+							Message        struct{ Text string }
+							AssociatedRule struct{ ID string }
+							Properties     struct {
+								Status   string
+								Coverage []scan.OpCoverage
+							}
+						}
+					}
+				}
+			}
+			if err := json.Unmarshal(out, &cov); err != nil {
+				t.Fatal(err)
+			}
+			inv := cov.Runs[0].Invocations
+			if name == "empty" {
+				return
+			}
+			if len(inv) != 1 || !inv[0].ExecutionSuccessful || len(inv[0].ToolExecutionNotifications) != 3 {
+				t.Fatalf("invocations = %+v", inv)
+			}
+			n := inv[0].ToolExecutionNotifications
+			if n[0].AssociatedRule.ID != "GH2010" || n[0].Level != "note" || len(n[0].Properties.Coverage) != 4 ||
+				!strings.Contains(n[0].Message.Text, "1 skipped: no second identity owns an object there") ||
+				n[2].AssociatedRule.ID != "GH2050" || n[2].Level != "warning" || n[2].Properties.Status != "skipped" {
+				t.Errorf("notifications = %+v", n)
 			}
 		})
 	}
@@ -213,7 +259,10 @@ func TestHTMLRendersInChromium(t *testing.T) {
 	if err != nil {
 		t.Fatalf("chromium: %v", err)
 	}
-	for _, want := range []string{`id="GH2010-0123456789"`, `id="GH2060-fedcba9876"`, "Broken object level authorization", "authz: { rules: { getUser", `id="summary"`} {
+	for _, want := range []string{`id="GH2010-0123456789"`, `id="GH2060-fedcba9876"`, "Broken object level authorization", "authz: { rules: { getUser", `id="summary"`,
+		`id="coverage"`, "GH2010 Broken object level authorization: 2 operations tested, 1 skipped: no second identity owns an object there",
+		`<li class="cov-skipped">GH2050 SQL injection (error-based): skipped: intrusive check skipped in safe mode</li>`,
+		`id="coverage-GH2010"`, "<td>listNotes</td><td>skipped</td><td>no second identity owns an object there</td>"} {
 		if !bytes.Contains(dom, []byte(want)) {
 			t.Errorf("rendered DOM lacks %q", want)
 		}

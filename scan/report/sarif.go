@@ -2,6 +2,7 @@ package report
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"path/filepath"
 	"strings"
@@ -22,8 +23,30 @@ type sarifLog struct {
 }
 
 type sarifRun struct {
-	Tool    sarifTool     `json:"tool"`
-	Results []sarifResult `json:"results"`
+	Tool        sarifTool         `json:"tool"`
+	Invocations []sarifInvocation `json:"invocations,omitempty"`
+	Results     []sarifResult     `json:"results"`
+}
+
+// sarifInvocation carries the scan's coverage: one toolExecutionNotification
+// per check (note when it tested something, warning when it was skipped,
+// not run or found nothing to test), with the per-operation coverage in its
+// properties.
+type sarifInvocation struct {
+	ExecutionSuccessful        bool                `json:"executionSuccessful"`
+	ToolExecutionNotifications []sarifNotification `json:"toolExecutionNotifications,omitempty"`
+}
+
+type sarifNotification struct {
+	Level          string         `json:"level"`
+	Message        sarifText      `json:"message"`
+	AssociatedRule *sarifRuleRef  `json:"associatedRule,omitempty"`
+	Properties     map[string]any `json:"properties,omitempty"`
+}
+
+type sarifRuleRef struct {
+	ID    string `json:"id"`
+	Index int    `json:"index"`
 }
 
 type sarifTool struct {
@@ -149,10 +172,38 @@ func (SARIF) Report(w io.Writer, r *scan.Result) error {
 			Properties:          map[string]any{"severity": f.Severity.String(), "target": r.Target, "finding_id": f.ID},
 		})
 	}
+	inv := sarifInvocation{ExecutionSuccessful: true}
+	for _, c := range r.Checks {
+		if c.Error != "" && c.Status != scan.CoverTested {
+			inv.ExecutionSuccessful = false
+		}
+		if c.Status == "" {
+			continue
+		}
+		lvl := "note"
+		if c.Status != scan.CoverTested || c.Reason != "" {
+			lvl = "warning"
+		}
+		inv.ToolExecutionNotifications = append(inv.ToolExecutionNotifications, sarifNotification{
+			Level: lvl, Message: sarifText{Text: scan.CoverageLine(c)},
+			AssociatedRule: &sarifRuleRef{ID: c.Meta.ID, Index: index[c.Meta.ID]},
+			Properties:     map[string]any{"status": c.Status, "reason": c.Reason, "coverage": c.Coverage},
+		})
+	}
+	for _, o := range r.Outages {
+		inv.ToolExecutionNotifications = append(inv.ToolExecutionNotifications, sarifNotification{
+			Level: "warning", Message: sarifText{Text: fmt.Sprintf("target stopped answering after %s: %s", o.Trigger, o.Error)},
+			Properties: map[string]any{"outage": o},
+		})
+	}
+	run := sarifRun{Tool: sarifTool{Driver: drv}, Results: results}
+	if len(inv.ToolExecutionNotifications) > 0 || !inv.ExecutionSuccessful {
+		run.Invocations = []sarifInvocation{inv}
+	}
 	log := sarifLog{
 		Schema:  "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json",
 		Version: "2.1.0",
-		Runs:    []sarifRun{{Tool: sarifTool{Driver: drv}, Results: results}},
+		Runs:    []sarifRun{run},
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")

@@ -106,7 +106,7 @@ func (Exposure) Run(ctx context.Context, t *scan.Target, report func(scan.Findin
 			seen[k] = true
 			report(scan.Finding{Param: n,
 				Detail: fmt.Sprintf("%s %s returns property %q to identity %q: %s.", op.Method, op.Template, n, ex.Request.Identity, hits[n]),
-				Fix:    fmt.Sprintf("response: { filter: schema, mask_fields: [%s] }", yamlQuote(n)),
+				Fix:    fmt.Sprintf("response: { mode: filter, mask_fields: [%s] }", yamlQuote(n)),
 			}.At(op).With(ex, "response with "+n))
 		}
 	}
