@@ -19,6 +19,7 @@ func Dynamic() []scan.Check {
 		dynamic.WeakSecret{},
 		dynamic.TokenLifetime{},
 		dynamic.AfterLogout{},
+		dynamic.KeyConfusion{},
 		dynamic.ExpiredToken{},
 		dynamic.BOLA{},
 		dynamic.BFLA{},
