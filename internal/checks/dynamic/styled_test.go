@@ -51,6 +51,10 @@ type styledVuln struct {
 	OwnSecret bool
 	// OthersSecret: the book list shows each owner's password hash.
 	OthersSecret bool
+	// NestedSQLi: a book update concatenates its first tag
+	// (meta.tags[0]) into SQL: an unbalanced quote answers a database
+	// error.
+	NestedSQLi bool
 }
 
 type styledUser struct {
@@ -259,6 +263,14 @@ func (a *styled) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if r.Method == "PUT" {
+			if meta, ok := in["meta"].(map[string]any); ok && a.v.NestedSQLi {
+				if tags, ok := meta["tags"].([]any); ok && len(tags) > 0 {
+					if tag, _ := tags[0].(string); strings.Count(tag, "'")%2 == 1 {
+						a.send(w, 500, map[string]any{"error": "SQL logic error: unrecognized token: \"'" + tag + "\""})
+						return
+					}
+				}
+			}
 			if s := str("summary"); s != "" {
 				b.summary = s
 			}
@@ -432,4 +444,11 @@ func TestExposureStyled(t *testing.T) {
 	expectStyled(t, dynamic.Exposure{}, styledVuln{OthersSecret: true, OwnSecret: true},
 		[]string{"listBooks|password_hash"},
 		map[string]styledVuln{"correct": {}, "own secret only": {OwnSecret: true}})
+}
+
+// Injection where the data goes in: a string nested in an array of an
+// object of a PUT body, on a book the scan created.
+func TestSQLiNestedBodyStyled(t *testing.T) {
+	expectStyled(t, dynamic.SQLiError{}, styledVuln{NestedSQLi: true}, []string{"updateBook|body meta.tags[0]"},
+		map[string]styledVuln{"correct": {}})
 }
