@@ -1010,3 +1010,14 @@ func learnSelf(id *Identity, body []byte) {
 // id_token... at any depth up to 3), "" if there is none: a failed login
 // answered 200 with a message has none.
 func FindToken(body []byte) string { return findToken(body) }
+
+// OwnerOf returns the identity a JSON object belongs to by its owner-like
+// fields (owner, user, username, email, created_by, author, *_id forms,
+// or a nested {"owner": {"id": ...}}) matched to the identities' own
+// values; "" when none or several match.
+func (t *Target) OwnerOf(obj map[string]any) string {
+	if t.Store.ownerOf == nil {
+		return ""
+	}
+	return t.Store.inferOwner(obj)
+}

@@ -19,6 +19,7 @@ func Dynamic() []scan.Check {
 		dynamic.WeakSecret{},
 		dynamic.TokenLifetime{},
 		dynamic.AfterLogout{},
+		dynamic.KeyConfusion{},
 		dynamic.ExpiredToken{},
 		dynamic.BOLA{},
 		dynamic.BFLA{},
@@ -36,6 +37,7 @@ func Dynamic() []scan.Check {
 		dynamic.SQLiTime{},
 		dynamic.CommandInjection{},
 		dynamic.PathTraversal{},
+		dynamic.ReDoS{},
 		dynamic.SecurityHeaders{},
 		dynamic.CORS{},
 		dynamic.VersionDisclosure{},
@@ -73,7 +75,7 @@ func Select(spec string) ([]scan.Check, error) {
 			}
 		}
 		if !known {
-			return nil, fmt.Errorf("unknown check or category %q (categories: authn, bola, bfla, exposure, mass-assignment, ratelimit, errors, injection, misconfig)", tok)
+			return nil, fmt.Errorf("unknown check or category %q (categories: authn, bola, bfla, exposure, mass-assignment, ratelimit, dos, errors, injection, misconfig)", tok)
 		}
 		if neg {
 			exclude[tok] = true

@@ -4,10 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"regexp"
 	"sort"
 	"strings"
 
+	"github.com/pb33f/libopenapi/datamodel/high/base"
+
+	"github.com/gatehouse/gatehouse/internal/openapi"
 	"github.com/gatehouse/gatehouse/scan"
 )
 
@@ -42,7 +46,9 @@ var (
 	}{
 		{"bcrypt password hash", regexp.MustCompile(`^\$2[abxy]?\$\d\d\$[./A-Za-z0-9]{53}$`), nil},
 		{"argon2 password hash", regexp.MustCompile(`^\$argon2(id|i|d)\$`), nil},
-		{"hex digest in a hash field", regexp.MustCompile(`^[a-f0-9]{32}([a-f0-9]{8}|[a-f0-9]{32}|[a-f0-9]{96})?$`), regexp.MustCompile(`(?i)hash|digest|passw`)},
+		// A digest is a password hash only under a password-like name: the
+		// hash of a public document (content_hash, sha256, etag) is not.
+		{"hex digest in a password hash field", regexp.MustCompile(`^[a-f0-9]{32}([a-f0-9]{8}|[a-f0-9]{32}|[a-f0-9]{96})?$`), regexp.MustCompile(`(?i)passw|pwd|pass_?hash|secret`)},
 		{"live API secret", regexp.MustCompile(`^(sk|rk)_live_[A-Za-z0-9]{8,}$`), nil},
 		{"AWS access key", regexp.MustCompile(`^AKIA[0-9A-Z]{16}$`), nil},
 		{"private key", regexp.MustCompile(`-----BEGIN [A-Z ]*PRIVATE KEY-----`), nil},
@@ -55,6 +61,7 @@ var (
 // Run implements scan.Check.
 func (Exposure) Run(ctx context.Context, t *scan.Target, report func(scan.Finding)) error {
 	seen := map[string]bool{}
+	crossTried := map[string]bool{}
 	for _, ex := range t.Baselines() {
 		if !ex.OK() {
 			continue
@@ -63,33 +70,20 @@ func (Exposure) Run(ctx context.Context, t *scan.Target, report func(scan.Findin
 		if op == nil {
 			continue
 		}
-		var v any
-		if json.Unmarshal(ex.Body, &v) != nil {
-			continue
+		hits, own := sensitiveHits(t, op, ex)
+		if own && len(hits) == 0 && !crossTried[op.ID+"\x00"+ex.Request.Identity] {
+			// The reader's own secret is no finding; read another
+			// identity's object the same way instead.
+			crossTried[op.ID+"\x00"+ex.Request.Identity] = true
+			cx, err := crossRead(ctx, t, op, t.Identity(ex.Request.Identity))
+			if err != nil {
+				return err
+			}
+			if cx != nil {
+				ex = cx
+				hits, _ = sensitiveHits(t, op, cx)
+			}
 		}
-		hits := map[string]string{} // property → what
-		walkJSON(v, "", func(name string, val any) {
-			s, isStr := val.(string)
-			if scan.IsLogin(op) && tokenName.MatchString(name) {
-				return
-			}
-			if sensitiveName.MatchString(name) && val != nil && (!isStr || (s != "" && !maskedRe.MatchString(s))) {
-				if _, ok := hits[name]; !ok {
-					hits[name] = "sensitive property name"
-				}
-			}
-			if !isStr {
-				return
-			}
-			for _, p := range valuePatterns {
-				if p.re.MatchString(s) && (p.name == nil || p.name.MatchString(name)) {
-					hits[name] = p.what
-				}
-			}
-			if cardName.MatchString(name) && luhn(s) {
-				hits[name] = "card number (Luhn-valid)"
-			}
-		})
 		if len(hits) == 0 {
 			continue
 		}
@@ -98,14 +92,20 @@ func (Exposure) Run(ctx context.Context, t *scan.Target, report func(scan.Findin
 			names = append(names, n)
 		}
 		sort.Strings(names)
+		declared := declaredProps(scan.ResponseSchema(op, ex.Status))
 		for _, n := range names {
 			k := op.ID + "\x00" + n
 			if seen[k] {
 				continue
 			}
 			seen[k] = true
-			report(scan.Finding{Param: n,
-				Detail: fmt.Sprintf("%s %s returns property %q to identity %q: %s.", op.Method, op.Template, n, ex.Request.Identity, hits[n]),
+			who, what, _ := strings.Cut(hits[n], "|")
+			sev, contract := scan.High, "not declared in the contract"
+			if declared[n] {
+				sev, contract = scan.Medium, "declared in the contract"
+			}
+			report(scan.Finding{Param: n, Severity: sev,
+				Detail: fmt.Sprintf("%s %s returns property %q to %s: %s, %s.", op.Method, op.Template, n, who, what, contract),
 				Fix:    fmt.Sprintf("response: { mode: filter, mask_fields: [%s] }", yamlQuote(n)),
 			}.At(op).With(ex, "response with "+n))
 		}
@@ -113,8 +113,102 @@ func (Exposure) Run(ctx context.Context, t *scan.Target, report func(scan.Findin
 	return nil
 }
 
-// walkJSON calls fn for every object property (name, value), recursively.
-func walkJSON(v any, _ string, fn func(name string, val any)) {
+// sensitiveHits returns the sensitive properties of ex's JSON body that
+// belong to someone else than the reader (property → "who|what"), and
+// whether the body held sensitive values of the reader's own only. An
+// object is the reader's own when its owner-like fields name the reader
+// (or op is a "me" read); an anonymous reader owns nothing.
+func sensitiveHits(t *scan.Target, op *openapi.Operation, ex *scan.Exchange) (map[string]string, bool) {
+	var v any
+	if json.Unmarshal(ex.Body, &v) != nil {
+		return nil, false
+	}
+	reader := ex.Request.Identity
+	hits := map[string]string{}
+	own := false
+	walkObjects(v, func(obj map[string]any) {
+		local := map[string]string{}
+		for name, val := range obj {
+			s, isStr := val.(string)
+			if scan.IsLogin(op) && tokenName.MatchString(name) {
+				continue
+			}
+			if sensitiveName.MatchString(name) && val != nil && (!isStr || (s != "" && !maskedRe.MatchString(s))) {
+				if _, ok := local[name]; !ok {
+					local[name] = "sensitive property name"
+				}
+			}
+			if !isStr {
+				continue
+			}
+			for _, p := range valuePatterns {
+				if p.re.MatchString(s) && (p.name == nil || p.name.MatchString(name)) {
+					local[name] = p.what
+				}
+			}
+			if cardName.MatchString(name) && luhn(s) {
+				local[name] = "card number (Luhn-valid)"
+			}
+		}
+		if len(local) == 0 {
+			return
+		}
+		owner := t.OwnerOf(obj)
+		if reader != "" && (owner == reader || owner == "" && scan.IsMe(op)) {
+			own = true
+			return
+		}
+		who := "identity \"" + reader + "\""
+		switch {
+		case reader == "":
+			who = "an anonymous caller"
+		case owner != "":
+			who = fmt.Sprintf("identity %q (the object is identity %q's)", reader, owner)
+		}
+		for n, w := range local {
+			hits[n] = who + "|" + w
+		}
+	})
+	return hits, own && len(hits) == 0
+}
+
+// crossRead reads, as reader, an object of op that another identity owns
+// (nil when op has no path parameter, no such object is known, or the
+// read is refused).
+func crossRead(ctx context.Context, t *scan.Target, op *openapi.Operation, reader *scan.Identity) (*scan.Exchange, error) {
+	if reader == nil || op.Method != http.MethodGet {
+		return nil, nil
+	}
+	params := pathParams(op.Template)
+	if len(params) == 0 {
+		return nil, nil
+	}
+	for _, o := range t.Identities {
+		if o == reader {
+			continue
+		}
+		for _, v := range t.OwnedParam(op, params[0], o) {
+			if reader.IsSelf(v) || contains(t.OwnedParam(op, params[0], reader), v) {
+				continue
+			}
+			p := t.Prepare(op, reader)
+			p.Path[params[0]] = v
+			ex, err := t.Send(ctx, p, reader)
+			if err != nil {
+				return nil, stopErr(ctx, err)
+			}
+			if granted(ex) {
+				return ex, nil
+			}
+			return nil, nil
+		}
+	}
+	return nil, nil
+}
+
+// walkObjects calls fn for every JSON object in v (depth ≤ 16, ≤ 200 items
+// per array).
+func walkObjects(v any, fn func(map[string]any)) {
 	var walk func(v any, depth int)
 	walk = func(v any, depth int) {
 		if depth > 16 {
@@ -122,8 +216,8 @@ func walkJSON(v any, _ string, fn func(name string, val any)) {
 		}
 		switch x := v.(type) {
 		case map[string]any:
-			for k, e := range x {
-				fn(k, e)
+			fn(x)
+			for _, e := range x {
 				walk(e, depth+1)
 			}
 		case []any:
@@ -136,6 +230,34 @@ func walkJSON(v any, _ string, fn func(name string, val any)) {
 		}
 	}
 	walk(v, 0)
+}
+
+// declaredProps returns every property name declared anywhere in s
+// (properties, items, allOf/oneOf/anyOf; depth ≤ 8).
+func declaredProps(s *base.Schema) map[string]bool {
+	out := map[string]bool{}
+	var walk func(s *base.Schema, depth int)
+	walk = func(s *base.Schema, depth int) {
+		if s == nil || depth > 8 {
+			return
+		}
+		if s.Properties != nil {
+			for k, ps := range s.Properties.FromOldest() {
+				out[k] = true
+				walk(scan.SchemaOf(ps), depth+1)
+			}
+		}
+		if s.Items != nil && s.Items.IsA() {
+			walk(scan.SchemaOf(s.Items.A), depth+1)
+		}
+		for _, alts := range [][]*base.SchemaProxy{s.AllOf, s.OneOf, s.AnyOf} {
+			for _, a := range alts {
+				walk(scan.SchemaOf(a), depth+1)
+			}
+		}
+	}
+	walk(s, 0)
+	return out
 }
 
 func luhn(s string) bool {

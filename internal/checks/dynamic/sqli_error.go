@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"sort"
+	"strings"
 
 	"github.com/gatehouse/gatehouse/internal/openapi"
 	"github.com/gatehouse/gatehouse/scan"
@@ -42,6 +44,9 @@ func (SQLiError) Meta() scan.Meta {
 // point is one injectable value of a request.
 type point struct {
 	in, name, orig string
+	// path locates a nested body string: object keys and array indexes
+	// from the body's root (nil for top-level fields and parameters).
+	path []any
 }
 
 func (pt point) set(p *scan.Prepared, v string) {
@@ -51,26 +56,88 @@ func (pt point) set(p *scan.Prepared, v string) {
 	case "query":
 		p.Query.Set(pt.name, v)
 	case "body":
-		p.BodyMap()[pt.name] = v
+		if pt.path == nil {
+			p.BodyMap()[pt.name] = v
+			return
+		}
+		var cur any = p.Body
+		for i, step := range pt.path {
+			last := i == len(pt.path)-1
+			switch c := cur.(type) {
+			case map[string]any:
+				k, _ := step.(string)
+				if last {
+					c[k] = v
+					return
+				}
+				cur = c[k]
+			case []any:
+				n, _ := step.(int)
+				if n >= len(c) {
+					return
+				}
+				if last {
+					c[n] = v
+					return
+				}
+				cur = c[n]
+			default:
+				return
+			}
+		}
 	}
 }
 
 func (pt point) String() string { return pt.in + " " + pt.name }
 
-// points lists the injectable values of p.
+// maxNestedPoints bounds the nested body strings probed per operation.
+const maxNestedPoints = 8
+
+// points returns the injectable values of p: path and query parameters,
+// top-level body strings, then strings nested in body objects and arrays
+// (depth ≤ 4, the first item of each array, at most maxNestedPoints).
 func points(p *scan.Prepared) []point {
 	var out []point
 	for k, v := range p.Path {
-		out = append(out, point{"path", k, v})
+		out = append(out, point{in: "path", name: k, orig: v})
 	}
 	for k := range p.Query {
-		out = append(out, point{"query", k, p.Query.Get(k)})
+		out = append(out, point{in: "query", name: k, orig: p.Query.Get(k)})
 	}
-	for k, v := range p.BodyMap() {
+	body := p.BodyMap()
+	for k, v := range body {
 		if s, ok := v.(string); ok {
-			out = append(out, point{"body", k, s})
+			out = append(out, point{in: "body", name: k, orig: s})
 		}
 	}
+	nested := 0
+	var walk func(v any, name string, path []any, depth int)
+	walk = func(v any, name string, path []any, depth int) {
+		if depth > 4 || nested >= maxNestedPoints {
+			return
+		}
+		switch x := v.(type) {
+		case map[string]any:
+			keys := make([]string, 0, len(x))
+			for k := range x {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			for _, k := range keys {
+				walk(x[k], name+"."+k, append(append([]any(nil), path...), k), depth+1)
+			}
+		case []any:
+			if len(x) > 0 {
+				walk(x[0], name+"[0]", append(append([]any(nil), path...), 0), depth+1)
+			}
+		case string:
+			if _, inArray := path[0].(int); len(path) > 1 || inArray {
+				out = append(out, point{in: "body", name: strings.TrimPrefix(name, "."), orig: x, path: path})
+				nested++
+			}
+		}
+	}
+	walk(p.Body, "", nil, 0)
 	return out
 }
 

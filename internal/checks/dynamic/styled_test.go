@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -45,6 +46,15 @@ type styledVuln struct {
 	// HideRole: "me" does not show role and is_admin (the effect shows only
 	// in what the account may do).
 	HideRole bool
+	// OwnSecret: /me and /users/{username} show the caller's own API key
+	// (its own secret: not a finding).
+	OwnSecret bool
+	// OthersSecret: the book list shows each owner's password hash.
+	OthersSecret bool
+	// NestedSQLi: a book update concatenates its first tag
+	// (meta.tags[0]) into SQL: an unbalanced quote answers a database
+	// error.
+	NestedSQLi bool
 }
 
 type styledUser struct {
@@ -111,7 +121,11 @@ func (a *styled) send(w http.ResponseWriter, status int, v any) {
 }
 
 func (a *styled) userView(u *styledUser) map[string]any {
-	return map[string]any{"username": u.name, "email": u.email, "bio": u.bio}
+	v := map[string]any{"username": u.name, "email": u.email, "bio": u.bio}
+	if a.v.OwnSecret {
+		v["api_key"] = "sk_live_" + u.name + "0123456789"
+	}
+	return v
 }
 
 func (a *styled) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -175,6 +189,9 @@ func (a *styled) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			delete(v, "role")
 			delete(v, "is_admin")
 		}
+		if a.v.OwnSecret {
+			v["api_key"] = "sk_live_" + me.name + "0123456789"
+		}
 		a.send(w, 200, v)
 	case r.Method == "GET" && r.URL.Path == "/admin/users":
 		if !me.admin && me.role != "admin" {
@@ -212,7 +229,15 @@ func (a *styled) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case r.URL.Path == "/books" && r.Method == "GET":
 		out := []any{}
 		for _, b := range a.books {
-			out = append(out, map[string]any{"title": b.title, "owner": b.owner})
+			// content_hash is the SHA-256 of the public summary: a digest,
+			// not a password hash.
+			sum := sha256.Sum256([]byte(b.summary))
+			item := map[string]any{"title": b.title, "owner": b.owner, "content_hash": hex.EncodeToString(sum[:])}
+			if a.v.OthersSecret {
+				item["owner"] = map[string]any{"username": b.owner,
+					"password_hash": "$2b$10$" + strings.Repeat(string(b.owner[0]), 53)}
+			}
+			out = append(out, item)
 		}
 		a.send(w, 200, out)
 	case len(seg) == 2 && seg[0] == "books":
@@ -238,6 +263,14 @@ func (a *styled) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if r.Method == "PUT" {
+			if meta, ok := in["meta"].(map[string]any); ok && a.v.NestedSQLi {
+				if tags, ok := meta["tags"].([]any); ok && len(tags) > 0 {
+					if tag, _ := tags[0].(string); strings.Count(tag, "'")%2 == 1 {
+						a.send(w, 500, map[string]any{"error": "SQL logic error: unrecognized token: \"'" + tag + "\""})
+						return
+					}
+				}
+			}
 			if s := str("summary"); s != "" {
 				b.summary = s
 			}
@@ -402,4 +435,20 @@ func TestUserEnumerationStyled(t *testing.T) {
 		}
 		t.Log(fs[0].Detail)
 	})
+}
+
+// Sensitive data judged with ownership: a caller reading its own API key
+// is no finding, reading another user's password hash is; the SHA-256 of a
+// public summary in a content_hash field is not a password hash.
+func TestExposureStyled(t *testing.T) {
+	expectStyled(t, dynamic.Exposure{}, styledVuln{OthersSecret: true, OwnSecret: true},
+		[]string{"listBooks|password_hash"},
+		map[string]styledVuln{"correct": {}, "own secret only": {OwnSecret: true}})
+}
+
+// Injection where the data goes in: a string nested in an array of an
+// object of a PUT body, on a book the scan created.
+func TestSQLiNestedBodyStyled(t *testing.T) {
+	expectStyled(t, dynamic.SQLiError{}, styledVuln{NestedSQLi: true}, []string{"updateBook|body meta.tags[0]"},
+		map[string]styledVuln{"correct": {}})
 }
