@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -50,11 +51,19 @@ func (c *inflightCap) release() {
 type keyedCap struct {
 	key ratelimit.Key
 	max int
-	mu  sync.Mutex
-	n   map[string]int
+	c   *keyCounts
 }
 
-func newKeyedCap(k *config.InFlightKey, ip ratelimit.ClientIPFunc) (*keyedCap, error) {
+// keyCounts are the per-key counts of a keyedCap (shared across reloads
+// through LimitState).
+type keyCounts struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+// newKeyedCap builds the per-key cap of k; scope names where it applies
+// ("" for all operations, else the operationId) for LimitState.
+func newKeyedCap(k *config.InFlightKey, ip ratelimit.ClientIPFunc, st *LimitState, scope string) (*keyedCap, error) {
 	if k == nil {
 		return nil, nil
 	}
@@ -62,7 +71,8 @@ func newKeyedCap(k *config.InFlightKey, ip ratelimit.ClientIPFunc) (*keyedCap, e
 	if err != nil {
 		return nil, err
 	}
-	return &keyedCap{key: key, max: k.MaxInFlight, n: map[string]int{}}, nil
+	def := "key\x00" + scope + "\x00" + strings.Join(k.Key, "\x1f") + "\x00" + strconv.Itoa(k.MaxInFlight)
+	return &keyedCap{key: key, max: k.MaxInFlight, c: st.keyCounts(def)}, nil
 }
 
 // acquire takes a slot for r's key; ok false: over the cap. A key that
@@ -74,12 +84,12 @@ func (c *keyedCap) acquire(r *http.Request) (key string, ok bool) {
 	}
 	var kb [128]byte
 	key = string(c.key.Append(kb[:0], r))
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.n[key] >= c.max {
+	c.c.mu.Lock()
+	defer c.c.mu.Unlock()
+	if c.c.n[key] >= c.max {
 		return "", false
 	}
-	c.n[key]++
+	c.c.n[key]++
 	return key, true
 }
 
@@ -87,13 +97,13 @@ func (c *keyedCap) release(key string) {
 	if c == nil {
 		return
 	}
-	c.mu.Lock()
-	if c.n[key] <= 1 {
-		delete(c.n, key)
+	c.c.mu.Lock()
+	if c.c.n[key] <= 1 {
+		delete(c.c.n, key)
 	} else {
-		c.n[key]--
+		c.c.n[key]--
 	}
-	c.mu.Unlock()
+	c.c.mu.Unlock()
 }
 
 // opInflight holds one operation's caps and timeout.
@@ -142,9 +152,9 @@ func (b *builder) buildInFlight(context.Context) (gatehouse.Middleware, error) {
 	}
 	s.retryAfter = strconv.FormatInt(max(int64((ra+time.Second-1)/time.Second), 1), 10)
 	if cc.MaxInFlight > 0 {
-		s.global = &inflightCap{max: int64(cc.MaxInFlight)}
+		s.global = b.limits.inflightCap("global\x00"+strconv.Itoa(cc.MaxInFlight), int64(cc.MaxInFlight))
 	}
-	if s.perKey, err = newKeyedCap(cc.PerKey, ip); err != nil {
+	if s.perKey, err = newKeyedCap(cc.PerKey, ip, b.limits, ""); err != nil {
 		return nil, config.AtPath("rate_limits.concurrency.per_key.key", err)
 	}
 	reg := b.metrics
@@ -158,12 +168,12 @@ func (b *builder) buildInFlight(context.Context) (gatehouse.Middleware, error) {
 		o := &opInflight{timeout: s.timeout}
 		if oc, ok := cc.Operations[op.ID]; ok {
 			if oc.MaxInFlight > 0 {
-				o.cap = &inflightCap{max: int64(oc.MaxInFlight)}
+				o.cap = b.limits.inflightCap("op\x00"+op.ID+"\x00"+strconv.Itoa(oc.MaxInFlight), int64(oc.MaxInFlight))
 			}
 			if oc.Timeout > 0 {
 				o.timeout = oc.Timeout.D()
 			}
-			if o.perKey, err = newKeyedCap(oc.PerKey, ip); err != nil {
+			if o.perKey, err = newKeyedCap(oc.PerKey, ip, b.limits, op.ID); err != nil {
 				return nil, config.AtPath("rate_limits.concurrency.operations."+op.ID+".per_key.key", err)
 			}
 		}

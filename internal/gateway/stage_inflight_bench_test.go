@@ -18,7 +18,7 @@ import (
 // a handler that does nothing.
 func BenchmarkInFlightStage(b *testing.B) {
 	key := func() *keyedCap {
-		k, err := newKeyedCap(&config.InFlightKey{Key: config.StringList{"ip"}, MaxInFlight: 10}, ratelimit.ClientIPFunc(nil))
+		k, err := newKeyedCap(&config.InFlightKey{Key: config.StringList{"ip"}, MaxInFlight: 10}, ratelimit.ClientIPFunc(nil), nil, "op")
 		if err != nil {
 			b.Fatal(err)
 		}

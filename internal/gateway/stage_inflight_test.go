@@ -76,6 +76,11 @@ func newSlowUpstream(t *testing.T) *slowUpstream {
 
 func inflightGateway(t *testing.T, up string, concurrency string, reg *prometheus.Registry) *httptest.Server {
 	t.Helper()
+	return inflightGatewayState(t, up, concurrency, reg, nil)
+}
+
+func inflightGatewayState(t *testing.T, up string, concurrency string, reg *prometheus.Registry, st *gateway.LimitState) *httptest.Server {
+	t.Helper()
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "api.yaml"), []byte(inflightSpec), 0o600); err != nil {
 		t.Fatal(err)
@@ -89,7 +94,7 @@ func inflightGateway(t *testing.T, up string, concurrency string, reg *prometheu
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
-	pl, err := gateway.Build(context.Background(), c, gateway.Deps{Registry: reg})
+	pl, err := gateway.Build(context.Background(), c, gateway.Deps{Registry: reg, Limits: st})
 	if err != nil {
 		t.Fatalf("build: %v", err)
 	}
@@ -256,4 +261,48 @@ func metricValue(t *testing.T, reg *prometheus.Registry, name string, labels ...
 		}
 	}
 	return 0
+}
+
+// TestInFlightCapSurvivesReload: requests in flight on the pipeline being
+// replaced still count against the new pipeline's cap (one LimitState, as a
+// Server keeps across reloads), so a reload cannot double a cap; a changed
+// cap is a new definition.
+func TestInFlightCapSurvivesReload(t *testing.T) {
+	up := newSlowUpstream(t)
+	st := gateway.NewLimitState()
+	reg := prometheus.NewRegistry()
+	conc := `    operations:
+      slowSearch: { max_in_flight: 2 }`
+	old := inflightGatewayState(t, up.URL, conc, reg, st)
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Add(1)
+		go func() { defer wg.Done(); getWith(t, old.URL+"/slow", "") }()
+	}
+	<-up.arrived
+	<-up.arrived
+	reloaded := inflightGatewayState(t, up.URL, conc, reg, st)
+	if resp, _ := getWith(t, reloaded.URL+"/slow", ""); resp.StatusCode != 503 {
+		t.Fatalf("new pipeline while the old one holds the cap: %d, want 503", resp.StatusCode)
+	}
+	changed := inflightGatewayState(t, up.URL, strings.Replace(conc, "max_in_flight: 2", "max_in_flight: 3", 1), reg, st)
+	// Once the third request arrives, release all three (the upstream
+	// handlers take releases in any order).
+	go func() {
+		<-up.arrived
+		for range 3 {
+			up.release <- struct{}{}
+		}
+	}()
+	if resp, _ := getWith(t, changed.URL+"/slow", ""); resp.StatusCode != 200 {
+		t.Fatalf("changed cap: %d, want 200 (new definition)", resp.StatusCode)
+	}
+	wg.Wait()
+	if resp := func() int {
+		go func() { <-up.arrived; up.release <- struct{}{} }()
+		r, _ := getWith(t, reloaded.URL+"/slow", "")
+		return r.StatusCode
+	}(); resp != 200 {
+		t.Fatalf("after the old requests finished: %d, want 200", resp)
+	}
 }
