@@ -64,6 +64,7 @@ const (
 	KindSchema         Kind = "schema"           // body fails its schema
 	KindUnknown        Kind = "unknown_property" // property the schema does not declare
 	KindInjection      Kind = "injection"        // injection payload (see Error.Injection)
+	KindReadOnly       Kind = "read_only"        // a readOnly property set in a request
 )
 
 // Error is a request validation failure. Field names the failing parameter
@@ -662,6 +663,11 @@ func (w *walker) walk(val any, ss []*Shape) {
 			if !allowed && w.c.rejectUnknown {
 				w.fail(&Error{Kind: KindUnknown, Status: http.StatusBadRequest,
 					Reason: "undeclared property " + strconv.Quote(k)}, k)
+				return
+			}
+			if allowed && ReadOnly(children) {
+				w.fail(&Error{Kind: KindReadOnly, Status: http.StatusBadRequest,
+					Reason: "readOnly property " + strconv.Quote(k) + " set in a request"}, k)
 				return
 			}
 			w.path = append(w.path, k)

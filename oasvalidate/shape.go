@@ -42,6 +42,8 @@ type Shape struct {
 	shell bool
 	// path: marked x-gatehouse-path: true (path traversal is checked).
 	path bool
+	// readOnly / writeOnly: the schema itself says so (see ReadOnly, WriteOnly).
+	readOnly, writeOnly bool
 
 	// Computed by finish over the allOf/anyOf/oneOf closure:
 	all       []*Shape
@@ -156,6 +158,8 @@ func (c *shapeCompiler) fill(s *Shape, sch *base.Schema) error {
 		return nil
 	}
 	s.own = sch.Pattern != "" || len(sch.Enum) > 0 || sch.Format != "" || sch.Const != nil
+	s.readOnly = sch.ReadOnly != nil && *sch.ReadOnly
+	s.writeOnly = sch.WriteOnly != nil && *sch.WriteOnly
 	if sch.Extensions != nil {
 		if n, ok := sch.Extensions.Get("x-gatehouse-shell"); ok && n != nil && n.Value == "true" {
 			s.shell = true
@@ -419,6 +423,31 @@ func lookup(ss []*Shape, key string) (children []*Shape, allowed bool) {
 		}
 	}
 	return children, allowed
+}
+
+// ReadOnly reports whether a property with shapes ss (as returned by Lookup)
+// is readOnly: the property schema or a schema of its allOf/anyOf/oneOf
+// closure ($ref followed) says readOnly: true. A request must not set it.
+func ReadOnly(ss []*Shape) bool { return anyFlag(ss, func(x *Shape) bool { return x.readOnly }) }
+
+// WriteOnly is ReadOnly for writeOnly: a response must not carry it.
+func WriteOnly(ss []*Shape) bool { return anyFlag(ss, func(x *Shape) bool { return x.writeOnly }) }
+
+func anyFlag(ss []*Shape, f func(*Shape) bool) bool {
+	for _, s := range ss {
+		if s == nil {
+			continue
+		}
+		if f(s) {
+			return true
+		}
+		for _, x := range s.all {
+			if f(x) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // elems returns the shapes of array element i.

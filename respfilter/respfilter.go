@@ -400,7 +400,7 @@ func (w *walker) walk(v any, ss []*oasvalidate.Shape) any {
 				continue
 			}
 			children, allowed := oasvalidate.Lookup(ss, k)
-			if w.strip && !allowed {
+			if (w.strip && !allowed) || (allowed && oasvalidate.WriteOnly(children)) {
 				delete(x, k)
 				w.note(&w.res.Stripped, &w.res.NStripped, k)
 				continue

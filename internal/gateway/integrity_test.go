@@ -638,3 +638,47 @@ func TestAttackUndeclaredAndRepeatedQuery(t *testing.T) {
 		})
 	}
 }
+
+// TestAttackReadOnlyMassAssignment: PATCH {"role":"admin"} with role
+// readOnly reached the upstream even with reject_unknown_properties, on 3.0
+// and 3.1; a writeOnly property came back in responses.
+func TestAttackReadOnlyMassAssignment(t *testing.T) {
+	for _, version := range []string{"3.1.0", "3.0.3"} {
+		t.Run(version, func(t *testing.T) {
+			g := startIntegrity(t, strings.Replace(integritySpec, "openapi: 3.1.0", "openapi: "+version, 1), "")
+			auth := http.Header{"Content-Type": {"application/json"}}
+			for _, tc := range []struct {
+				body, field string
+			}{
+				{`{"role":"admin"}`, "/role"},
+				{`{"name":"a","id":7}`, "/id"},
+				{`{"owner":{"name":"x","created":"2020"}}`, "/owner/created"},
+				{`{"tags":[{"name":"x"},{"created":"2020"}]}`, "/tags/1/created"},
+				{`{"name":"ok","secret":"pw"}`, ""},
+			} {
+				before := g.hits.Load()
+				res, body := g.do("PATCH", "/items/1", auth, tc.body)
+				if tc.field == "" {
+					if res.StatusCode != 200 {
+						t.Errorf("PATCH %s = %d, want 200: %s", tc.body, res.StatusCode, body)
+					}
+					continue
+				}
+				if res.StatusCode != 400 || !strings.Contains(body, `"field":"`+tc.field+`"`) {
+					t.Errorf("PATCH %s = %d %s, want 400 naming %s", tc.body, res.StatusCode, body, tc.field)
+				}
+				if g.hits.Load() != before {
+					t.Errorf("PATCH %s reached the upstream", tc.body)
+				}
+			}
+			g.respond.Store(ptr(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				_, _ = io.WriteString(w, `{"id":1,"name":"a","secret":"hunter2","tags":[{"name":"t","created":"c"}]}`)
+			}))
+			res, body := g.do("GET", "/items/1", nil, "")
+			if res.StatusCode != 200 || strings.Contains(body, "hunter2") || !strings.Contains(body, `"created":"c"`) {
+				t.Errorf("GET = %d %s: writeOnly secret must be stripped, readOnly kept", res.StatusCode, body)
+			}
+		})
+	}
+}

@@ -30,7 +30,7 @@ func (MassAssignment) Meta() scan.Meta {
 		Severity: scan.High, OWASP: scan.API3Property, CWE: "CWE-915",
 		Description: "The API stored a property the client must not set (a role, an admin flag, a balance) because it binds request bodies straight onto its model.",
 		Remediation: "Bind requests to explicit input DTOs that list writable fields; reject unknown properties.",
-		Fix:         "request: { reject_unknown_properties: true }   # read-only properties are rejected in requests too",
+		Fix:         "request: { reject_unknown_properties: true }   # readOnly properties are refused (400) whenever request validation is on",
 		Intrusive:   true,
 		Phase:       scan.PhaseState,
 	}
