@@ -35,7 +35,6 @@ import (
 	liberrors "github.com/pb33f/libopenapi-validator/errors"
 	"github.com/pb33f/libopenapi-validator/helpers"
 	"github.com/pb33f/libopenapi-validator/parameters"
-	"github.com/pb33f/libopenapi-validator/schema_validation"
 	"github.com/pb33f/libopenapi/datamodel/high/base"
 	v3 "github.com/pb33f/libopenapi/datamodel/high/v3"
 
@@ -166,6 +165,8 @@ type Validator struct {
 	ops     map[string]*compiledOp
 	params  parameters.ParameterValidator
 	version float32
+	schemas *SchemaSet  // each distinct schema compiled once per document
+	shapes  *ShapeCache // likewise for shapes
 }
 
 type compiledOp struct {
@@ -261,6 +262,8 @@ func New(doc *v3.Document, ops []Operation, opts Options) (*Validator, error) {
 	vopts := []config.Option{config.WithFormatAssertions()}
 	v.params = parameters.NewParameterValidator(doc, vopts...)
 	copts := config.NewValidationOptions(vopts...)
+	v.schemas = SchemasFor(doc)
+	v.shapes = NewShapeCache(ShapeOptions{})
 	for _, op := range ops {
 		c, err := v.compile(op, copts)
 		if err != nil {
@@ -290,16 +293,13 @@ func (v *Validator) compile(op Operation, copts *config.ValidationOptions) (*com
 				if sch.Items != nil && sch.Items.IsA() && sch.Items.A.Schema() != nil {
 					cp.items = sch.Items.A.Schema().Type
 				}
-				compiled, err := schema_validation.CompileSchemaForValidation(sch,
-					schema_validation.SchemaValidationPurposeGeneric, copts, v.version)
+				compiled, err := v.schemas.Compile(p.Schema, PurposeGeneric)
 				if err != nil {
 					return nil, fmt.Errorf("parameter %q: %w", p.Name, err)
 				}
-				if compiled != nil {
-					cp.schema = compiled.CompiledSchema
-				}
+				cp.schema = compiled
 			}
-			sh, err := CompileShape(p.Schema)
+			sh, err := v.shapes.Compile(p.Schema)
 			if err != nil {
 				return nil, fmt.Errorf("parameter %q: %w", p.Name, err)
 			}
@@ -343,16 +343,13 @@ func (v *Validator) compile(op Operation, copts *config.ValidationOptions) (*com
 				if m != nil && m.Schema != nil && (cm.json || isForm) {
 					sch := m.Schema.Schema()
 					if sch != nil {
-						compiled, err := schema_validation.CompileSchemaForValidation(sch,
-							schema_validation.SchemaValidationPurposeRequestBody, copts, v.version)
+						compiled, err := v.schemas.Compile(m.Schema, PurposeRequest)
 						if err != nil {
 							return nil, fmt.Errorf("request body %q: %w", mt, err)
 						}
-						if compiled != nil {
-							cm.schema = compiled.CompiledSchema
-						}
+						cm.schema = compiled
 					}
-					sh, err := CompileShape(m.Schema)
+					sh, err := v.shapes.Compile(m.Schema)
 					if err != nil {
 						return nil, fmt.Errorf("request body %q: %w", mt, err)
 					}

@@ -75,6 +75,39 @@ type ShapeOptions struct {
 	// Validate compiles one anyOf/oneOf branch so that Select can test which
 	// branches a value matches. Nil: no selection (Select keeps the union).
 	Validate func(*base.Schema) (*jsonschema.Schema, error)
+	// ValidateProxy, when set, is used instead of Validate: it gets the
+	// branch's proxy, so a $ref branch compiles once per document (see
+	// SchemaSet).
+	ValidateProxy func(*base.SchemaProxy) (*jsonschema.Schema, error)
+}
+
+// ShapeCache compiles the shapes of one document, each schema once, shared
+// by every operation and status that references it. Safe for concurrent use.
+type ShapeCache struct {
+	mu   sync.Mutex
+	c    *shapeCompiler
+	done int
+}
+
+// NewShapeCache returns an empty cache compiling with opts.
+func NewShapeCache(opts ShapeOptions) *ShapeCache {
+	return &ShapeCache{c: &shapeCompiler{byRef: map[string]*Shape{}, bySchema: map[*base.Schema]*Shape{}, opts: opts}}
+}
+
+// Compile is CompileShapeWith with the cache's options, reusing every shape
+// already compiled.
+func (sc *ShapeCache) Compile(proxy *base.SchemaProxy) (*Shape, error) {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	s, err := sc.c.proxy(proxy)
+	for _, sh := range sc.c.list[sc.done:] {
+		sh.finish()
+	}
+	sc.done = len(sc.c.list)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 type patternShape struct {
@@ -248,7 +281,7 @@ func (c *shapeCompiler) fill(s *Shape, sch *base.Schema) error {
 		case 1, 2:
 			if len(members) > 0 {
 				s.choices = append(s.choices, members)
-				if c.opts.Validate != nil {
+				if c.opts.Validate != nil || c.opts.ValidateProxy != nil {
 					s.groups = append(s.groups, c.group(sch, group, members, gi == 2))
 				}
 			}
@@ -295,7 +328,13 @@ func (c *shapeCompiler) group(sch *base.Schema, proxies []*base.SchemaProxy, mem
 	}
 	g.valid = make([]*jsonschema.Schema, len(live))
 	for i, p := range live {
-		if bs := p.Schema(); bs != nil {
+		if c.opts.ValidateProxy != nil {
+			if v, err := c.opts.ValidateProxy(p); err == nil {
+				g.valid[i] = v
+			}
+			continue
+		}
+		if bs := p.Schema(); bs != nil && c.opts.Validate != nil {
 			if v, err := c.opts.Validate(bs); err == nil {
 				g.valid[i] = v
 			}

@@ -27,9 +27,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/pb33f/jsonschema/v6"
-	"github.com/pb33f/libopenapi-validator/config"
-	"github.com/pb33f/libopenapi-validator/helpers"
-	"github.com/pb33f/libopenapi-validator/schema_validation"
 	"github.com/pb33f/libopenapi/datamodel/high/base"
 	v3 "github.com/pb33f/libopenapi/datamodel/high/v3"
 
@@ -172,21 +169,21 @@ func New(doc *v3.Document, ops []oasvalidate.Operation, opts Options) (*Filter, 
 	for _, m := range mask {
 		f.mask[normName(m)] = true
 	}
-	version := helpers.VersionToFloat(doc.Version)
-	copts := config.NewValidationOptions(config.WithFormatAssertions())
 	// Branch validators let the filter keep only the anyOf/oneOf branch a
 	// value belongs to rather than the union of all branches.
-	shapeOpts := oasvalidate.ShapeOptions{Validate: func(sch *base.Schema) (*jsonschema.Schema, error) {
-		compiled, err := schema_validation.CompileSchemaForValidation(sch,
-			schema_validation.SchemaValidationPurposeResponseBody, copts, version)
+	// Each distinct schema is compiled once for the whole document (shared
+	// with the request validator), not once per operation and status.
+	schemas := oasvalidate.SchemasFor(doc)
+	shapes := oasvalidate.NewShapeCache(oasvalidate.ShapeOptions{ValidateProxy: func(p *base.SchemaProxy) (*jsonschema.Schema, error) {
+		compiled, err := schemas.Compile(p, oasvalidate.PurposeResponse)
 		if err != nil {
 			return nil, err
 		}
-		if compiled == nil || compiled.CompiledSchema == nil {
+		if compiled == nil {
 			return nil, errors.New("branch schema did not compile")
 		}
-		return compiled.CompiledSchema, nil
-	}}
+		return compiled, nil
+	}})
 	for _, op := range ops {
 		oo := opts.Operations[op.ID]
 		c := &compiledOp{mode: opts.Mode, status: oo.Status, resp: map[string]*compiledResp{}}
@@ -212,20 +209,17 @@ func New(doc *v3.Document, ops []oasvalidate.Operation, opts Options) (*Filter, 
 						continue
 					}
 					cr.json = true
-					sh, err := oasvalidate.CompileShapeWith(m.Schema, shapeOpts)
+					sh, err := shapes.Compile(m.Schema)
 					if err != nil {
 						return fmt.Errorf("response %s: %w", code, err)
 					}
 					cr.shape = sh
 					if sch := m.Schema.Schema(); sch != nil {
-						compiled, err := schema_validation.CompileSchemaForValidation(sch,
-							schema_validation.SchemaValidationPurposeResponseBody, copts, version)
+						compiled, err := schemas.Compile(m.Schema, oasvalidate.PurposeResponse)
 						if err != nil {
 							return fmt.Errorf("response %s: %w", code, err)
 						}
-						if compiled != nil {
-							cr.schema = compiled.CompiledSchema
-						}
+						cr.schema = compiled
 					}
 					break
 				}

@@ -22,7 +22,8 @@ func init() {
 		}
 		defer p.Close()
 		// Operations whose effective rule is public are listed as warnings.
-		return gateway.AuthzWarnings(cfg, p.Spec())
+		ws, err := gateway.AuthzWarnings(cfg, p.Spec())
+		return append(ws, gateway.SpecWarnings(cfg, p)...), err
 	}
 }
 

@@ -1,0 +1,114 @@
+package oasvalidate
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/gatehouse/gatehouse/internal/openapi"
+)
+
+// TestSchemaSetLeftovers31: a 3.1 document with 3.0 keywords and a
+// duplicate required item is compiled with the 3.0 meaning (it used to be
+// refused) and each leftover is a located warning.
+func TestSchemaSetLeftovers31(t *testing.T) {
+	s, err := openapi.Load("../internal/openapi/testdata/regress/leftovers-31.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(s.Model, fromSpec(s), Options{}); err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	set := SchemasFor(s.Model)
+	op := s.Operation("createItem")
+	reqSchema, err := set.Compile(op.Op.RequestBody.Content.GetOrZero("application/json").Schema, PurposeRequest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	respSchema, err := set.Compile(op.Op.Responses.Codes.GetOrZero("200").Content.GetOrZero("application/json").Schema, PurposeResponse)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, body string
+		resp, ok   bool
+	}{
+		{"nullable honoured", `{"count":1,"note":null}`, false, true},
+		{"exclusiveMinimum true excludes the minimum", `{"count":0}`, false, false},
+		{"above the minimum", `{"count":1}`, false, true},
+		{"readOnly id not required in a request", `{"count":1}`, false, true},
+		{"readOnly id required in a response", `{"count":1}`, true, false},
+		{"response with id", `{"id":"a","count":1}`, true, true},
+		{"wrong type still refused", `{"count":"1"}`, false, false},
+		{"null where not nullable", `{"count":null}`, false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var v any
+			d := json.NewDecoder(strings.NewReader(tc.body))
+			d.UseNumber()
+			if err := d.Decode(&v); err != nil {
+				t.Fatal(err)
+			}
+			sch := reqSchema
+			if tc.resp {
+				sch = respSchema
+			}
+			err := sch.Validate(v)
+			if (err == nil) != tc.ok {
+				t.Fatalf("Validate(%s) = %v, want ok=%v", tc.body, err, tc.ok)
+			}
+		})
+	}
+	ws := strings.Join(set.Warnings(), "\n")
+	for _, w := range []string{
+		"leftovers-31.yaml:24:",
+		"nullable is OpenAPI 3.0",
+		"leftovers-31.yaml:25:",
+		"exclusiveMinimum: boolean is OpenAPI 3.0",
+		"leftovers-31.yaml:20:",
+		"required lists id more than once",
+	} {
+		if !strings.Contains(ws, w) {
+			t.Errorf("warnings %q do not contain %q", ws, w)
+		}
+	}
+}
+
+// TestSchemaSetRefSiblings30: OAS 3.0 ignores the siblings of a $ref
+// (x-jvm-type, description, even constraints), 3.1 honours them.
+func TestSchemaSetRefSiblings30(t *testing.T) {
+	for _, tc := range []struct {
+		version string
+		okLong  bool
+	}{{"3.0.3", true}, {"3.1.0", false}} {
+		doc := "openapi: " + tc.version + `
+info: {title: t, version: "1"}
+paths:
+  /a:
+    post:
+      requestBody:
+        content:
+          application/json:
+            schema: {$ref: '#/components/schemas/S', maxLength: 2, x-jvm-type: java.lang.String}
+      responses: {"200": {description: ok}}
+components:
+  schemas:
+    S: {type: string}
+`
+		s, err := openapi.LoadBytes([]byte(doc), "siblings.yaml")
+		if err != nil {
+			t.Fatalf("%s: %v", tc.version, err)
+		}
+		op := s.Operations[0]
+		sch, err := SchemasFor(s.Model).Compile(op.Op.RequestBody.Content.GetOrZero("application/json").Schema, PurposeRequest)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.version, err)
+		}
+		if err := sch.Validate("long"); (err == nil) != tc.okLong {
+			t.Errorf("%s: Validate(long) = %v, want ok=%v", tc.version, err, tc.okLong)
+		}
+		if err := sch.Validate(json.Number("1")); err == nil {
+			t.Errorf("%s: a number passed the $ref'd string schema", tc.version)
+		}
+	}
+}
