@@ -11,13 +11,14 @@ import (
 	"github.com/gatehouse/gatehouse/scan"
 )
 
-// A tiny API whose only operation leaks a password hash to its caller.
+// A tiny API whose only operation leaks another user's password hash to
+// its caller. (A caller reading its own secret, on /me say, is no finding.)
 const exampleSpec = `openapi: 3.1.0
 info: { title: example, version: "1" }
 paths:
-  /me:
+  /users:
     get:
-      operationId: getMe
+      operationId: listUsers
       responses:
         "200": { description: ok }
 `
@@ -28,7 +29,7 @@ func Example() {
 		w.Header().Set("X-Content-Type-Options", "nosniff")
 		w.Header().Set("Content-Security-Policy", "frame-ancestors 'none'")
 		w.Header().Set("Cache-Control", "no-store")
-		fmt.Fprint(w, `{"id": 7, "password_hash": "$2b$12$abcdefghijklmnopqrstuuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0"}`)
+		fmt.Fprint(w, `[{"id": 7, "username": "bob", "password_hash": "$2b$12$abcdefghijklmnopqrstuuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0"}]`)
 	}))
 	defer api.Close()
 
@@ -46,6 +47,6 @@ func Example() {
 		fmt.Println(f.Fix)
 	}
 	// Output:
-	// high GH2020 getMe password_hash
+	// high GH2020 listUsers password_hash
 	// response: { mode: filter, mask_fields: [password_hash] }
 }

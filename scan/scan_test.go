@@ -222,3 +222,24 @@ paths:
 		t.Errorf("expiring token: err %v, %d logins, want 2", err, logins.Load())
 	}
 }
+
+// Tokens without sub still name their holder; times, roles and the token
+// ID never do.
+func TestClaimValues(t *testing.T) {
+	j := &scan.JWT{Claims: map[string]any{"username": "alice", "uid": "u-1", "account_id": float64(42), "role": "admin",
+		"exp": float64(4102444800), "iat": float64(1), "jti": "abc", "scope": "read"}}
+	got := scan.ClaimValues(j)
+	want := map[string]bool{"alice": true, "u-1": true, "42": true}
+	if len(got) != len(want) {
+		t.Fatalf("ClaimValues = %v, want %v", got, want)
+	}
+	for _, v := range got {
+		if !want[v] {
+			t.Errorf("ClaimValues = %v: unexpected %q", got, v)
+		}
+	}
+	id := scan.NewLoginIdentity("alice", "login", map[string]string{"username": "alice", "password": "pw", "otp": "123456"})
+	if !id.IsSelf("alice") || id.IsSelf("pw") || id.IsSelf("123456") {
+		t.Errorf("login identity's own values = %v, want the username only", id.Self())
+	}
+}
