@@ -30,6 +30,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/gatehouse/gatehouse/internal/openapi"
 	"github.com/gatehouse/gatehouse/scan"
@@ -161,7 +162,7 @@ func Run(ctx context.Context, spec *openapi.Spec, opts Options) (res *Result, er
 		}
 	}()
 	c := newCtx(spec, opts)
-	for _, r := range registry {
+	for _, r := range sorted() {
 		if r.Family == FamilyCoverage && opts.Gateway == nil {
 			continue
 		}
@@ -178,8 +179,9 @@ func Run(ctx context.Context, spec *openapi.Spec, opts Options) (res *Result, er
 
 // Rules returns every rule, in ID order.
 func Rules() []Rule {
-	out := make([]Rule, len(registry))
-	for i, r := range registry {
+	defs := sorted()
+	out := make([]Rule, len(defs))
+	for i, r := range defs {
 		out[i] = r.Rule
 	}
 	return out
@@ -190,18 +192,29 @@ type ruleDef struct {
 	run func(c *auditCtx)
 }
 
-// registry lists the rules in ID order (init sorts it).
-var registry []*ruleDef
+// registry lists the rules as the rule files' init functions register
+// them; sorted() gives them in ID order.
+var (
+	registry   []*ruleDef
+	sortOnce   sync.Once
+	sortedDefs []*ruleDef
+)
 
 func register(r *ruleDef) { registry = append(registry, r) }
 
-func init() {
-	sort.Slice(registry, func(i, j int) bool { return registry[i].ID < registry[j].ID })
-	for i := 1; i < len(registry); i++ {
-		if registry[i].ID == registry[i-1].ID {
-			panic("audit: duplicate rule " + registry[i].ID)
+// sorted returns the registered rules in ID order (computed once, after
+// every file's init has run).
+func sorted() []*ruleDef {
+	sortOnce.Do(func() {
+		sortedDefs = append([]*ruleDef(nil), registry...)
+		sort.Slice(sortedDefs, func(i, j int) bool { return sortedDefs[i].ID < sortedDefs[j].ID })
+		for i := 1; i < len(sortedDefs); i++ {
+			if sortedDefs[i].ID == sortedDefs[i-1].ID {
+				panic("audit: duplicate rule " + sortedDefs[i].ID)
+			}
 		}
-	}
+	})
+	return sortedDefs
 }
 
 // auditCtx is the state of one run.

@@ -36,6 +36,8 @@ func newRootCmd() *cobra.Command {
 
   serve     run the security gateway (reverse proxy) in front of an API
   validate  check a gateway config offline and report every problem with file:line:col
+  audit     review an OpenAPI document (and a gateway config) for security blunders, with a score
+  init      write a secure-by-default gateway config and a constraints overlay for an API
   version   print the version`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
