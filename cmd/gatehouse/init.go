@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -167,5 +166,3 @@ func runWithTimeout[T any](ctx context.Context, d time.Duration, f func() (T, er
 		return zero, fmt.Errorf("%w (%v)", errAuditTimeout, ctx.Err())
 	}
 }
-
-var _ io.Writer = (*os.File)(nil)
