@@ -48,5 +48,5 @@ func Example() {
 	}
 	// Output:
 	// high GH2020 listUsers password_hash
-	// response: { filter: schema, mask_fields: [password_hash] }
+	// response: { mode: filter, mask_fields: [password_hash] }
 }

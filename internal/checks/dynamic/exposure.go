@@ -105,7 +105,7 @@ func (Exposure) Run(ctx context.Context, t *scan.Target, report func(scan.Findin
 			}
 			report(scan.Finding{Param: n, Severity: sev,
 				Detail: fmt.Sprintf("%s %s returns property %q to %s: %s, %s.", op.Method, op.Template, n, who, what, contract),
-				Fix:    fmt.Sprintf("response: { filter: schema, mask_fields: [%s] }", yamlQuote(n)),
+				Fix:    fmt.Sprintf("response: { mode: filter, mask_fields: [%s] }", yamlQuote(n)),
 			}.At(op).With(ex, "response with "+n))
 		}
 	}

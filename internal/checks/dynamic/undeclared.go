@@ -25,7 +25,7 @@ func (Undeclared) Meta() scan.Meta {
 		Severity: scan.Low, OWASP: scan.API3Property, CWE: "CWE-213",
 		Description: "The API returned properties that its response schema does not list: internal data leaking through serialization of storage models.",
 		Remediation: "Serialize responses from explicit DTOs matching the contract, or declare the properties if they are meant to be public.",
-		Fix:         "response: { filter: schema }",
+		Fix:         "response: { mode: filter }",
 	}
 }
 
