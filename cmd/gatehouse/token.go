@@ -48,7 +48,8 @@ gateway uses only the public half) and the same issuer:
 The kid is the key's own kid, or its RFC 7638 thumbprint - the same kid the gateway
 gives a key file without one. The algorithm follows the key type (RSA: RS256,
 P-256: ES256, P-384: ES384, Ed25519: EdDSA) unless --alg says otherwise. HS* tokens
-are signed with the secret in the environment variable named by --secret-env.
+are signed with the secret in the environment variable named by --secret-env (or an
+oct JWK), at least as long as the hash: HS256 32, HS384 48, HS512 64 bytes.
 
 The token goes to stdout, nothing else, so it can be captured:
   TOKEN=$(gatehouse token --key signing.pem --sub alice --roles admin --aud my-api)`,
@@ -133,6 +134,20 @@ func defaultAlg(k jwk.Key) (string, error) {
 	return "", fmt.Errorf("unsupported key type %T", raw)
 }
 
+// hmacSecretLen is the shortest shared secret the gateway accepts for an HS*
+// algorithm: the hash output length (RFC 7518 section 3.2), 0 for the others.
+func hmacSecretLen(alg string) int {
+	switch strings.ToUpper(alg) {
+	case "HS256":
+		return 32
+	case "HS384":
+		return 48
+	case "HS512":
+		return 64
+	}
+	return 0
+}
+
 func mintToken(f *tokenFlags, now time.Time) (string, error) {
 	var key jwk.Key
 	var err error
@@ -167,6 +182,15 @@ func mintToken(f *tokenFlags, now time.Time) (string, error) {
 	}
 	if strings.EqualFold(alg, "none") {
 		return "", errors.New("alg none is not supported")
+	}
+	if n := hmacSecretLen(alg); n > 0 {
+		var raw []byte
+		if err := jwk.Export(key, &raw); err != nil {
+			return "", fmt.Errorf("%s needs a shared secret (--secret-env or an oct JWK): %w", alg, err)
+		}
+		if len(raw) < n {
+			return "", fmt.Errorf("%s needs a shared secret of at least %d bytes (the hash length), got %d", strings.ToUpper(alg), n, len(raw))
+		}
 	}
 	jti := f.jti
 	if jti == "" {

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"encoding/base64"
+	"fmt"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -116,6 +118,49 @@ func TestTokenErrors(t *testing.T) {
 			t.Fatalf("token = %q, %v", out, err)
 		}
 	})
+}
+
+// TestTokenHMACSecretPerAlg: the secret must be at least the hash length of
+// the HS algorithm (HS256 32, HS384 48, HS512 64 bytes), as the gateway
+// demands, whatever the case of --alg and whether the secret comes from the
+// environment or an oct JWK file.
+func TestTokenHMACSecretPerAlg(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		alg string
+		n   int
+		ok  bool
+	}{
+		{"HS256", 31, false}, {"HS256", 32, true},
+		{"HS384", 32, false}, {"HS384", 47, false}, {"HS384", 48, true},
+		{"HS512", 32, false}, {"hs512", 63, false}, {"HS512", 64, true},
+	} {
+		secret := strings.Repeat("k", tc.n)
+		t.Setenv("HS", secret)
+		jwkFile := filepath.Join(dir, fmt.Sprintf("oct-%d.json", tc.n))
+		if err := os.WriteFile(jwkFile, []byte(`{"kty":"oct","k":"`+base64.RawURLEncoding.EncodeToString([]byte(secret))+`"}`), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		for _, src := range [][]string{{"--secret-env", "HS"}, {"--key", jwkFile}} {
+			args := append([]string{"token", "--alg", tc.alg}, src...)
+			out, err := runAuthnCmd(t, args...)
+			if tc.ok {
+				if err != nil {
+					t.Fatalf("%s %d bytes via %s: %v", tc.alg, tc.n, src[0], err)
+				}
+				hdr, _, _ := strings.Cut(strings.TrimSpace(out), ".")
+				h, _ := base64.RawURLEncoding.DecodeString(hdr)
+				if !strings.Contains(string(h), `"alg":"`+strings.ToUpper(tc.alg)+`"`) {
+					t.Fatalf("%s token header %s", tc.alg, h)
+				}
+				continue
+			}
+			want := fmt.Sprintf("at least %d bytes", hmacSecretLen(tc.alg))
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Fatalf("%s with %d bytes via %s: err = %v, want %q", tc.alg, tc.n, src[0], err, want)
+			}
+		}
+	}
 }
 
 func TestAPIKeyNew(t *testing.T) {

@@ -21,7 +21,7 @@ func (ExpiredToken) Meta() scan.Meta {
 		Severity: scan.High, OWASP: scan.API2Authn, CWE: "CWE-613",
 		Description: "A token whose exp lies an hour in the past was accepted: expiry is not enforced.",
 		Remediation: "Reject tokens whose exp is in the past (allowing at most a small clock-skew leeway).",
-		Fix:         "authn: { jwt: [ { issuer: \"https://idp.example.com/\", jwks_url: \"https://idp.example.com/.well-known/jwks.json\", algorithms: [RS256, ES256], leeway: 30s } ] }",
+		Fix:         "authn: { jwt: [ { issuer: \"https://idp.example.com/\", jwks_url: \"https://idp.example.com/.well-known/jwks.json\", audiences: [my-api], algorithms: [RS256, ES256], leeway: 30s } ] }",
 	}
 }
 

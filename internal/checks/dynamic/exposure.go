@@ -54,14 +54,19 @@ var (
 		{"private key", regexp.MustCompile(`-----BEGIN [A-Z ]*PRIVATE KEY-----`), nil},
 		{"US social security number", regexp.MustCompile(`^\d{3}-\d{2}-\d{4}$`), regexp.MustCompile(`(?i)ssn|social`)},
 	}
-	cardName = regexp.MustCompile(`(?i)card|pan|cc_?num|ccnum`)
-	maskedRe = regexp.MustCompile(`^[*xX•#-]{3,}|^\*+[0-9]{0,4}$|^<redacted>$|^(REDACTED|\[redacted\])$`)
+	// verifierName: credentials the server checks against (password
+	// hashes, salts, private keys): no client needs its own either.
+	verifierName = regexp.MustCompile(`(?i)^(password|passwd|pwd|pass_?hash|password_?hash|hashed_?password|password_?digest|salt|password_?salt|private_?key|otp_?secret|mfa_?secret|totp_?secret)$`)
+	verifierWhat = map[string]bool{"bcrypt password hash": true, "argon2 password hash": true, "hex digest in a password hash field": true, "private key": true}
+	cardName     = regexp.MustCompile(`(?i)card|pan|cc_?num|ccnum`)
+	maskedRe     = regexp.MustCompile(`^[*xX•#-]{3,}|^\*+[0-9]{0,4}$|^<redacted>$|^(REDACTED|\[redacted\])$`)
 )
 
 // Run implements scan.Check.
 func (Exposure) Run(ctx context.Context, t *scan.Target, report func(scan.Finding)) error {
 	seen := map[string]bool{}
 	crossTried := map[string]bool{}
+	var later []func() // own verifiers, after another identity's (high) finding on the same property
 	for _, ex := range t.Baselines() {
 		if !ex.OK() {
 			continue
@@ -70,7 +75,11 @@ func (Exposure) Run(ctx context.Context, t *scan.Target, report func(scan.Findin
 		if op == nil {
 			continue
 		}
-		hits, own := sensitiveHits(t, op, ex)
+		hits, own, mine := sensitiveHits(t, op, ex)
+		if len(mine) > 0 {
+			src := ex // ex may become a cross-read below
+			later = append(later, func() { reportVerifiers(op, src, mine, seen, report) })
+		}
 		if own && len(hits) == 0 && !crossTried[op.ID+"\x00"+ex.Request.Identity] {
 			// The reader's own secret is no finding; read another
 			// identity's object the same way instead.
@@ -81,7 +90,7 @@ func (Exposure) Run(ctx context.Context, t *scan.Target, report func(scan.Findin
 			}
 			if cx != nil {
 				ex = cx
-				hits, _ = sensitiveHits(t, op, cx)
+				hits, _, _ = sensitiveHits(t, op, cx)
 			}
 		}
 		if len(hits) == 0 {
@@ -110,21 +119,49 @@ func (Exposure) Run(ctx context.Context, t *scan.Target, report func(scan.Findin
 			}.At(op).With(ex, "response with "+n))
 		}
 	}
+	for _, f := range later {
+		f()
+	}
 	return nil
+}
+
+// reportVerifiers reports credential verifiers (password hashes, salts,
+// private keys) an operation returns to their own owner: medium, as the
+// owner learns nothing new, but no client needs them and every response
+// carrying them widens where they can leak.
+func reportVerifiers(op *openapi.Operation, ex *scan.Exchange, mine map[string]string, seen map[string]bool, report func(scan.Finding)) {
+	names := make([]string, 0, len(mine))
+	for n := range mine {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		k := op.ID + "\x00" + n
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		report(scan.Finding{Param: n, Severity: scan.Medium,
+			Detail: fmt.Sprintf("%s %s returns property %q to identity %q, its own owner: %s. A credential verifier is needed by the server only; no client needs its own.", op.Method, op.Template, n, ex.Request.Identity, mine[n]),
+			Fix:    fmt.Sprintf("response: { mode: filter, mask_fields: [%s] }", yamlQuote(n)),
+		}.At(op).With(ex, "response with "+n))
+	}
 }
 
 // sensitiveHits returns the sensitive properties of ex's JSON body that
 // belong to someone else than the reader (property → "who|what"), and
-// whether the body held sensitive values of the reader's own only. An
+// whether the body held sensitive values of the reader's own only, and the
+// credential verifiers among the reader's own (property → what). An
 // object is the reader's own when its owner-like fields name the reader
 // (or op is a "me" read); an anonymous reader owns nothing.
-func sensitiveHits(t *scan.Target, op *openapi.Operation, ex *scan.Exchange) (map[string]string, bool) {
+func sensitiveHits(t *scan.Target, op *openapi.Operation, ex *scan.Exchange) (hits map[string]string, ownOnly bool, mine map[string]string) {
 	var v any
 	if json.Unmarshal(ex.Body, &v) != nil {
-		return nil, false
+		return nil, false, nil
 	}
 	reader := ex.Request.Identity
-	hits := map[string]string{}
+	hits = map[string]string{}
+	mine = map[string]string{}
 	own := false
 	walkObjects(v, func(obj map[string]any) {
 		local := map[string]string{}
@@ -156,6 +193,11 @@ func sensitiveHits(t *scan.Target, op *openapi.Operation, ex *scan.Exchange) (ma
 		owner := t.OwnerOf(obj)
 		if reader != "" && (owner == reader || owner == "" && scan.IsMe(op)) {
 			own = true
+			for n, w := range local {
+				if verifierName.MatchString(n) || verifierWhat[w] {
+					mine[n] = w
+				}
+			}
 			return
 		}
 		who := "identity \"" + reader + "\""
@@ -169,7 +211,7 @@ func sensitiveHits(t *scan.Target, op *openapi.Operation, ex *scan.Exchange) (ma
 			hits[n] = who + "|" + w
 		}
 	})
-	return hits, own && len(hits) == 0
+	return hits, own && len(hits) == 0, mine
 }
 
 // crossRead reads, as reader, an object of op that another identity owns

@@ -20,7 +20,7 @@ func (JWTSignature) Meta() scan.Meta {
 		Severity: scan.Critical, OWASP: scan.API2Authn, CWE: "CWE-347",
 		Description: "A forged JWT (alg none, stripped signature or tampered payload) was accepted: anyone can mint tokens for any user.",
 		Remediation: "Verify every token's signature with a fixed allow-list of algorithms; never accept alg none.",
-		Fix:         "authn: { jwt: [ { issuer: \"https://idp.example.com/\", jwks_url: \"https://idp.example.com/.well-known/jwks.json\", algorithms: [RS256, ES256] } ] }",
+		Fix:         "authn: { jwt: [ { issuer: \"https://idp.example.com/\", jwks_url: \"https://idp.example.com/.well-known/jwks.json\", audiences: [my-api], algorithms: [RS256, ES256] } ] }",
 	}
 }
 

@@ -37,7 +37,7 @@ func (KeyConfusion) Meta() scan.Meta {
 		Severity: scan.Critical, OWASP: scan.API2Authn, CWE: "CWE-347",
 		Description: "A token signed with HS256, using the API's own published RSA public key as the HMAC secret, was accepted: the verifier takes the algorithm from the token, so anyone can mint tokens.",
 		Remediation: "Pin the accepted algorithms on the verifier (RS256/ES256 only for asymmetric keys); never let the token header choose the algorithm.",
-		Fix:         "authn: { jwt: [ { issuer: \"https://idp.example.com/\", jwks_url: \"https://idp.example.com/.well-known/jwks.json\", algorithms: [RS256, ES256] } ] }",
+		Fix:         "authn: { jwt: [ { issuer: \"https://idp.example.com/\", jwks_url: \"https://idp.example.com/.well-known/jwks.json\", audiences: [my-api], algorithms: [RS256, ES256] } ] }",
 	}
 }
 

@@ -25,7 +25,7 @@ func (TokenLifetime) Meta() scan.Meta {
 		Severity: scan.Medium, OWASP: scan.API2Authn, CWE: "CWE-613",
 		Description: "Tokens issued by the API never expire (no exp claim) or live longer than a day: a stolen token stays useful indefinitely.",
 		Remediation: "Issue short-lived access tokens (minutes) with an exp claim, and refresh tokens that can be revoked.",
-		Fix:         "authn: { jwt: [ { issuer: \"https://idp.example.com/\", jwks_url: \"https://idp.example.com/.well-known/jwks.json\", algorithms: [RS256, ES256], require_exp: true, max_lifetime: 1h } ] }",
+		Fix:         "authn: { jwt: [ { issuer: \"https://idp.example.com/\", jwks_url: \"https://idp.example.com/.well-known/jwks.json\", audiences: [my-api], algorithms: [RS256, ES256], max_token_lifetime: 1h } ] }   # exp is always required (require_exp defaults to true)",
 	}
 }
 

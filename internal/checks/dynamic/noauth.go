@@ -23,7 +23,7 @@ func (NoAuth) Meta() scan.Meta {
 		Severity: scan.High, OWASP: scan.API2Authn, CWE: "CWE-306",
 		Description: "An operation whose contract requires authentication returned 2xx to a request without credentials or with a garbage token.",
 		Remediation: "Authenticate every operation that declares security; reject missing and malformed credentials with 401.",
-		Fix:         "authz: { default: authenticated }\nauthn: { jwt: [ { issuer: \"https://idp.example.com/\", jwks_url: \"https://idp.example.com/.well-known/jwks.json\", algorithms: [RS256, ES256] } ] }",
+		Fix:         "authz: { default: authenticated }\nauthn: { jwt: [ { issuer: \"https://idp.example.com/\", jwks_url: \"https://idp.example.com/.well-known/jwks.json\", audiences: [my-api], algorithms: [RS256, ES256] } ] }",
 	}
 }
 

@@ -49,6 +49,12 @@ type styledVuln struct {
 	// OwnSecret: /me and /users/{username} show the caller's own API key
 	// (its own secret: not a finding).
 	OwnSecret bool
+	// OwnHash: "me" shows the caller's own bcrypt password hash and salt
+	// (a credential verifier: a finding even for its owner).
+	OwnHash bool
+	// OwnPII: "me" shows the caller's own phone number (personal data of
+	// its own: not a finding).
+	OwnPII bool
 	// OthersSecret: the book list shows each owner's password hash.
 	OthersSecret bool
 	// NestedSQLi: a book update concatenates its first tag
@@ -191,6 +197,13 @@ func (a *styled) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		if a.v.OwnSecret {
 			v["api_key"] = "sk_live_" + me.name + "0123456789"
+		}
+		if a.v.OwnHash {
+			v["password_hash"] = "$2b$10$" + strings.Repeat("N9qo8uLOickgx2ZMRZoMye", 3)[:53]
+			v["salt"] = "c2FsdC0" + me.name
+		}
+		if a.v.OwnPII {
+			v["phone"] = "+1-202-555-0143"
 		}
 		a.send(w, 200, v)
 	case r.Method == "GET" && r.URL.Path == "/admin/users":
@@ -444,6 +457,21 @@ func TestExposureStyled(t *testing.T) {
 	expectStyled(t, dynamic.Exposure{}, styledVuln{OthersSecret: true, OwnSecret: true},
 		[]string{"listBooks|password_hash"},
 		map[string]styledVuln{"correct": {}, "own secret only": {OwnSecret: true}})
+}
+
+// A credential verifier (password hash, salt) returned even to its own
+// owner is a medium finding: no client needs it. Its own email, phone and
+// API key shown to the owner stay silent.
+func TestExposureOwnVerifier(t *testing.T) {
+	expectStyled(t, dynamic.Exposure{}, styledVuln{OwnHash: true, OwnPII: true},
+		[]string{"me|password_hash", "me|salt"},
+		map[string]styledVuln{"own personal data": {OwnPII: true, OwnSecret: true}})
+	res, _ := scanStyled(t, styledVuln{OwnHash: true}, dynamic.Exposure{})
+	for _, f := range res.Findings {
+		if f.Severity != scan.Medium || !strings.Contains(f.Detail, "own") {
+			t.Errorf("%s %s: severity %s, detail %q; want medium, naming the owner", f.Operation, f.Param, f.Severity, f.Detail)
+		}
+	}
 }
 
 // Injection where the data goes in: a string nested in an array of an

@@ -30,7 +30,7 @@ func (WeakSecret) Meta() scan.Meta {
 		Severity: scan.Critical, OWASP: scan.API2Authn, CWE: "CWE-521",
 		Description: "The HMAC secret signing the API's tokens is in a list of common secrets: anyone can forge tokens for any user and role.",
 		Remediation: "Sign tokens with an asymmetric key (RS256/ES256) held by the identity provider, or a random HMAC secret of at least 32 bytes; rotate it now.",
-		Fix:         "authn: { jwt: [ { issuer: \"https://idp.example.com/\", jwks_url: \"https://idp.example.com/.well-known/jwks.json\", algorithms: [RS256, ES256] } ] }",
+		Fix:         "authn: { jwt: [ { issuer: \"https://idp.example.com/\", jwks_url: \"https://idp.example.com/.well-known/jwks.json\", audiences: [my-api], algorithms: [RS256, ES256] } ] }",
 	}
 }
 
