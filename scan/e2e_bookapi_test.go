@@ -2,6 +2,8 @@ package scan_test
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -109,7 +111,7 @@ func TestEndToEndBookAPI(t *testing.T) {
 			case b.found:
 				t.Errorf("blunder no longer found: %s (%s)", b.blunder, b.finding)
 			default:
-				t.Logf("not found yet: %s (%s)", b.blunder, b.finding)
+				t.Logf("not found yet: %s (%s): %s", b.blunder, b.finding, bookCoverage(s.res, b.finding))
 			}
 		}
 		t.Logf("found %d of %d planted blunders", found, len(bookBlunders))
@@ -168,4 +170,22 @@ func TestEndToEndBookAPI(t *testing.T) {
 			}
 		}
 	})
+}
+
+// bookCoverage says how the check of finding ("CHECK operation") covered
+// that operation in res, so a blunder not found is logged with the reason.
+func bookCoverage(res *scan.Result, finding string) string {
+	id, op, _ := strings.Cut(finding, " ")
+	for _, c := range res.Checks {
+		if c.Meta.ID != id {
+			continue
+		}
+		for _, oc := range c.Coverage {
+			if oc.Operation == op {
+				return fmt.Sprintf("%s %s: %s, %d requests %s", id, op, oc.Status, oc.Requests, oc.Reason)
+			}
+		}
+		return fmt.Sprintf("%s has no coverage entry for %s (%s)", id, op, scan.CoverageLine(c))
+	}
+	return "no check " + id + " ran"
 }
