@@ -23,8 +23,8 @@
 //   - User enumeration: failed logins answer 200 with different messages for
 //     an unknown user and a wrong password.
 //   - No rate limit on login.
-//   - Weak JWT secret: HS256 signed with JWTSecret, the secret of the NestJS
-//     documentation, which public weak-secret lists carry.
+//   - Weak JWT secret: HS256 signed with JWTSecret, a password from a
+//     published list of the most common passwords.
 //   - Excessive data exposure: GET /users returns every member's password hash.
 //   - BFLA: GET /admin/users is open to every logged-in member.
 //   - ReDoS: email addresses are checked by a backtracking matcher for a
@@ -73,10 +73,12 @@ import (
 //go:embed openapi.yaml
 var Spec []byte
 
-// JWTSecret is the HS256 secret of the vulnerable build: the example secret
-// of the NestJS JWT documentation, copied into many projects and present in
-// public JWT weak-secret lists.
-const JWTSecret = "hard!to-guess_secret"
+// JWTSecret is the HS256 secret of the vulnerable build: "trustno1", entry
+// 29 of Mark Burnett's 10,000 most common passwords (2011), the published
+// list GH2003 ships in internal/checks/dynamic/weaksecrets/passwords-10k.txt
+// (see its NOTICE). It is deliberately not one of GH2003's hand-picked JWT
+// secrets, which carry no source, so finding it exercises the published list.
+const JWTSecret = "trustno1"
 
 // Member is a seeded account.
 type Member struct {
