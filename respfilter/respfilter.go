@@ -86,6 +86,22 @@ const (
 	OversizePass
 )
 
+// Mismatch says what happens, in filter and validate modes, to a response
+// the operation does not declare: an undeclared status code, an undeclared
+// content type (or a JSON body sent without one, or with a charset other
+// than UTF-8), or a JSON body whose top-level type differs from the declared
+// schema's.
+type Mismatch int
+
+const (
+	// MismatchBlock replaces it with a generic 502 (fail closed; the default).
+	MismatchBlock Mismatch = iota
+	// MismatchPass sends it reduced: a JSON body (labelled or sniffed) is
+	// filtered against what is declared (sensitive fields masked, properties
+	// of a mismatched shape stripped); a non-JSON body passes. Logged.
+	MismatchPass
+)
+
 // DefaultMask lists the property names removed from every response by
 // default. Names match case-insensitively with '_' and '-' ignored, so
 // "passwordHash" matches "password_hash".
@@ -119,11 +135,15 @@ type Options struct {
 	MaxBody int64
 	// Oversize decides what happens to larger responses.
 	Oversize Oversize
+	// OnMismatch decides what happens to undeclared statuses, content types
+	// and top-level shapes.
+	OnMismatch Mismatch
 	// Logger gets one line per filtered, blocked or passed-oversize response.
 	Logger *slog.Logger
 	// Observe, when set, is called with the operation ID and an action:
 	// "stripped", "masked", "invalid", "oversize_pass", "oversize_block",
-	// "unparseable", "encoded", "branch_fallback".
+	// "unparseable", "encoded", "branch_fallback", "undeclared_status",
+	// "undeclared_content_type", "charset", "shape_mismatch".
 	Observe func(operation, action string)
 }
 
@@ -144,7 +164,9 @@ type compiledOp struct {
 }
 
 type compiledResp struct {
-	json   bool // declares a JSON body
+	json   bool     // declares a JSON body
+	types  []string // declared media types, lower case, without parameters
+	top    []string // top-level types of the JSON schema ("object", "array"...)
 	shape  *oasvalidate.Shape
 	schema *jsonschema.Schema
 }
@@ -203,6 +225,10 @@ func New(doc *v3.Document, ops []oasvalidate.Operation, opts Options) (*Filter, 
 				if r == nil || r.Content == nil {
 					return nil
 				}
+				for mt := range r.Content.KeysFromOldest() {
+					base, _, _ := strings.Cut(strings.ToLower(mt), ";")
+					cr.types = append(cr.types, strings.TrimSpace(base))
+				}
 				for mt, m := range r.Content.FromOldest() {
 					base, _, _ := strings.Cut(strings.ToLower(mt), ";")
 					if !isJSON(strings.TrimSpace(base)) || m == nil || m.Schema == nil {
@@ -215,6 +241,7 @@ func New(doc *v3.Document, ops []oasvalidate.Operation, opts Options) (*Filter, 
 					}
 					cr.shape = sh
 					if sch := m.Schema.Schema(); sch != nil {
+						cr.top = sch.Type
 						compiled, err := schemas.Compile(m.Schema, oasvalidate.PurposeResponse)
 						if err != nil {
 							return fmt.Errorf("response %s: %w", code, err)
@@ -244,6 +271,66 @@ func New(doc *v3.Document, ops []oasvalidate.Operation, opts Options) (*Filter, 
 }
 
 func isJSON(mt string) bool { return mt == "application/json" || strings.HasSuffix(mt, "+json") }
+
+// declares reports whether media type mt (lower case, no parameters) is one
+// the response declares, wildcards ("text/*", "*/*") included.
+func (cr *compiledResp) declares(mt string) bool {
+	major, _, _ := strings.Cut(mt, "/")
+	for _, t := range cr.types {
+		if t == mt || t == "*/*" || t == major+"/*" {
+			return true
+		}
+	}
+	return false
+}
+
+// looksJSON reports whether body's first non-space byte opens a JSON object
+// or array (the sniff for bodies sent without a Content-Type).
+func looksJSON(body []byte) bool {
+	b := bytes.TrimLeft(body, " \t\r\n")
+	return len(b) > 0 && (b[0] == '{' || b[0] == '[')
+}
+
+func emptyOf(t string) any {
+	switch t {
+	case "object":
+		return map[string]any{}
+	case "array":
+		return []any{}
+	}
+	return nil
+}
+
+// topMatches reports whether v has one of the JSON Schema types in types.
+func topMatches(v any, types []string) bool {
+	if len(types) == 0 {
+		return true
+	}
+	var got string
+	switch x := v.(type) {
+	case map[string]any:
+		got = "object"
+	case []any:
+		got = "array"
+	case string:
+		got = "string"
+	case bool:
+		got = "boolean"
+	case nil:
+		got = "null"
+	default:
+		got = "number"
+		if n, ok := x.(json.Number); ok && !strings.ContainsAny(string(n), ".eE") {
+			got = "integer"
+		}
+	}
+	for _, t := range types {
+		if t == got || (t == "number" && got == "integer") {
+			return true
+		}
+	}
+	return false
+}
 
 // normName lower-cases s and drops '_' and '-' ("Password_Hash" →
 // "passwordhash"); it allocates only when s changes.
@@ -304,10 +391,17 @@ type Result struct {
 	Fallbacks int
 	// Changed tells whether the body was rewritten.
 	Changed bool
+	// ShapeMismatch tells that the top-level type differed from the declared
+	// schema's and the body was reduced (OnMismatch pass).
+	ShapeMismatch bool
 }
 
 // ErrInvalid wraps a response that fails its schema in Validate mode.
 var ErrInvalid = errors.New("respfilter: response does not conform to its schema")
+
+// ErrShapeMismatch wraps a JSON response whose top-level type differs from
+// its declared schema's (OnMismatch block).
+var ErrShapeMismatch = errors.New("respfilter: response top-level type differs from the declared schema")
 
 // ErrUnparseable wraps a JSON response that the strict reader rejects.
 var ErrUnparseable = errors.New("respfilter: response is not valid json")
@@ -334,6 +428,16 @@ func (f *Filter) Apply(op string, status int, body []byte) ([]byte, Result, erro
 	var ss []*oasvalidate.Shape
 	if cr != nil && cr.shape != nil {
 		ss = []*oasvalidate.Shape{cr.shape}
+	}
+	if cr != nil && !topMatches(val, cr.top) {
+		if f.opts.OnMismatch == MismatchBlock {
+			return nil, res, fmt.Errorf("%w: declared %s", ErrShapeMismatch, strings.Join(cr.top, ","))
+		}
+		// Reduced to what is declared: none of a value of another type is,
+		// so it becomes the empty value of the declared type.
+		res.ShapeMismatch, res.Changed = true, true
+		out, err := marshal(emptyOf(cr.top[0]))
+		return out, res, err
 	}
 	if mode == ModeValidate && cr != nil && cr.schema != nil {
 		if err := cr.schema.Validate(val); err != nil {
@@ -529,20 +633,73 @@ type filterRun struct {
 	c       *compiledOp
 	op      string
 	monitor bool
+	// sniff: the body is buffered only to see whether it is JSON (no
+	// Content-Type, or an undeclared type under OnMismatch pass).
+	sniff bool
+	// noType: the response had no Content-Type.
+	noType bool
+	// declaredJSON: the status is declared with a JSON body.
+	declaredJSON bool
+}
+
+// mismatch logs and counts an undeclared status, content type or charset
+// and says whether the response is blocked (OnMismatch block, not monitor).
+func (b *filterRun) mismatch(action string, status int, ct string) bool {
+	b.f.observe(b.op, action)
+	b.f.log.Info("response filter: response not declared by the contract", "operation", b.op, "status", status,
+		"action", action, "content_type", ct, "on_mismatch", map[bool]string{true: "pass", false: "block"}[b.f.opts.OnMismatch == MismatchPass],
+		"monitor", b.monitor)
+	gatehouse.RecordFrom(b.r.Context()).Set("response_filter_reason", action)
+	return b.f.opts.OnMismatch == MismatchBlock
 }
 
 func (b *filterRun) decide(code int) httpx.BufferState {
 	if b.r.Method == http.MethodHead || code == http.StatusNoContent || code == http.StatusNotModified {
 		return httpx.BufferPassing
 	}
-	_, mode, _ := b.c.lookupResp(code)
+	cr, mode, found := b.c.lookupResp(code)
 	if mode == ModeOff {
 		return httpx.BufferPassing
 	}
 	h := b.bw.Header()
-	mt, _, err := mime.ParseMediaType(h.Get("Content-Type"))
-	if err != nil || !isJSON(strings.ToLower(mt)) {
-		return httpx.BufferPassing // non-JSON (including text/event-stream) passes untouched
+	ct := h.Get("Content-Type")
+	mt, params, err := mime.ParseMediaType(ct)
+	mt = strings.ToLower(mt)
+	if code >= 500 || gatehouse.RecordFrom(b.r.Context()).Snapshot().Stage != "" {
+		// 5xx bodies are replaced by the problem stage, and an answer of a
+		// gateway stage (a tap that blocked: 429, 503) is not the
+		// upstream's; only labelled JSON is filtered, as before.
+		if err != nil || !isJSON(mt) {
+			return httpx.BufferPassing
+		}
+	} else {
+		b.declaredJSON = found && cr != nil && cr.json
+		if !found && b.mismatch("undeclared_status", code, ct) {
+			return b.blockOrPass("undeclared_status")
+		}
+		if ct == "" {
+			// Decided in finish: a body whose first byte opens JSON is
+			// treated as JSON.
+			b.sniff, b.noType = true, true
+			return httpx.BufferBuffering
+		}
+		if err == nil && isJSON(mt) {
+			if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") && b.mismatch("charset", code, ct) {
+				return b.blockOrPass("charset")
+			}
+		}
+		if found && cr != nil && len(cr.types) > 0 && (err != nil || !cr.declares(mt)) {
+			if b.mismatch("undeclared_content_type", code, ct) {
+				return b.blockOrPass("undeclared_content_type")
+			}
+			if err != nil || !isJSON(mt) {
+				b.sniff = true // filtered in finish if it is JSON after all
+				return httpx.BufferBuffering
+			}
+		}
+		if err != nil || !isJSON(mt) {
+			return httpx.BufferPassing // declared non-JSON (including text/event-stream) passes untouched
+		}
 	}
 	if ce := h.Get("Content-Encoding"); ce != "" && !strings.EqualFold(ce, "identity") {
 		b.f.observe(b.op, "encoded")
@@ -584,12 +741,38 @@ func (b *filterRun) finish() {
 		b.fail()
 		return
 	}
-	body, res, err := b.f.Apply(b.op, status, b.bw.Body())
 	ctx := b.r.Context()
+	lenient := false
+	if b.sniff {
+		if !looksJSON(b.bw.Body()) {
+			b.bw.Send(0, b.bw.Body())
+			return
+		}
+		if b.noType && !b.declaredJSON && b.mismatch("undeclared_content_type", status, "") {
+			if b.monitor {
+				gatehouse.RecordFrom(ctx).Monitor(Stage, "undeclared_content_type")
+				b.bw.Send(0, b.bw.Body())
+				return
+			}
+			gatehouse.RecordFrom(ctx).Block(Stage, "undeclared_content_type")
+			b.fail()
+			return
+		}
+		// JSON-looking but not labelled JSON: a body that does not parse is
+		// not JSON after all and passes.
+		lenient = !b.declaredJSON || !b.noType
+	}
+	body, res, err := b.f.Apply(b.op, status, b.bw.Body())
+	if err != nil && lenient && errors.Is(err, ErrUnparseable) {
+		b.bw.Send(0, b.bw.Body())
+		return
+	}
 	if err != nil {
 		action := "invalid"
 		if errors.Is(err, ErrUnparseable) {
 			action = "unparseable"
+		} else if errors.Is(err, ErrShapeMismatch) {
+			action = "shape_mismatch"
 		}
 		b.f.observe(b.op, action)
 		b.f.log.Info("response filter: response blocked", "operation", b.op, "status", status,
@@ -603,6 +786,10 @@ func (b *filterRun) finish() {
 		gatehouse.RecordFrom(ctx).Block(Stage, action)
 		b.fail()
 		return
+	}
+	if res.ShapeMismatch {
+		b.f.observe(b.op, "shape_mismatch")
+		b.f.log.Info("response filter: top-level type differs from the declared schema; reduced", "operation", b.op, "status", status)
 	}
 	if res.Fallbacks > 0 {
 		b.f.observe(b.op, "branch_fallback")

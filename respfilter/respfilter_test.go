@@ -254,8 +254,9 @@ func TestMiddlewareStreamingAndLimits(t *testing.T) {
 		wantBody   string // substring
 		notBody    string
 	}{
-		{"non-json passes untouched", OversizeBlock, false, "text/plain", `{"password":"p"}`, false, 200, `"password"`, ""},
-		{"event stream passes", OversizeBlock, false, "text/event-stream", "data: {\"password\":\"p\"}\n\n", false, 200, "password", ""},
+		// The operation declares only application/json: other types are a mismatch (OnMismatch block).
+		{"undeclared text/plain blocked", OversizeBlock, false, "text/plain", `{"password":"p"}`, false, 502, "Bad Gateway", "password"},
+		{"undeclared event stream blocked", OversizeBlock, false, "text/event-stream", "data: {\"password\":\"p\"}\n\n", false, 502, "Bad Gateway", "password"},
 		{"oversize chunked blocked", OversizeBlock, false, "application/json", big, false, 502, "Bad Gateway", "password"},
 		{"oversize with length blocked", OversizeBlock, false, "application/json", big, true, 502, "Bad Gateway", "password"},
 		{"oversize passed when configured", OversizePass, false, "application/json", big, false, 200, `"password"`, ""},

@@ -83,6 +83,7 @@ type RequestOperation struct {
 //	  mask_card_numbers: true # Luhn-valid card numbers keep only their last four digits
 //	  max_body: 1MiB          # responses buffered for filtering at most this large
 //	  oversize: block         # block (502) | pass (unfiltered, logged)
+//	  on_mismatch: block      # undeclared status/content type/shape: block (502) | pass (reduced, logged)
 //	  operations:
 //	    login: { unmask: [token] }
 //	    getUser: { mode: validate, status: { "404": off } }
@@ -99,6 +100,13 @@ type Response struct {
 	// Oversize is what happens to larger (or unbounded streaming) JSON
 	// responses: block or pass.
 	Oversize string `yaml:"oversize" enum:"block,pass"`
+	// OnMismatch is what happens, in filter and validate modes, to a
+	// response the operation does not declare (status code, content type,
+	// JSON sent without a Content-Type or in a charset other than UTF-8, or
+	// a top-level type other than the schema's): block (generic 502) or
+	// pass (JSON reduced to what is declared, sensitive fields masked). Both
+	// are logged and counted.
+	OnMismatch string `yaml:"on_mismatch" enum:"block,pass"`
 	// Operations overrides settings per operation.
 	Operations map[string]ResponseOperation `yaml:"operations"`
 }
@@ -184,6 +192,7 @@ func (c *Response) setDefaults() {
 	c.MaskCardNumbers = true
 	c.MaxBody = 1 << 20
 	c.Oversize = "block"
+	c.OnMismatch = "block"
 }
 
 // validate reports problems in Response; path is its YAML key path.
@@ -198,6 +207,11 @@ func (c *Response) validate(p *Problems, path string) {
 	case "block", "pass":
 	default:
 		p.Errorf(path+".oversize", "oversize must be block or pass, not %q", c.Oversize)
+	}
+	switch c.OnMismatch {
+	case "block", "pass":
+	default:
+		p.Errorf(path+".on_mismatch", "on_mismatch must be block or pass, not %q", c.OnMismatch)
 	}
 	if c.MaxBody < 1<<10 {
 		p.Errorf(path+".max_body", "max_body must be at least 1KiB")

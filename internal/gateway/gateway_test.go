@@ -34,7 +34,7 @@ paths:
         content:
           application/json:
             schema: {type: object}
-      responses: {"201": {description: ok}}
+      responses: {"200": {description: ok}, "201": {description: ok}}
   /users/{user_id}:
     parameters:
       - {name: user_id, in: path, required: true, schema: {type: string}}

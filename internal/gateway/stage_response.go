@@ -37,6 +37,9 @@ func (b *builder) buildResponseFilter(ctx context.Context) (gatehouse.Middleware
 	if rc.Oversize == "pass" {
 		opts.Oversize = respfilter.OversizePass
 	}
+	if rc.OnMismatch == "pass" {
+		opts.OnMismatch = respfilter.MismatchPass
+	}
 	for id, o := range rc.Operations {
 		oo := respfilter.OperationOptions{Unmask: o.Unmask}
 		if o.Mode != "" {
@@ -61,7 +64,7 @@ func (b *builder) buildResponseFilter(ctx context.Context) (gatehouse.Middleware
 	if b.metrics != nil {
 		actions, err := reuse(b.metrics, prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gatehouse_response_filter_actions_total",
-			Help: "Response filter actions (stripped, masked, invalid, unparseable, oversize_pass, oversize_block, encoded), by operation.",
+			Help: "Response filter actions (stripped, masked, invalid, unparseable, oversize_pass, oversize_block, encoded, undeclared_status, undeclared_content_type, charset, shape_mismatch), by operation.",
 		}, []string{"operation", "action"}))
 		if err != nil {
 			return nil, err
