@@ -26,6 +26,7 @@ func Dynamic() []scan.Check {
 		dynamic.Exposure{},
 		dynamic.Undeclared{},
 		dynamic.MassAssignment{},
+		dynamic.WeakPassword{},
 		dynamic.LoginRateLimit{},
 		dynamic.ReadRateLimit{},
 		dynamic.UserEnumeration{},

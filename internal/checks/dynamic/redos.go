@@ -26,7 +26,14 @@ import (
 // valid request's reaches Unit, and from the previous length to that one
 // the time grew by more than (length ratio)^1.5 (linear growth, such as
 // hashing or logging the input, is not reported; quadratic and
-// exponential growth are), confirmed by sending the slow input again.
+// exponential growth are), confirmed by sending the slow input again. A
+// matcher that gives up or is capped before an answer costs Unit is caught
+// by its exponential shape instead (redosExponential).
+//
+// Inputs: query parameters of GETs and string properties of POST bodies
+// (stringPoints), and string properties of PUT and PATCH bodies on the
+// identity's own record only: a path whose every parameter is one of the
+// probing identity's own values (its username, e-mail, user ID).
 //
 // Hard caps: the longest input is MaxLen characters; the growth stops at
 // the first answer Unit slower than the valid one (so an exponential
@@ -96,7 +103,7 @@ var redosLengths = []int{8, 11, 14, 17, 20, 23, 26, 29, 32, 48, 64, 128, 256, 10
 
 func redosPoints(t *scan.Target) []strPoint {
 	var out []strPoint
-	for _, sp := range stringPoints(t, false) {
+	for _, sp := range append(stringPoints(t, false), ownWritePoints(t)...) {
 		var s *base.Schema
 		if sp.in == "query" {
 			for _, prm := range sp.op.Params {
@@ -116,6 +123,44 @@ func redosPoints(t *scan.Target) []strPoint {
 	return out
 }
 
+// ownWritePoints lists the top-level string properties of PUT and PATCH
+// JSON bodies on paths with parameters. They are probed only where the
+// prepared path names the probing identity itself (selfPath): the scan
+// rewrites its own record, never another's or a shared object.
+func ownWritePoints(t *scan.Target) []strPoint {
+	var out []strPoint
+	for _, op := range ops(t, func(op *openapi.Operation) bool {
+		return (op.Method == http.MethodPut || op.Method == http.MethodPatch) && strings.Contains(op.Template, "{") &&
+			!scan.IsLogin(op) && !scan.IsLogout(op) && t.Client.Allowed(op.Method)
+	}) {
+		bs := bodySchema(op)
+		if bs == nil || bs.Properties == nil {
+			continue
+		}
+		for name, ps := range bs.Properties.FromOldest() {
+			if freeString(scan.SchemaOf(ps), false) {
+				out = append(out, strPoint{op, "body", name})
+			}
+		}
+	}
+	return out
+}
+
+// selfPath reports whether every path parameter of p is one of id's own
+// values (its username, e-mail, user ID): the request addresses id's own
+// record.
+func selfPath(p *scan.Prepared, id *scan.Identity) bool {
+	if id == nil || len(p.Path) == 0 {
+		return false
+	}
+	for _, v := range p.Path {
+		if !id.IsSelf(v) {
+			return false
+		}
+	}
+	return true
+}
+
 // Run implements scan.Check.
 func (c ReDoS) Run(ctx context.Context, t *scan.Target, report func(scan.Finding)) error {
 	unit, maxLen, maxTotal := c.Unit, c.MaxLen, c.MaxTotal
@@ -132,6 +177,9 @@ func (c ReDoS) Run(ctx context.Context, t *scan.Target, report func(scan.Finding
 	for _, sp := range redosPoints(t) {
 		op := sp.op
 		id := actor(t, op)
+		if (op.Method == http.MethodPut || op.Method == http.MethodPatch) && !selfPath(t.Prepare(op, id), id) {
+			continue // another's or a shared object: not rewritten
+		}
 		send := func(v *string) (*scan.Exchange, error) {
 			p := t.Prepare(op, id)
 			if v != nil {
@@ -228,7 +276,10 @@ func redosFamily(op *openapi.Operation, sp strPoint, fam func(int) string,
 			break // significant: no longer inputs
 		}
 	}
-	if len(pts) < 2 || pts[len(pts)-1].extra < unit {
+	if len(pts) >= 2 && pts[len(pts)-1].extra < unit {
+		return redosExponential(op, sp, pts, measure, base, floor, unit)
+	}
+	if len(pts) < 2 {
 		return nil, nil
 	}
 	b, a := pts[len(pts)-1], pts[len(pts)-2]
@@ -253,4 +304,53 @@ func redosFamily(op *openapi.Operation, sp strPoint, fam func(int) string,
 			op.Method, op.Template, sp.in, sp.name, base.Round(time.Microsecond), strings.Join(series, ", "), a.n, b.n, growth, float64(b.n)/float64(a.n), again.extra.Round(time.Millisecond)),
 	}.At(op).With(b.ex, fmt.Sprintf("input of %d characters", b.n)).With(a.ex, fmt.Sprintf("input of %d characters", a.n))
 	return &f, nil
+}
+
+// expRatio is the growth per 3 extra characters that counts as
+// exponential: linear growth from 17 to 20 characters is 1.2×, cubic 1.6×.
+const expRatio = 2.5
+
+// redosExponential catches a matcher that grows exponentially but gives up
+// (or is capped) before an input costs Unit: among the fine steps of 3
+// characters, two successive ones each grew the extra time by expRatio or
+// more and the third answer's extra time is at least Unit/50 and above the
+// baseline's spread; the three lengths are then measured again and must
+// show the same growth.
+func redosExponential(op *openapi.Operation, sp strPoint, pts []*redosPoint, measure func(int) (*redosPoint, error),
+	base, floor, unit time.Duration) (*scan.Finding, error) {
+	tiny := max(unit/1000, 100*time.Microsecond)
+	grew := func(a, b, c *redosPoint) bool {
+		return c.n-b.n == 3 && b.n-a.n == 3 && c.extra >= max(unit/50, floor-unit/10) &&
+			float64(b.extra) >= expRatio*float64(max(a.extra, tiny)) && float64(c.extra) >= expRatio*float64(max(b.extra, tiny))
+	}
+	for i := 2; i < len(pts); i++ {
+		a, b, c := pts[i-2], pts[i-1], pts[i]
+		if !grew(a, b, c) {
+			continue
+		}
+		var again [3]*redosPoint
+		for j, n := range []int{a.n, b.n, c.n} {
+			p, err := measure(n)
+			if err != nil || p == nil {
+				return nil, err
+			}
+			again[j] = p
+		}
+		if !grew(again[0], again[1], again[2]) {
+			continue
+		}
+		var series []string
+		for _, p := range pts[:i+1] {
+			series = append(series, fmt.Sprintf("%d→%s", p.n, max(p.extra, 0).Round(10*time.Microsecond)))
+		}
+		f := scan.Finding{Param: sp.name,
+			Detail: fmt.Sprintf("%s %s: %s %s with crafted inputs of growing length answered slower and slower, exponentially in the length (input length → extra time over the valid request's %s: %s; each 3 more characters multiplied the time by %.1f× then %.1f×, linear growth would be about 1.2×); measured again: %d→%s, %d→%s, %d→%s. The matcher gives up or is capped before an answer costs %s, but each extra character multiplies the CPU time until then.",
+				op.Method, op.Template, sp.in, sp.name, base.Round(time.Microsecond), strings.Join(series, ", "),
+				float64(b.extra)/float64(max(a.extra, tiny)), float64(c.extra)/float64(max(b.extra, tiny)),
+				again[0].n, max(again[0].extra, 0).Round(10*time.Microsecond), again[1].n, max(again[1].extra, 0).Round(10*time.Microsecond),
+				again[2].n, max(again[2].extra, 0).Round(10*time.Microsecond), unit),
+		}.At(op).With(again[2].ex, fmt.Sprintf("input of %d characters", c.n)).With(again[0].ex, fmt.Sprintf("input of %d characters", a.n))
+		return &f, nil
+	}
+	return nil, nil
 }
