@@ -47,6 +47,14 @@ func serveFault(c net.Conn, stop chan struct{}) {
 	_, _ = io.Copy(io.Discard, req.Body)
 	mode := strings.TrimPrefix(req.URL.Path, "/users/")
 	switch mode {
+	case "big": // 16 MiB, for slow readers
+		_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: 16777216\r\n\r\n")
+		buf := make([]byte, 64<<10)
+		for range 256 {
+			if _, err := c.Write(buf); err != nil {
+				return
+			}
+		}
 	case "ok":
 		_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 11\r\nConnection: close\r\n\r\n{\"ok\":true}")
 	case "slow": // no response headers within upstream_response_header
@@ -82,12 +90,18 @@ func serveFault(c net.Conn, stop chan struct{}) {
 
 // startAt runs a gateway over a real listener in front of upstreamURL.
 // timeouts are the lines under timeouts: (shutdown is always 5s).
-func startAt(t *testing.T, upstreamURL, timeouts, extra string) (base string, logs *syncBuf) {
+func startAt(t *testing.T, upstreamURL, timeouts, extra string, wrap ...func(net.Listener) net.Listener) (base string, logs *syncBuf) {
 	t.Helper()
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "spec.yaml"), testSpec)
 	cfgPath := filepath.Join(dir, "gatehouse.yaml")
+	// extra lines starting with "  max_" go under limits:
+	var limits string
+	if strings.HasPrefix(extra, "  max_") {
+		limits, extra = extra, ""
+	}
 	cfg := strings.Replace(configYAML(upstreamURL, extra), "  shutdown: 5s\n", "  shutdown: 5s\n"+timeouts, 1)
+	cfg = strings.Replace(cfg, "  max_body: 1KiB\n", "  max_body: 1KiB\n"+limits, 1)
 	writeFile(t, cfgPath, cfg)
 	pub, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -96,6 +110,10 @@ func startAt(t *testing.T, upstreamURL, timeouts, extra string) (base string, lo
 	adm, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
+	}
+	addr := pub.Addr().String()
+	for _, w := range wrap {
+		pub = w(pub)
 	}
 	logs = &syncBuf{}
 	srv, err := NewServer(context.Background(), ServerOptions{ConfigPath: cfgPath,
@@ -112,7 +130,7 @@ func startAt(t *testing.T, upstreamURL, timeouts, extra string) (base string, lo
 			t.Errorf("Run: %v", err)
 		}
 	})
-	return "http://" + pub.Addr().String(), logs
+	return "http://" + addr, logs
 }
 
 // get does one GET with a client-side bound, so a hang fails the test
