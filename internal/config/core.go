@@ -186,6 +186,10 @@ type Limits struct {
 	MaxHeaderBytes ByteSize `yaml:"max_header_bytes"`
 	// MaxBody bounds the request body; larger bodies get 413.
 	MaxBody ByteSize `yaml:"max_body"`
+	// MaxConns caps the open connections of the public listener (0: no
+	// cap). Over it, new connections wait in the kernel's accept queue
+	// until one closes; the listener timeouts bound how long one is held.
+	MaxConns int `yaml:"max_conns"`
 }
 
 func (l *Limits) setDefaults() {
@@ -199,6 +203,9 @@ func (l *Limits) validate(p *Problems, path string) {
 	}
 	if l.MaxBody <= 0 {
 		p.Errorf(path+".max_body", "max_body must be positive")
+	}
+	if l.MaxConns < 0 {
+		p.Errorf(path+".max_conns", "max_conns must be 0 (no cap) or positive")
 	}
 }
 

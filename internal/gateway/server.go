@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/net/netutil"
 
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/problem"
@@ -218,7 +219,7 @@ func restartNeeded(a, b *config.Config) bool {
 	ta, tb := a.Timeouts, b.Timeouts
 	return a.Listen != b.Listen || a.Admin != b.Admin || a.TLS.Enabled() != b.TLS.Enabled() ||
 		ta.ReadHeader != tb.ReadHeader || ta.Read != tb.Read || ta.Write != tb.Write || ta.Idle != tb.Idle ||
-		a.Limits.MaxHeaderBytes != b.Limits.MaxHeaderBytes
+		a.Limits.MaxHeaderBytes != b.Limits.MaxHeaderBytes || a.Limits.MaxConns != b.Limits.MaxConns
 }
 
 // tlsCipherSuites are the TLS 1.2 suites offered: ECDHE key exchange with
@@ -277,6 +278,9 @@ func (s *Server) Run(ctx context.Context) error {
 		if ln, err = net.Listen("tcp", cfg.Listen); err != nil {
 			return fmt.Errorf("listen %s: %w", cfg.Listen, err)
 		}
+	}
+	if cfg.Limits.MaxConns > 0 {
+		ln = netutil.LimitListener(ln, cfg.Limits.MaxConns)
 	}
 	if cfg.TLS.Enabled() {
 		public.TLSConfig = s.TLSConfig()
