@@ -83,6 +83,10 @@ func TestEval(t *testing.T) {
 		{"request.time == timestamp('2026-11-27T10:00:00Z')", alice, true, false},
 		{"principal.claims.missing == 1", alice, false, true},
 		{"principal.claims.uid == 1", nil, false, true}, // no such key: error, denied
+		// optional syntax: an absent claim falls back instead of erroring
+		{"principal.claims.?tenant.orValue('none') == 'none'", alice, true, false},
+		{"principal.claims.?org.id.orValue('') == 'o1'", alice, true, false},
+		{"principal.claims.?tenant.orValue('t1') == 'none'", nil, false, false},
 	} {
 		t.Run(tc.expr, func(t *testing.T) {
 			prg, err := c.Compile(tc.expr, params)
