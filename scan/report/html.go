@@ -27,18 +27,7 @@ var htmlTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>gatehouse scan report: {{.R.Target}}</title>
 <style>
-body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:0;color:#1b1f24;background:#f6f8fa}
-header{background:#1b1f24;color:#fff;padding:16px 24px}header h1{margin:0;font-size:20px}
-main{padding:16px 24px;max-width:1200px}
-table{border-collapse:collapse;background:#fff;margin:8px 0 16px}td,th{border:1px solid #d0d7de;padding:4px 10px;text-align:left}
-th{background:#eaeef2}
-.finding{background:#fff;border:1px solid #d0d7de;border-left-width:6px;border-radius:6px;padding:10px 14px;margin:12px 0}
-.critical{border-left-color:#8b0000}.high{border-left-color:#cf222e}.medium{border-left-color:#bf8700}.low{border-left-color:#0969da}.info{border-left-color:#6e7781}
-.badge{display:inline-block;font-weight:600;font-size:12px;padding:1px 8px;border-radius:10px;color:#fff;background:#6e7781}
-.badge.critical{background:#8b0000}.badge.high{background:#cf222e}.badge.medium{background:#bf8700}.badge.low{background:#0969da}
-pre{background:#f6f8fa;border:1px solid #d0d7de;padding:8px;overflow:auto;white-space:pre-wrap;word-break:break-all;font-size:12px}
-.meta{color:#57606a;font-size:13px}
-#coverage li.cov-skipped,#coverage li.cov-not_run,#coverage li.cov-untested{color:#9a6700;font-weight:600}
+` + cssPage + `` + cssFindings + `#coverage li.cov-skipped,#coverage li.cov-not_run,#coverage li.cov-untested{color:#9a6700;font-weight:600}
 </style>
 </head>
 <body>
@@ -104,3 +93,20 @@ func (HTML) Report(w io.Writer, r *scan.Result) error {
 	}
 	return htmlTmpl.Execute(w, data)
 }
+
+// cssPage and cssFindings are the style rules the scan and audit HTML reports
+// share (page frame and tables; finding cards, badges and evidence).
+const cssPage = `body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:0;color:#1b1f24;background:#f6f8fa}
+header{background:#1b1f24;color:#fff;padding:16px 24px}header h1{margin:0;font-size:20px}
+main{padding:16px 24px;max-width:1200px}
+table{border-collapse:collapse;background:#fff;margin:8px 0 16px}td,th{border:1px solid #d0d7de;padding:4px 10px;text-align:left}
+th{background:#eaeef2}
+`
+
+const cssFindings = `.finding{background:#fff;border:1px solid #d0d7de;border-left-width:6px;border-radius:6px;padding:10px 14px;margin:12px 0}
+.critical{border-left-color:#8b0000}.high{border-left-color:#cf222e}.medium{border-left-color:#bf8700}.low{border-left-color:#0969da}.info{border-left-color:#6e7781}
+.badge{display:inline-block;font-weight:600;font-size:12px;padding:1px 8px;border-radius:10px;color:#fff;background:#6e7781}
+.badge.critical{background:#8b0000}.badge.high{background:#cf222e}.badge.medium{background:#bf8700}.badge.low{background:#0969da}
+pre{background:#f6f8fa;border:1px solid #d0d7de;padding:8px;overflow:auto;white-space:pre-wrap;word-break:break-all;font-size:12px}
+.meta{color:#57606a;font-size:13px}
+`
