@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	yaml "github.com/pb33f/go-yaml"
 )
 
 // Errors returned by Spec.Match. All are expected outcomes, checked with errors.Is.
@@ -83,9 +85,12 @@ const (
 	segMixed                  // "{name}.{ext}", "v{version}", "{id}:cancel"
 )
 
-// part of a mixed segment: a literal (name == "") or a parameter.
+// part of a mixed segment: a literal (name == "") or a parameter. A
+// parameter next to another parameter ("{id}{ext}") must be a string enum:
+// enum holds its values, longest first, and the segment is split by them.
 type part struct {
 	lit, name string
+	enum      []string
 }
 
 type tmplSeg struct {
@@ -104,6 +109,10 @@ type route struct {
 	nparams  int
 	ops      [9]*Operation // indexed like httpMethods
 	allow    []string
+	// byMethod[i], when set, is the route whose parameter names ops[i]
+	// uses: a template that equals this one up to parameter names and has
+	// other methods (common in converted Swagger 2.0) is merged here.
+	byMethod [9]*route
 }
 
 type node struct {
@@ -126,6 +135,10 @@ type paramEdge struct {
 // routing with a warning in Spec.Warnings.
 func newRouter(s *Spec) (*Router, error) {
 	r := &Router{root: &node{}}
+	byTemplate := map[string][]*Operation{}
+	for _, o := range s.Operations {
+		byTemplate[o.Template] = append(byTemplate[o.Template], o)
+	}
 	routes := map[string]*route{}
 	var order []*route
 	var errs []error
@@ -138,8 +151,10 @@ func newRouter(s *Spec) (*Router, error) {
 				routes[o.Template] = nil
 				continue
 			}
-			var err error
-			rt, err = compileTemplate(o.Template)
+			enums, err := pathEnums(byTemplate[o.Template])
+			if err == nil {
+				rt, err = compileTemplate(o.Template, enums)
+			}
 			if err != nil {
 				errs = append(errs, fmt.Errorf("%s: %w", s.where("/paths/"+escapePointer(o.Template)), err))
 				routes[o.Template] = nil
@@ -163,8 +178,13 @@ func newRouter(s *Spec) (*Router, error) {
 				rt.allow = append(rt.allow, m)
 			}
 		}
-		if err := r.insert(rt); err != nil {
+		merged, err := r.insert(rt)
+		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", s.where("/paths/"+escapePointer(rt.template)), err))
+		} else if merged != nil {
+			s.Warnings = append(s.Warnings, fmt.Sprintf("%s: path template %q is the same as %q up to parameter names; their methods differ, so requests are routed by method (%s vs %s)",
+				s.where("/paths/"+escapePointer(rt.template)), rt.template, merged.template,
+				strings.Join(rt.allow, ", "), strings.Join(methodsOf(merged, rt), ", ")))
 		}
 		r.maxSegs = max(r.maxSegs, len(rt.segs))
 	}
@@ -174,7 +194,47 @@ func newRouter(s *Spec) (*Router, error) {
 	return r, nil
 }
 
-func compileTemplate(t string) (*route, error) {
+// pathEnums returns, for each path parameter of the operations (all on one
+// template) declared as a string enum, its values sorted longest first.
+// Operations that declare different enums for one name are an error: the
+// router has one split per template.
+func pathEnums(ops []*Operation) (map[string][]string, error) {
+	var enums map[string][]string
+	for _, o := range ops {
+		for _, p := range o.Params {
+			if p == nil || p.In != "path" || p.Schema == nil {
+				continue
+			}
+			sc := p.Schema.Schema()
+			if sc == nil || len(sc.Enum) == 0 {
+				continue
+			}
+			var vals []string
+			for _, n := range sc.Enum {
+				if n == nil || n.Kind != yaml.ScalarNode || n.Value == "" || (n.Tag != "" && n.Tag != "!!str") {
+					vals = nil // not an enum of non-empty strings
+					break
+				}
+				vals = append(vals, n.Value)
+			}
+			if vals == nil {
+				continue
+			}
+			slices.SortStableFunc(vals, func(a, b string) int { return len(b) - len(a) })
+			vals = slices.Compact(vals)
+			if prev, ok := enums[p.Name]; ok && !slices.Equal(prev, vals) {
+				return nil, fmt.Errorf("operations of path template %q declare different enums for path parameter {%s}", o.Template, p.Name)
+			}
+			if enums == nil {
+				enums = map[string][]string{}
+			}
+			enums[p.Name] = vals
+		}
+	}
+	return enums, nil
+}
+
+func compileTemplate(t string, enums map[string][]string) (*route, error) {
 	if t == "" || t[0] != '/' {
 		return nil, fmt.Errorf("path template %q does not start with '/'", t)
 	}
@@ -188,7 +248,7 @@ func compileTemplate(t string) (*route, error) {
 		if s == "." || s == ".." {
 			return nil, fmt.Errorf("path template %q has a dot segment", t)
 		}
-		seg, err := compileSegment(s)
+		seg, err := compileSegment(s, enums)
 		if err != nil {
 			return nil, fmt.Errorf("path template %q: %w", t, err)
 		}
@@ -250,7 +310,7 @@ func templateMatchable(rt *route) bool {
 	return true
 }
 
-func compileSegment(s string) (tmplSeg, error) {
+func compileSegment(s string, enums map[string][]string) (tmplSeg, error) {
 	if !strings.ContainsAny(s, "{}") {
 		return tmplSeg{kind: segLiteral, lit: s}, nil
 	}
@@ -278,11 +338,28 @@ func compileSegment(s string) (tmplSeg, error) {
 		if name == "" || strings.ContainsAny(name, "{}") {
 			return tmplSeg{}, fmt.Errorf("bad parameter name in segment %q", s)
 		}
+		p := part{name: name}
 		if len(parts) > 0 && parts[len(parts)-1].name != "" {
-			return tmplSeg{}, fmt.Errorf("adjacent parameters in segment %q can never be split unambiguously", s)
+			// Adjacent parameters split only where one of them is a
+			// string enum: its values are matched literally, longest first.
+			prev := &parts[len(parts)-1]
+			if prev.enum == nil && enums[prev.name] == nil && enums[name] == nil {
+				return tmplSeg{}, fmt.Errorf("adjacent parameters in segment %q can never be split unambiguously (unless one of them is a string enum)", s)
+			}
+			if prev.enum == nil && enums[prev.name] != nil {
+				prev.enum = enums[prev.name]
+				writeEnumShape(&shape, prev.enum, true)
+			}
+			if prev.enum == nil {
+				p.enum = enums[name]
+			}
 		}
-		parts = append(parts, part{name: name})
-		shape.WriteString("{}")
+		parts = append(parts, p)
+		if p.enum != nil {
+			writeEnumShape(&shape, p.enum, false)
+		} else {
+			shape.WriteString("{}")
+		}
 		rest = rest[open+cl+1:]
 	}
 	if len(parts) == 1 {
@@ -291,7 +368,22 @@ func compileSegment(s string) (tmplSeg, error) {
 	return tmplSeg{kind: segMixed, parts: parts, shape: shape.String()}, nil
 }
 
-func (r *Router) insert(rt *route) error {
+// writeEnumShape writes an enum parameter's trie key: "{=v1\x00v2}", so
+// templates split by different enums are different edges. replace rewrites
+// the "{}" just written for the same parameter.
+func writeEnumShape(b *strings.Builder, enum []string, replace bool) {
+	if replace {
+		cur := b.String()
+		b.Reset()
+		b.WriteString(strings.TrimSuffix(cur, "{}"))
+	}
+	b.WriteString("{=" + strings.Join(enum, "\x00") + "}")
+}
+
+// insert adds rt to the trie. A template equal to another up to parameter
+// names is merged into it when their methods are disjoint (merged is the
+// route it joined) and is an error when they share a method.
+func (r *Router) insert(rt *route) (merged *route, err error) {
 	n := r.root
 	for _, seg := range rt.segs {
 		if seg.kind == segLiteral {
@@ -319,11 +411,38 @@ func (r *Router) insert(rt *route) error {
 		}
 		n = next
 	}
-	if n.route != nil {
-		return fmt.Errorf("path template %q is the same as %q up to parameter names", rt.template, n.route.template)
+	if old := n.route; old != nil {
+		for i := range rt.ops {
+			if rt.ops[i] != nil && old.ops[i] != nil {
+				return nil, fmt.Errorf("path template %q is the same as %q up to parameter names and both have %s", rt.template, old.template, httpMethods[i])
+			}
+		}
+		for i := range rt.ops {
+			if rt.ops[i] != nil {
+				old.ops[i], old.byMethod[i] = rt.ops[i], rt
+			}
+		}
+		old.allow = old.allow[:0]
+		for i, m := range httpMethods {
+			if old.ops[i] != nil {
+				old.allow = append(old.allow, m)
+			}
+		}
+		return old, nil
 	}
 	n.route = rt
-	return nil
+	return nil, nil
+}
+
+// methodsOf lists the methods of into that did not come from rt.
+func methodsOf(into, rt *route) []string {
+	var ms []string
+	for i, m := range httpMethods {
+		if into.ops[i] != nil && into.byMethod[i] != rt {
+			ms = append(ms, m)
+		}
+	}
+	return ms
 }
 
 // matchMixed reports how many ways (0, 1, or 2 meaning "more than one") the
@@ -343,6 +462,27 @@ func matchMixed(parts []part, s string, vals *[]string) int {
 		}
 		return matchMixed(parts[1:], s[len(p.lit):], vals)
 	}
+	if p.enum != nil {
+		// an enum parameter: its values are literals, the longest that
+		// lets the rest match wins (".tar.gz" before ".gz").
+		for _, v := range p.enum {
+			if !strings.HasPrefix(s, v) {
+				continue
+			}
+			before := 0
+			if vals != nil {
+				before = len(*vals)
+				*vals = append(*vals, v)
+			}
+			if w := matchMixed(parts[1:], s[len(v):], vals); w > 0 {
+				return w
+			}
+			if vals != nil {
+				*vals = (*vals)[:before]
+			}
+		}
+		return 0
+	}
 	if len(parts) == 1 {
 		if s == "" {
 			return 0
@@ -352,9 +492,25 @@ func matchMixed(parts []part, s string, vals *[]string) int {
 		}
 		return 1
 	}
-	// a parameter is always followed by a literal (adjacent params are
-	// refused at load): try every occurrence of that literal.
-	next := parts[1].lit
+	// a parameter is followed by a literal or by an enum parameter
+	// (other adjacent params are refused at load): try every occurrence of
+	// that literal, or of the enum's values longest first, the first value
+	// that matches deciding.
+	alts := []string{parts[1].lit}
+	if parts[1].name != "" {
+		alts = parts[1].enum
+	}
+	for _, next := range alts {
+		if w := splitAt(parts, s, next, vals); w > 0 {
+			return w
+		}
+	}
+	return 0
+}
+
+// splitAt tries every split of s where parts[0] (a free parameter) ends
+// right before an occurrence of next, which parts[1:] must then match.
+func splitAt(parts []part, s, next string, vals *[]string) int {
 	ways := 0
 	for i := 1; i+len(next) <= len(s); i++ {
 		if s[i:i+len(next)] != next {
@@ -443,6 +599,9 @@ func (r *Router) match(method, rawPath string) (*Match, error) {
 		return nil, &MethodNotAllowedError{Method: method, Allow: slices.Clone(rt.allow)}
 	}
 	m := &Match{Operation: rt.ops[i]}
+	if src := rt.byMethod[i]; src != nil {
+		rt = src // the parameter names of the template this method came from
+	}
 	if rt.nparams > 0 {
 		m.Params = make(map[string]string, rt.nparams)
 		var vals []string

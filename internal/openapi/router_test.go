@@ -292,7 +292,7 @@ func TestRouterLoadErrors(t *testing.T) {
 	tests := []struct {
 		name, paths, want string
 	}{
-		{"same template up to names", "/u/{id}: {get: {responses: {'200': {description: ok}}}}\n  /u/{name}: {put: {responses: {'200': {description: ok}}}}", "same as"},
+		{"same template up to names", "/u/{id}: {get: {responses: {'200': {description: ok}}}}\n  /u/{name}: {get: {responses: {'200': {description: ok}}}}", "same as"},
 		{"adjacent params", "/f/{a}{b}: {get: {responses: {'200': {description: ok}}}}", "adjacent parameters"},
 		{"repeated param", "/a/{id}/b/{id}: {get: {responses: {'200': {description: ok}}}}", "repeats parameter"},
 		{"empty segment", "/a//b: {get: {responses: {'200': {description: ok}}}}", "empty segment"},
