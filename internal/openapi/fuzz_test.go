@@ -21,7 +21,28 @@ func FuzzMatch(f *testing.F) {
 	}
 	s := routes(f)
 	f.Fuzz(func(t *testing.T, mi uint8, path string) {
-		method := fuzzMethods[int(mi)%len(fuzzMethods)]
+		checkMatchInvariants(t, s, fuzzMethods[int(mi)%len(fuzzMethods)], path)
+	})
+}
+
+// FuzzMatchAdjacent runs FuzzMatch's invariants over enum-split adjacent
+// parameters ("/reports/{id}{ext}") and templates merged by method.
+func FuzzMatchAdjacent(f *testing.F) {
+	for _, p := range []string{"/reports/q3.json", "/reports/q3.tar.gz", "/reports/a.gz.tar.gz", "/reports/%2Ejson.json", "/archives/zip-zip-", "/archives/tar-a.json"} {
+		f.Add(uint8(0), p)
+	}
+	s, err := Load("testdata/regress/adjacent-enum.yaml")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, mi uint8, path string) {
+		checkMatchInvariants(t, s, fuzzMethods[int(mi)%len(fuzzMethods)], path)
+	})
+}
+
+// checkMatchInvariants asserts the matcher's invariants for one request (FuzzMatch).
+func checkMatchInvariants(t *testing.T, s *Spec, method, path string) {
+	{
 		m, err := s.Match(method, path)
 		if err != nil {
 			if m != nil {
@@ -65,7 +86,7 @@ func FuzzMatch(f *testing.F) {
 		if again.Operation != m.Operation || !maps.Equal(again.Params, m.Params) || again.RawPath != raw || again.Path != m.Path {
 			t.Fatalf("re-Match(%q) = %s %v, first %s %v", raw, again.Operation.ID, again.Params, m.Operation.ID, m.Params)
 		}
-	})
+	}
 }
 
 func slicesConcat(a, b []matchCase) []matchCase {
