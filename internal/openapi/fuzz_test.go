@@ -113,6 +113,8 @@ func FuzzLoadBytes(f *testing.F) {
 		"openapi: 3.1.0\ninfo: {title: t, version: '1'}\ncomponents: {schemas: {A: {allOf: [{$ref: '#/components/schemas/A/allOf/0'}]}}}\n",
 		"openapi: 3.1.0\ninfo: {title: t, version: '1'}\ncomponents: {schemas: {A: {$ref: '#/components/schemas/A/properties/x'}}}\n",
 		"swagger: '2.0'\ninfo: {title: t, version: '1'}\npaths: {}\ndefinitions: {A: {$ref: '#/definitions/A'}}\n",
+		"swagger: '2.0'\ninfo: {title: t, version: '1'}\npaths: {}\nx-p: {a: {$ref: '#/definitions/A'}, b: {$ref: '#/parameters/P'}, c: {$ref: x}}\nparameters: {P: {name: b, in: body, schema: {}}}\ndefinitions: {A: {type: object, additionalProperties: {properties: {b: {$ref: '#/definitions/A/properties'}}}}}\n",
+		"swagger: '2.0'\ninfo: {title: t, version: '1'}\npaths: {/a: {get: {responses: {'200': {description: ok, schema: {items: [{}, {$ref: '#/definitions/~1%7E'}]}}}}}}\n",
 		"openapi: 3.1.0\ninfo: {title: t, version: '1'}\nx: " + strings.Repeat("[", 1100) + strings.Repeat("]", 1100) + "\n",
 		"openapi: 3.1.0\n",
 		"",

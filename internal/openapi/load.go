@@ -94,7 +94,12 @@ func load(data []byte, name, absPath string) (s *Spec, err error) {
 	info := doc.GetSpecInfo()
 	s = &Spec{Path: name, Version: info.Version, file: absPath, root: info.RootNode}
 	if info.SpecFormat == datamodel.OAS2 {
-		converted, err := convertV2(data)
+		prepared, warns, err := prepareV2(data, name)
+		if err != nil {
+			return nil, fmt.Errorf("%w: swagger 2.0: %w", ErrInvalidSpec, err)
+		}
+		s.Warnings = append(s.Warnings, warns...)
+		converted, err := convertV2(prepared)
 		if err != nil {
 			return nil, fmt.Errorf("%w: convert swagger 2.0: %w", ErrInvalidSpec, err)
 		}

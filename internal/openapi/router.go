@@ -6,7 +6,7 @@ import (
 	"slices"
 	"strings"
 
-	yaml "github.com/pb33f/go-yaml"
+	"github.com/pb33f/go-yaml"
 )
 
 // Errors returned by Spec.Match. All are expected outcomes, checked with errors.Is.
