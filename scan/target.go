@@ -528,11 +528,23 @@ func (s *Store) object(identity string, keys []string, x map[string]any, owned b
 		if !identifierLike(lk, sv) {
 			continue
 		}
-		for _, key := range keys {
-			s.Add(identity, key+"."+lk, sv, owned)
+		for _, f := range fieldForms(lk) {
+			for _, key := range keys {
+				s.Add(identity, key+"."+f, sv, owned)
+			}
+			s.Add(identity, "field:"+f, sv, owned)
 		}
-		s.Add(identity, "field:"+lk, sv, owned)
 	}
+}
+
+// fieldForms returns a lower-cased field name and, when it differs, its
+// form without '_' and '-': "bookTitle" (Node) and "book_title" (Python)
+// name the same thing, so both meet under "booktitle".
+func fieldForms(lk string) []string {
+	if n := strings.NewReplacer("_", "", "-", "").Replace(lk); n != lk && n != "" {
+		return []string{lk, n}
+	}
+	return []string{lk}
 }
 
 // ownerFields name the identity an object belongs to; an object whose
@@ -860,6 +872,14 @@ func paramKeys(tmpl, name string) []string {
 	}
 	add("field:" + l)
 	add("field:" + field)
+	// the joined form matches camelCase and kebab-case fields too:
+	// {book_title} finds bookTitle, book-title and book_title.
+	if forms := fieldForms(l); len(forms) > 1 {
+		if res != "" {
+			add(res + "." + forms[1])
+		}
+		add("field:" + forms[1])
+	}
 	return out
 }
 

@@ -178,15 +178,26 @@ func bolaFix(op *openapi.Operation, param string) string {
 	return fmt.Sprintf("authz: { rules: { %s: { owner: { param: %s, claim: sub } } } }", yamlQuote(op.ID), yamlQuote(param))
 }
 
-// readOp returns the GET operation on the same path template as op (the
-// read-back of a write), nil if the spec has none.
+// readOp returns the read-back of a write: the GET operation on the same
+// path template as op, else on its nearest parent object (PUT
+// /users/{username}/email is read back through GET /users/{username}); nil
+// if the spec has neither. A parent qualifies when its template is a prefix
+// of op's ending in a path parameter, so it addresses the same object.
 func readOp(t *scan.Target, op *openapi.Operation) *openapi.Operation {
+	var parent *openapi.Operation
 	for _, o := range t.Spec.Operations {
-		if o.Method == http.MethodGet && o.Template == op.Template {
+		if o.Method != http.MethodGet {
+			continue
+		}
+		if o.Template == op.Template {
 			return o
 		}
+		if strings.HasPrefix(op.Template, o.Template+"/") && strings.HasSuffix(o.Template, "}") &&
+			(parent == nil || len(o.Template) > len(parent.Template)) {
+			parent = o
+		}
 	}
-	return nil
+	return parent
 }
 
 var bolaMarkerN atomic.Int64
@@ -214,10 +225,15 @@ func markerField(body, view map[string]any, a *scan.Identity, objA string) (stri
 			continue
 		}
 		cur, _ := view[k].(string)
-		if cur != "" && (a.IsSelf(cur) || cur == objA || isLoginValue(a, cur)) {
+		mail := strings.Contains(strings.ToLower(k), "mail")
+		// A field holding one of the owner's own values names the owner:
+		// changing it could move the object. An e-mail that is not a
+		// login field is the exception (changing another's e-mail is the
+		// account-takeover step); it is written back afterwards.
+		if cur != "" && ((a.IsSelf(cur) && !mail) || cur == objA || isLoginValue(a, cur)) {
 			continue
 		}
-		if strings.Contains(strings.ToLower(k), "mail") {
+		if mail {
 			return k, fmt.Sprintf("ghscan-bola-%d@example.com", n)
 		}
 		if markerRank(k) > 2 {
@@ -321,11 +337,17 @@ func bolaWrite(ctx context.Context, t *scan.Target, op *openapi.Operation, p *sc
 	if proof == nil {
 		return nil, nil // nothing of a's changed (the caller's own record, or nothing at all)
 	}
-	if orig, ok := before[field]; ok { // restore, as the owner
+	if orig, ok := before[field]; ok { // restore, as the owner, else as b (who just could write it)
 		rb := p.Clone()
 		rb.BodyMap()[field] = orig
-		if _, err := t.Send(ctx, rb, a); scan.Stop(ctx, err) {
+		ex, err := t.Send(ctx, rb, a)
+		if scan.Stop(ctx, err) {
 			return nil, err
+		}
+		if ex == nil || !ex.OK() {
+			if _, err := t.Send(ctx, rb.Clone(), b); scan.Stop(ctx, err) {
+				return nil, err
+			}
 		}
 	}
 	f := scan.Finding{Param: param,

@@ -123,6 +123,16 @@ func massAssign(ctx context.Context, t *scan.Target, op *openapi.Operation, repo
 	if len(inject) == 0 {
 		return nil
 	}
+	// A registration names a new account each time (the example's account,
+	// or the last scan's, exists already and would refuse both).
+	var ruser, rpass string
+	if op.Method == http.MethodPost {
+		if login, luser, lpass := scanLogin(t); login != nil {
+			if ruser, rpass = registrationFields(base.BodyMap(), luser, lpass); ruser != "" {
+				freshAccount(base.BodyMap(), ruser, rpass, false)
+			}
+		}
+	}
 	exBase, err := t.Send(ctx, base, who)
 	if err != nil {
 		return stopErr(ctx, err)
@@ -132,6 +142,9 @@ func massAssign(ctx context.Context, t *scan.Target, op *openapi.Operation, repo
 	}
 	inj := t.Prepare(op, who)
 	body := inj.BodyMap()
+	if ruser != "" {
+		freshAccount(body, ruser, rpass, false)
+	}
 	for k, v := range inject {
 		body[k] = v
 	}
@@ -292,39 +305,14 @@ func whoName(id *scan.Identity) string {
 // evidence and where it showed; nothing when op is not a registration
 // (no user-like and password-like fields) or no login works.
 func newAccountEffect(ctx context.Context, t *scan.Target, op *openapi.Operation, base, inj *scan.Prepared, inject map[string]any) ([]string, *scan.Exchange, string, error) {
-	var login *openapi.Operation
-	var lf map[string]string
-	for _, id := range t.Identities {
-		if id.CanLogin() {
-			if o := t.Operation(id.LoginOp); o != nil {
-				login, lf = o, id.LoginFields
-				break
-			}
-		}
-	}
+	login, luser, lpass := scanLogin(t)
 	if login == nil {
-		return nil, nil, "", nil
-	}
-	luser, lpass := loginFields(lf)
-	if luser == "" || lpass == "" {
 		return nil, nil, "", nil
 	}
 	logIn := func(reg *scan.Prepared) (string, error) {
 		body := reg.BodyMap()
-		fields := map[string]string{}
-		for k, v := range body {
-			if s, ok := v.(string); ok {
-				fields[k] = s
-			}
-		}
-		ruser, rpass := loginFields(fields)
-		if _, ok := fields[luser]; ok { // the same field name as the login's
-			ruser = luser
-		}
-		if _, ok := fields[lpass]; ok {
-			rpass = lpass
-		}
-		if ruser == "" || rpass == "" {
+		ruser, rpass := registrationFields(body, luser, lpass)
+		if ruser == "" {
 			return "", nil
 		}
 		p := t.Prepare(login, nil)
@@ -333,7 +321,7 @@ func newAccountEffect(ctx context.Context, t *scan.Target, op *openapi.Operation
 			b = map[string]any{}
 			p.Body = b
 		}
-		b[luser], b[lpass] = fields[ruser], fields[rpass]
+		b[luser], b[lpass] = body[ruser], body[rpass]
 		ex, err := t.Send(ctx, p, nil)
 		if err != nil {
 			return "", stopErr(ctx, err)
@@ -358,15 +346,29 @@ func newAccountEffect(ctx context.Context, t *scan.Target, op *openapi.Operation
 			return got, nil, "the new account's token carries " + plural(got), nil
 		}
 	}
+	// Each account reads its own record: "me" operations, and reads whose
+	// one path parameter is user-like (GET /users/{username}) filled with
+	// the account's own name.
+	nameOf := func(reg *scan.Prepared) string {
+		u, _ := registrationFields(reg.BodyMap(), luser, lpass)
+		v, _ := reg.BodyMap()[u].(string)
+		return v
+	}
 	for _, g := range t.Spec.Operations {
-		if !scan.IsMe(g) {
+		params := pathParamRe.FindAllStringSubmatch(g.Template, -1)
+		self := len(params) == 1 && scan.IdentityParam(params[0][1]) && g.Method == http.MethodGet
+		if !scan.IsMe(g) && !self {
 			continue
 		}
-		exI, err := t.Client.Do(ctx, t.WithToken(t.Prepare(g, nil), tokInj))
+		pi, pb := t.Prepare(g, nil), t.Prepare(g, nil)
+		if self {
+			pi.Path[params[0][1]], pb.Path[params[0][1]] = nameOf(inj), nameOf(base)
+		}
+		exI, err := t.Client.Do(ctx, t.WithToken(pi, tokInj))
 		if err != nil {
 			return nil, nil, "", stopErr(ctx, err)
 		}
-		exB, err := t.Client.Do(ctx, t.WithToken(t.Prepare(g, nil), tokBase))
+		exB, err := t.Client.Do(ctx, t.WithToken(pb, tokBase))
 		if err != nil {
 			return nil, nil, "", stopErr(ctx, err)
 		}

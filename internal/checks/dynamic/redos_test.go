@@ -56,6 +56,24 @@ func backtrack(s string, i int) bool {
 	return false
 }
 
+// backtrackCapped is backtrack with a step budget, the way engines with a
+// match timeout give up (.NET, some JS engines): the cost grows
+// exponentially with the length, then stays flat at the cap.
+func backtrackCapped(s string, i int, steps *int) bool {
+	for j := i + 1; j <= len(s) && isWordByte(s[j-1]); j++ {
+		if *steps++; *steps > 1<<22 {
+			return false
+		}
+		if j < len(s) && s[j] == '@' {
+			return true
+		}
+		if backtrackCapped(s, j, steps) {
+			return true
+		}
+	}
+	return false
+}
+
 func isWordByte(c byte) bool {
 	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_'
 }
@@ -79,6 +97,10 @@ func redosAPI(mode string, perChar time.Duration) http.Handler {
 		switch mode {
 		case "backtracking":
 			ok = backtrack(email, 0)
+		case "capped":
+			time.Sleep(time.Duration(len(email)) * perChar)
+			steps := 0
+			ok = backtrackCapped(email, 0, &steps)
 		case "linear":
 			time.Sleep(time.Duration(len(email)) * perChar)
 			ok = linearEmailRe.MatchString(email)
@@ -132,6 +154,22 @@ func TestReDoS(t *testing.T) {
 			if f.Fix == "" || len(f.Evidence) != 2 || f.Curl == "" {
 				t.Errorf("incomplete finding %+v", f)
 			}
+		}
+	})
+	t.Run("capped backtracking matcher", func(t *testing.T) {
+		// Exponential up to a cap that costs less than Unit, then linear
+		// (a per-character cost) until a long input costs Unit: the last
+		// two lengths grow less than n^1.5, the fine steps before grow
+		// exponentially. Only the exponential rule finds it.
+		c := dynamic.ReDoS{Unit: 80 * time.Millisecond}
+		var res *scan.Result
+		for i := 0; i < 3; i++ {
+			if res = scanReDoS(t, redosAPI("capped", 20*time.Microsecond), c); foundAll(res.Findings, []string{"signup|email", "lookup|phone"}) {
+				break
+			}
+		}
+		if !foundAll(res.Findings, []string{"signup|email", "lookup|phone"}) {
+			t.Fatalf("findings %+v, want signup email and lookup phone", res.Findings)
 		}
 	})
 	for _, tc := range []struct {

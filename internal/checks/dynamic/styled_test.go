@@ -57,6 +57,9 @@ type styledVuln struct {
 	OwnPII bool
 	// OthersSecret: the book list shows each owner's password hash.
 	OthersSecret bool
+	// ProfileRole: there is no "me" (404); GET /users/{username} shows
+	// role and is_admin, so a registration's effect shows only there.
+	ProfileRole bool
 	// NestedSQLi: a book update concatenates its first tag
 	// (meta.tags[0]) into SQL: an unbalanced quote answers a database
 	// error.
@@ -128,6 +131,9 @@ func (a *styled) send(w http.ResponseWriter, status int, v any) {
 
 func (a *styled) userView(u *styledUser) map[string]any {
 	v := map[string]any{"username": u.name, "email": u.email, "bio": u.bio}
+	if a.v.ProfileRole {
+		v["role"], v["is_admin"] = u.role, u.admin
+	}
 	if a.v.OwnSecret {
 		v["api_key"] = "sk_live_" + u.name + "0123456789"
 	}
@@ -167,6 +173,11 @@ func (a *styled) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	case r.Method == "POST" && r.URL.Path == "/auth/register":
 		a.mu.Lock()
+		if n := str("username"); n == "" || a.users[n] != nil {
+			a.mu.Unlock()
+			a.send(w, 400, map[string]any{"message": "username taken"})
+			return
+		}
 		if n := str("username"); n != "" && a.users[n] == nil {
 			u := &styledUser{name: n, password: str("password"), email: str("email"), role: "reader"}
 			if a.v.MassAssign { // the body is bound onto the model
@@ -189,6 +200,8 @@ func (a *styled) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	switch {
+	case r.Method == "GET" && r.URL.Path == "/me" && a.v.ProfileRole:
+		a.send(w, 404, map[string]any{"message": "not found"})
 	case r.Method == "GET" && r.URL.Path == "/me":
 		v := map[string]any{"username": me.name, "uid": "u-" + me.name, "email": me.email, "role": me.role, "is_admin": me.admin}
 		if a.v.HideRole {
@@ -212,6 +225,21 @@ func (a *styled) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		a.send(w, 200, map[string]any{"count": len(a.users)})
+	case len(seg) == 3 && seg[0] == "users" && seg[2] == "email" && r.Method == "PUT":
+		name, _ := url.PathUnescape(seg[1])
+		u := a.users[name]
+		switch {
+		case u == nil:
+			a.send(w, 404, map[string]any{"message": "no such user"})
+			return
+		case a.v.OwnRecord:
+			u = me // the path is ignored: the caller's own e-mail changes
+		case u != me && !a.v.BOLA:
+			a.send(w, 403, map[string]any{"message": "not yours"})
+			return
+		}
+		u.email = str("email")
+		a.send(w, 200, map[string]any{"message": "email updated"})
 	case len(seg) == 2 && seg[0] == "users":
 		u := a.users[seg[1]]
 		if u == nil {
@@ -408,7 +436,7 @@ func TestIdentitiesKnowThemselves(t *testing.T) {
 // record (2xx, but not the named object) is not vulnerable.
 func TestBOLAStyled(t *testing.T) {
 	expectStyled(t, dynamic.BOLA{}, styledVuln{BOLA: true},
-		[]string{"getUser|username", "updateUser|username", "getBook|book_title", "updateBook|book_title"},
+		[]string{"getUser|username", "updateUser|username", "updateEmail|username", "getBook|book_title", "updateBook|book_title"},
 		map[string]styledVuln{"correct": {}, "writes change the caller's own record": {OwnRecord: true}})
 }
 
@@ -418,6 +446,11 @@ func TestMassAssignmentStyled(t *testing.T) {
 	expectStyled(t, dynamic.MassAssignment{}, styledVuln{MassAssign: true},
 		[]string{"register|is_admin"},
 		map[string]styledVuln{"correct": {}})
+	t.Run("effect only in the account's own profile", func(t *testing.T) {
+		expectStyled(t, dynamic.MassAssignment{}, styledVuln{MassAssign: true, ProfileRole: true},
+			[]string{"register|is_admin"},
+			map[string]styledVuln{"correct": {ProfileRole: true}})
+	})
 	t.Run("effect only in a privileged operation", func(t *testing.T) {
 		expectStyled(t, dynamic.MassAssignment{}, styledVuln{MassAssign: true, HideRole: true},
 			[]string{"register|admin"},

@@ -2,11 +2,8 @@ package dynamic
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"net/http"
-	"strings"
 
 	"github.com/gatehouse/gatehouse/internal/openapi"
 	"github.com/gatehouse/gatehouse/scan"
@@ -46,21 +43,8 @@ var weakPasswords = []string{"123456", "abc"}
 
 // Run implements scan.Check.
 func (WeakPassword) Run(ctx context.Context, t *scan.Target, report func(scan.Finding)) error {
-	var login *openapi.Operation
-	var lf map[string]string
-	for _, id := range t.Identities {
-		if id.CanLogin() {
-			if o := t.Operation(id.LoginOp); o != nil {
-				login, lf = o, id.LoginFields
-				break
-			}
-		}
-	}
+	login, luser, lpass := scanLogin(t)
 	if login == nil {
-		return nil
-	}
-	luser, lpass := loginFields(lf)
-	if luser == "" || lpass == "" {
 		return nil
 	}
 	for _, op := range ops(t, func(op *openapi.Operation) bool {
@@ -71,32 +55,14 @@ func (WeakPassword) Run(ctx context.Context, t *scan.Target, report func(scan.Fi
 		if body == nil {
 			continue
 		}
-		fields := map[string]string{}
-		for k, v := range body {
-			if s, ok := v.(string); ok {
-				fields[k] = s
-			}
-		}
-		ruser, rpass := loginFields(fields)
-		if _, ok := fields[luser]; ok {
-			ruser = luser
-		}
-		if _, ok := fields[lpass]; ok {
-			rpass = lpass
-		}
-		if ruser == "" || rpass == "" || !strings.Contains(strings.ToLower(rpass), "pass") {
+		ruser, rpass := registrationFields(body, luser, lpass)
+		if ruser == "" {
 			continue
 		}
 		for _, pw := range weakPasswords {
-			var rnd [4]byte
-			_, _ = rand.Read(rnd[:])
-			user := "ghscan" + hex.EncodeToString(rnd[:])
-			if strings.Contains(strings.ToLower(ruser), "mail") {
-				user += "@example.com"
-			}
 			reg := base.Clone()
-			b := reg.BodyMap()
-			b[ruser], b[rpass] = user, pw
+			user, _ := freshAccount(reg.BodyMap(), ruser, rpass, true)
+			reg.BodyMap()[rpass] = pw
 			exReg, err := t.Send(ctx, reg, actor(t, op))
 			if err != nil {
 				return stopErr(ctx, err)
