@@ -165,7 +165,10 @@ rate_limits:
 		}()
 	}
 	wg.Wait()
-	bad.Range(func(k, v any) bool { t.Errorf("status %v (request %v): every distinct key is fresh and must pass", k, v); return true })
+	bad.Range(func(k, v any) bool {
+		t.Errorf("status %v (request %v): every distinct key is fresh and must pass", k, v)
+		return true
+	})
 	st := e.srv.limits.memoryStore(1000)
 	n, ev := st.Len(), st.Evictions()
 	t.Logf("9000 distinct IP keys + 3000 distinct accounts: store holds %d keys, %d evicted", n, ev)
