@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -127,8 +128,8 @@ type framingConn struct {
 	scan int // hold[:scan] holds complete, non-empty lines
 	out  []byte
 	next []byte
-	err  error // read error to return once out is drained
-	dead bool  // refused: after out, EOF
+	err  error       // read error to return once out is drained
+	dead atomic.Bool // refused: after out, EOF (Close may run on another goroutine)
 }
 
 // Read hands net/http the connection's bytes, holding each header block
@@ -140,7 +141,7 @@ func (c *framingConn) Read(p []byte) (int, error) {
 			c.out = c.out[n:]
 			return n, nil
 		}
-		if c.dead {
+		if c.dead.Load() {
 			return 0, io.EOF
 		}
 		if len(c.next) > 0 {
@@ -157,7 +158,7 @@ func (c *framingConn) Read(p []byte) (int, error) {
 			n, err := c.Conn.Read(p)
 			k, bad := c.body(p[:n])
 			if bad {
-				c.dead = true
+				c.dead.Store(true)
 				c.l.refused(c.Conn, framingBadChunk)
 				return k, nil
 			}
@@ -184,7 +185,8 @@ func (c *framingConn) Read(p []byte) (int, error) {
 		}
 		if len(c.hold) >= c.l.maxHeader {
 			// Over net/http's own limit: it answers 431 and closes.
-			c.out, c.hold, c.dead = c.hold, nil, true
+			c.out, c.hold = c.hold, nil
+			c.dead.Store(true)
 			continue
 		}
 		if cap(c.hold)-len(c.hold) < 1024 {
@@ -225,7 +227,7 @@ func (c *framingConn) feed(b []byte) {
 	k, bad := c.body(b)
 	c.out = b[:k]
 	if bad {
-		c.dead = true
+		c.dead.Store(true)
 		c.l.refused(c.Conn, framingBadChunk)
 		return
 	}
@@ -240,7 +242,8 @@ func (c *framingConn) block(end int) {
 	reason, state, n := checkHeaderBlock(blk, c.l.strict())
 	if reason != "" {
 		c.l.refused(c.Conn, reason)
-		c.out, c.hold, c.dead = []byte(framingRefusedLine), nil, true
+		c.out, c.hold = []byte(framingRefusedLine), nil
+		c.dead.Store(true)
 		return
 	}
 	c.state, c.rem = state, n
@@ -534,7 +537,7 @@ func (c *framingConn) CloseWrite() error {
 // drains what the client still sends (up to 256 KiB or 500 ms, in the
 // background), so the client reads the 400 instead of a reset.
 func (c *framingConn) Close() error {
-	if !c.dead {
+	if !c.dead.Load() {
 		return c.Conn.Close()
 	}
 	_ = c.CloseWrite()
