@@ -369,3 +369,38 @@ func TestFramingOversizedHeaderBlock(t *testing.T) {
 		t.Fatal("an oversized header block reached the upstream")
 	}
 }
+
+// TestFramingStrictnessFollowsReload: request.strict_framing is read from
+// the current pipeline for each header block, so a reload turns it off and
+// on without a restart.
+func TestFramingStrictnessFollowsReload(t *testing.T) {
+	e := start(t, "")
+	fold := "GET /users/1 HTTP/1.1\r\nHost: gw.test\r\nX-Note: one\r\n two\r\nConnection: close\r\n\r\n"
+	reload := func(extra string) {
+		writeFile(t, e.cfgPath, configYAML(e.up.URL, extra))
+		res, err := http.Post(e.admin+"/-/reload", "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if err := <-e.reloaded; err != nil || res.StatusCode != 200 {
+			t.Fatalf("reload: %d %v", res.StatusCode, err)
+		}
+	}
+	for _, step := range []struct {
+		extra string
+		want  int
+	}{
+		{"", 400},
+		{"request:\n  strict_framing: false\n", 200},
+		{"request:\n  strict_framing: true\n", 400},
+	} {
+		if step.extra != "" {
+			reload(step.extra)
+		}
+		resps, closed := rawExchange(t, e.base, fold)
+		if len(resps) != 1 || resps[0].StatusCode != step.want || !closed {
+			t.Fatalf("config %q: %d responses (closed %v), want one %d", step.extra, len(resps), closed, step.want)
+		}
+	}
+}
