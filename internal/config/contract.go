@@ -60,6 +60,11 @@ type Request struct {
 	// (default none: every request trailer is dropped and counted).
 	// Identity, override, forwarding and framing names are refused.
 	AllowTrailers []string `yaml:"allow_trailers"`
+	// StrictFraming refuses (400, connection closed) request header blocks
+	// with obs-fold lines or bare-LF line endings, beside what is always
+	// refused (Transfer-Encoding with Content-Length, and other framing
+	// ambiguities). Plain-HTTP listeners only. Default true.
+	StrictFraming bool `yaml:"strict_framing"`
 }
 
 // RequestOperation overrides request validation for one operation.
@@ -130,6 +135,7 @@ func (c *Request) setDefaults() {
 	c.MaxObjectKeys = 1000
 	c.RejectUnknownProperties = true
 	c.DetectInjection = true
+	c.StrictFraming = true
 }
 
 // validate reports problems in Request; path is its YAML key path.

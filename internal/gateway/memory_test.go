@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"runtime"
@@ -104,5 +105,84 @@ func TestMemoryBoundedUnderHugeAndDeepBodies(t *testing.T) {
 	}
 	if after > before+bound {
 		t.Fatalf("heap grew %d bytes under the flood (bound %d)", after-before, bound)
+	}
+}
+
+// TestRateLimitKeysBoundedUnderDistinctKeyFlood sends requests from 6000
+// distinct client IPs (trusted X-Forwarded-For) and 3000 logins for
+// distinct accounts through the real listener with max_keys: 1000: the
+// shared in-memory store must hold at most 1000 keys (least recently used
+// evicted), however many distinct keys arrive, and keep limiting a hot key.
+func TestRateLimitKeysBoundedUnderDistinctKeyFlood(t *testing.T) {
+	e := start(t, `trusted_proxies: ["127.0.0.0/8"]
+rate_limits:
+  store: memory
+  max_keys: 1000
+  limits:
+    - { name: per-ip, key: ip, rate: "10/min", burst: 10 }
+  login:
+    operations: [createUser]
+    account_field: /username
+    per_account: { rate: "10/min", burst: 10 }
+`)
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 16}}
+	defer client.CloseIdleConnections()
+	send := func(method, path, xff, body string) int {
+		var rd io.Reader
+		if body != "" {
+			rd = strings.NewReader(body)
+		}
+		req, _ := http.NewRequest(method, e.base+path, rd)
+		req.Header.Set("X-Forwarded-For", xff)
+		if body != "" {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		res, err := client.Do(req)
+		if err != nil {
+			t.Error(err)
+			return -1
+		}
+		_, _ = io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		return res.StatusCode
+	}
+	var wg sync.WaitGroup
+	var bad sync.Map
+	for w := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < 6000; i += 8 {
+				if c := send("GET", "/users/1", fmt.Sprintf("10.%d.%d.%d", i>>16&255, i>>8&255, i&255), ""); c != 200 {
+					bad.Store(c, i)
+				}
+				if i < 3000 {
+					if c := send("POST", "/users", fmt.Sprintf("11.0.%d.%d", i>>8&255, i&255), fmt.Sprintf(`{"username":"user%d"}`, i)); c != 200 {
+						bad.Store(c, i)
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	bad.Range(func(k, v any) bool {
+		t.Errorf("status %v (request %v): every distinct key is fresh and must pass", k, v)
+		return true
+	})
+	st := e.srv.limits.memoryStore(1000)
+	n, ev := st.Len(), st.Evictions()
+	t.Logf("9000 distinct IP keys + 3000 distinct accounts: store holds %d keys, %d evicted", n, ev)
+	if n > 1000 {
+		t.Fatalf("the memory store holds %d keys, max_keys is 1000", n)
+	}
+	if ev < 8000 {
+		t.Fatalf("only %d evictions for 12000 distinct keys into 1000 slots", ev)
+	}
+	// The cap still limits: one hot IP gets its burst of 10, then 429.
+	for i := range 11 {
+		c := send("GET", "/users/1", "192.0.2.7", "")
+		if i < 10 && c != 200 || i == 10 && c != 429 {
+			t.Fatalf("hot key request %d: %d", i, c)
+		}
 	}
 }

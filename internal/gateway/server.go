@@ -285,6 +285,10 @@ func (s *Server) Run(ctx context.Context) error {
 	if cfg.TLS.Enabled() {
 		public.TLSConfig = s.TLSConfig()
 		ln = tls.NewListener(ln, public.TLSConfig)
+	} else {
+		// Request framing checks (framing.go); plain HTTP/1.x only.
+		ln = newFramingListener(ln, int(cfg.Limits.MaxHeaderBytes),
+			func() bool { return s.pipe.Load().cfg.Request.StrictFraming }, framingRefused(s.log, s.metrics))
 	}
 	errc := make(chan error, 2)
 	go func() { errc <- public.Serve(ln) }()
