@@ -60,6 +60,8 @@ response:
 type outcome struct {
 	forwarded     bool
 	stage, reason string
+	status        int
+	body, ctype   string
 }
 
 // captureHandler keeps the stage and reason of each access-log line.
@@ -141,7 +143,7 @@ func detectGateway(t testing.TB) (send func(target string) outcome) {
 		if err != nil {
 			t.Fatalf("GET %q: %v", target, err)
 		}
-		io.Copy(io.Discard, resp.Body)
+		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		id := <-done
 		h.mu.Lock()
@@ -149,6 +151,7 @@ func detectGateway(t testing.TB) (send func(target string) outcome) {
 		delete(h.last, id)
 		h.mu.Unlock()
 		_, o.forwarded = forwarded.LoadAndDelete(id)
+		o.status, o.body, o.ctype = resp.StatusCode, string(body), resp.Header.Get("Content-Type")
 		if o.forwarded == (resp.StatusCode >= 400) {
 			t.Fatalf("GET %q: status %d but forwarded=%v", target, resp.StatusCode, o.forwarded)
 		}
@@ -317,9 +320,15 @@ func TestInjectionDetectionPathQuery(t *testing.T) {
 		fmt.Fprintf(&rep, "   %5.1f / %5.1f", pct(total[i][0].blocked, total[i][0].n), pct(total[i][1].blocked, total[i][1].n))
 	}
 	rep.WriteString("\n")
+	// Floors: the full run when the SQL-grammar check was added (path
+	// 97.3/97.5, query string 72.4, query identifier 96.0) minus ~2 points.
+	floors := map[string]float64{"path string": 95, "path ident": 95, "query string": 70, "query ident": 94}
 	for i, p := range detectPlaces {
 		for k, how := range []string{"raw", "url"} {
 			tl := total[i][k]
+			if r := pct(tl.blocked, tl.n); r < floors[p.name] {
+				t.Errorf("%s (%s): %.1f%% of SQLi payloads refused, below the floor %.0f%%", p.name, how, r, floors[p.name])
+			}
 			fmt.Fprintf(&rep, "  %-13s %s: refused %d of %d (%.1f%%), by injection detection %d (%.1f%%): %s\n",
 				p.name, how, tl.blocked, tl.n, pct(tl.blocked, tl.n), tl.injection, pct(tl.injection, tl.n), reasons(tl.byReason))
 		}
@@ -354,8 +363,8 @@ func TestInjectionDetectionPathQuery(t *testing.T) {
 				}
 				fmt.Fprintf(&rep, "    FP: %q\n", e)
 			}
-			if p.name == "query string" && b.name == "spec descriptions" && pct(tl.injection, tl.n) > 0.2 {
-				t.Errorf("%s as %s: false-positive rate %.2f%% above 0.2%%", b.name, p.name, pct(tl.injection, tl.n))
+			if r := pct(tl.injection, tl.n); r > 0.2 {
+				t.Errorf("%s as %s: false-positive rate %.2f%% above 0.2%%", b.name, p.name, r)
 			}
 		}
 	}
