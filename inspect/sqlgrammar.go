@@ -331,7 +331,8 @@ func SQLGrammar(s string) (rule string, ok bool) {
 	if !sqlCandidate(s) {
 		return "", false
 	}
-	if rule, ok := sqlRules(lexSQL(s, nil)); ok {
+	var buf [48]sqlTok
+	if rule, ok := sqlRules(lexSQL(s, buf[:0])); ok {
 		return rule, true
 	}
 	for _, q := range []byte{'\'', '"'} {
@@ -340,7 +341,7 @@ func SQLGrammar(s string) (rule string, ok bool) {
 			continue // "#0000FF": a quoted name, not a literal broken out of
 		}
 		if i >= 0 {
-			toks := lexSQL(s[i+1:], []sqlTok{{kind: tokQuote, text: string(q)}})
+			toks := lexSQL(s[i+1:], append(buf[:0], sqlTok{kind: tokQuote, text: string(q)}))
 			if rule, ok := sqlRules(toks); ok {
 				return rule, true
 			}

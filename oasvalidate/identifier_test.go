@@ -46,3 +46,27 @@ func TestIdentifierSQLGrammar(t *testing.T) {
 	}
 	runCases(t, v, cases)
 }
+
+// BenchmarkValidateParams is one GET with a path parameter (an identifier),
+// a short query parameter (an identifier) and a free-form query parameter:
+// validation and injection checks per request. "plain" values are slugs
+// the SQL-grammar prefilter clears at once; "punctuated" values carry
+// spaces and quotes, so the grammar and the Unicode fold run in full.
+func BenchmarkValidateParams(b *testing.B) {
+	v := newValidator(b, "testdata/identifiers31.yaml", Options{RejectUnknown: true, Injection: inspect.Default})
+	for _, bc := range []struct{ name, slug, sku, q string }{
+		{"plain", "oak-dining-chair-2", "SKU-12345", "oak chair"},
+		{"punctuated", "O'Brien & Sons (Dublin)", "Côte d'Ivoire 50% + 1", "O'Brien\u2019s oak chair, 2 seats; \"best\" -- ever"},
+	} {
+		target := "/products/x?sku=" + url.QueryEscape(bc.sku) + "&q=" + url.QueryEscape(bc.q)
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				r := request(reqCase{op: "getProduct", method: "GET", target: target, params: map[string]string{"slug": bc.slug}})
+				if err := v.Check(r); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

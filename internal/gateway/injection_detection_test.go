@@ -108,24 +108,8 @@ func detectGateway(t testing.TB) (send func(target string) outcome) {
 		io.WriteString(w, "{}")
 	}))
 	t.Cleanup(upSrv.Close)
-	dir := t.TempDir()
-	for name, data := range map[string]string{
-		"spec.yaml":      detectSpec,
-		"gatehouse.yaml": strings.Replace(detectConfig, "%UP%", `"`+upSrv.URL+`"`, 1),
-	} {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	cfg, err := config.Check(filepath.Join(dir, "gatehouse.yaml"))
-	if err != nil {
-		t.Fatalf("config.Check: %v", err)
-	}
 	h := &captureHandler{last: map[string]outcome{}}
-	p, err := Build(context.Background(), cfg, Deps{Logger: slog.New(h)})
-	if err != nil {
-		t.Fatalf("Build: %v", err)
-	}
+	p := detectPipeline(t, upSrv.URL, slog.New(h))
 	// The access line is written before ServeHTTP returns; the channel
 	// hands the request ID to the client after that.
 	done := make(chan string, 1)
@@ -156,6 +140,68 @@ func detectGateway(t testing.TB) (send func(target string) outcome) {
 			t.Fatalf("GET %q: status %d but forwarded=%v", target, resp.StatusCode, o.forwarded)
 		}
 		return o
+	}
+}
+
+// detectPipeline builds the pipeline of detectSpec and detectConfig.
+func detectPipeline(t testing.TB, upURL string, log *slog.Logger) *Pipeline {
+	t.Helper()
+	dir := t.TempDir()
+	for name, data := range map[string]string{
+		"spec.yaml":      detectSpec,
+		"gatehouse.yaml": strings.Replace(detectConfig, "%UP%", `"`+upURL+`"`, 1),
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg, err := config.Check(filepath.Join(dir, "gatehouse.yaml"))
+	if err != nil {
+		t.Fatalf("config.Check: %v", err)
+	}
+	p, err := Build(context.Background(), cfg, Deps{Logger: log})
+	if err != nil {
+		t.Fatalf("Build: %v", err)
+	}
+	return p
+}
+
+// BenchmarkIdentifierRequest is the gateway's own work (in process, real
+// upstream over loopback) for one GET with a path parameter and two query
+// values under the default request settings: what the SQL-grammar check
+// and the decoded variants add per request. "plain" values are slugs;
+// "punctuated" ones carry quotes, '&', '+' and a typographic apostrophe,
+// the worst case for the new checks.
+func BenchmarkIdentifierRequest(b *testing.B) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, "{}")
+	}))
+	defer up.Close()
+	p := detectPipeline(b, up.URL, slog.New(slog.DiscardHandler))
+	defer p.Close()
+	for _, bc := range []struct{ name, path, sku, q string }{
+		{"plain", "oak-dining-chair-2", "SKU-12345", "oak chair"},
+		{"punctuated", "O'Brien & Sons (Dublin)", "Côte d'Ivoire 50% + 1", "O'Brien\u2019s oak chair, 2 seats; \"best\" -- ever"},
+	} {
+		for _, at := range []struct{ name, target string }{
+			{"path", "/items/" + url.PathEscape(bc.path)},
+			{"query", "/search?sku=" + url.QueryEscape(bc.sku) + "&q=" + url.QueryEscape(bc.q)},
+		} {
+			target := at.target
+			b.Run(bc.name+"/"+at.name, func(b *testing.B) {
+				b.ReportAllocs()
+				for i := 0; i < b.N; i++ {
+					r := httptest.NewRequest("GET", target, nil)
+					r.RemoteAddr = "127.0.0.1:1234"
+					w := httptest.NewRecorder()
+					p.ServeHTTP(w, r)
+					if w.Code != 200 {
+						b.Fatalf("GET %s: status %d %s", target, w.Code, w.Body)
+					}
+				}
+			})
+		}
 	}
 }
 
