@@ -6,8 +6,13 @@
 // the schema cannot constrain (no pattern, enum, format or const). The SQLi and
 // XSS checks are libinjection (corazawaf/libinjection-go): tokenizer based, no
 // regex backtracking, the same engine as ModSecurity/Coraza's @detectSQLi, with
-// a low false-positive rate on prose. Shell and traversal checks flag ordinary
-// punctuation, so they run only on fields the operator marks.
+// a low false-positive rate on prose. The SQL checks also run on the
+// decodings an upstream may still apply (Variants). Values that should be
+// plain identifiers (path segments, short tokens) can add SQLGrammar, a
+// small SQL lexer that flags any SQL structure: too strict for prose, it
+// closes the fragments libinjection lets through (ORDER BY 3--, AND 1=1).
+// Shell and traversal checks flag ordinary punctuation, so they run only on
+// fields the operator marks.
 //
 // All functions are pure and safe for concurrent use.
 package inspect
