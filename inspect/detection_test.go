@@ -34,13 +34,15 @@ func TestDetectionRates(t *testing.T) {
 	shell.Shell = true
 	trav := Default
 	trav.Traversal = true
+	ident := Default
+	ident.SQLGrammar = true
 	type floor struct {
 		checks Checks
 		label  string
 		min    float64
 	}
 	floors := map[string][]floor{
-		"SQL Injection":       {{Default, "default", 67}},
+		"SQL Injection":       {{Default, "default", 70}, {ident, "+sql grammar (identifiers)", 93}},
 		"XSS Injection":       {{Default, "default", 63}},
 		"NoSQL Injection":     {{Default, "default", 95}},
 		"Command Injection":   {{Default, "default", 0}, {shell, "+shell (marked fields)", 86}},
@@ -63,9 +65,10 @@ func TestDetectionRates(t *testing.T) {
 			}
 		}
 	}
-	benign := map[string][]string{"spec descriptions": testutil.SpecProse(t), "testdata prose/places": testutil.BenignProse(t)}
-	fpCeil := map[string]float64{"spec descriptions": 0.2, "testdata prose/places": 0.1}
-	for _, n := range []string{"spec descriptions", "testdata prose/places"} {
+	benign := map[string][]string{"spec descriptions": testutil.SpecProse(t), "testdata prose/places": testutil.BenignProse(t),
+		"spec identifiers": testutil.SpecIdentifiers(t)}
+	fpCeil := map[string]float64{"spec descriptions": 0.2, "testdata prose/places": 0.1, "spec identifiers": 0.1}
+	for _, n := range []string{"spec descriptions", "testdata prose/places", "spec identifiers"} {
 		in := benign[n]
 		if len(in) == 0 {
 			continue
@@ -85,6 +88,17 @@ func TestDetectionRates(t *testing.T) {
 		fmt.Fprintf(&report, "%-22s %-28s %8d %8d %7.2f%%  (why shell is opt-in)\n", n, "+shell", len(in), sh, shp)
 		tr, trp, _ := rate(trav, in)
 		fmt.Fprintf(&report, "%-22s %-28s %8d %8d %7.2f%%\n", n, "+traversal", len(in), tr, trp)
+		id, idp, idex := rate(ident, in)
+		fmt.Fprintf(&report, "%-22s %-28s %8d %8d %7.2f%%  (prose where an identifier belongs)\n", n, "+sql grammar", len(in), id, idp)
+		for _, e := range idex {
+			if len(e) > 100 {
+				e = e[:100] + "..."
+			}
+			fmt.Fprintf(&report, "    FP example: %q\n", e)
+		}
+		if idp > fpCeil[n] {
+			t.Errorf("%s with the SQL grammar: false-positive rate %.2f%% above ceiling %.2f%%", n, idp, fpCeil[n])
+		}
 	}
 	t.Log(report.String())
 }

@@ -6,8 +6,13 @@
 // the schema cannot constrain (no pattern, enum, format or const). The SQLi and
 // XSS checks are libinjection (corazawaf/libinjection-go): tokenizer based, no
 // regex backtracking, the same engine as ModSecurity/Coraza's @detectSQLi, with
-// a low false-positive rate on prose. Shell and traversal checks flag ordinary
-// punctuation, so they run only on fields the operator marks.
+// a low false-positive rate on prose. The SQL checks also run on the
+// decodings an upstream may still apply (Variants). Values that should be
+// plain identifiers (path segments, short tokens) can add SQLGrammar, a
+// small SQL lexer that flags any SQL structure: too strict for prose, it
+// closes the fragments libinjection lets through (ORDER BY 3--, AND 1=1).
+// Shell and traversal checks flag ordinary punctuation, so they run only on
+// fields the operator marks.
 //
 // All functions are pure and safe for concurrent use.
 package inspect
@@ -38,6 +43,11 @@ type Checks struct {
 	// Shell and Traversal are for fields marked as passed to a shell or used
 	// as a file path; on prose they would flag ordinary punctuation.
 	Shell, Traversal bool
+	// SQLGrammar adds the SQL-grammar check (see SQLGrammar) for values
+	// that should be plain identifiers (path segments, short tokens): any
+	// SQL structure in them is an attack. On prose it would flag phrases
+	// such as "sorted in order by date", so it is for identifiers only.
+	SQLGrammar bool
 }
 
 // Default is SQLi, XSS and NoSQL operator syntax: the set safe for any free
@@ -49,19 +59,35 @@ type Finding struct {
 	Kind Kind
 	// Fingerprint is libinjection's SQLi token fingerprint, when Kind is SQLi.
 	Fingerprint string
+	// Rule names the SQLGrammar rule that matched ("union select",
+	// "tautology", ...), when the grammar check found it.
+	Rule string
+	// Decoded is set when the match was on a decoded variant of the value
+	// (see Variants), not the value as received.
+	Decoded bool
 }
 
 // String runs the selected checks on s and returns the first detection.
 // s must already be decoded once (query parameters by net/url, JSON strings
-// unescaped); String does not decode again, except for traversal, where
-// encoded dot-dot sequences are the attack.
+// unescaped). The SQL checks also run on the decodings an upstream may
+// still apply (Variants: a second percent-decoding, '+' as space,
+// full-width and typographic quotes folded to ASCII); traversal decodes
+// repeatedly, as encoded dot-dot sequences are the attack. Other checks
+// see s as it is.
 func (c Checks) String(s string) (Finding, bool) {
 	if s == "" {
 		return Finding{}, false
 	}
-	if c.SQLi {
-		if ok, fp := libinjection.IsSQLi(s); ok {
-			return Finding{Kind: SQLi, Fingerprint: fp}, true
+	if c.SQLi || c.SQLGrammar {
+		if f, ok := c.sqli(s); ok {
+			return f, true
+		}
+		var buf [maxVariants]string
+		for _, v := range Variants(s, buf[:0]) {
+			if f, ok := c.sqli(v); ok {
+				f.Decoded = true
+				return f, true
+			}
 		}
 	}
 	// libinjection's HTML5 tokenizer is the costly part; a string with none
@@ -79,6 +105,97 @@ func (c Checks) String(s string) (Finding, bool) {
 		return Finding{Kind: Traversal}, true
 	}
 	return Finding{}, false
+}
+
+func (c Checks) sqli(s string) (Finding, bool) {
+	if c.SQLi {
+		if ok, fp := libinjection.IsSQLi(s); ok {
+			return Finding{Kind: SQLi, Fingerprint: fp}, true
+		}
+	}
+	if c.SQLGrammar {
+		if rule, ok := SQLGrammar(s); ok {
+			return Finding{Kind: SQLi, Rule: rule}, true
+		}
+	}
+	return Finding{}, false
+}
+
+// maxVariants bounds the decoded variants Variants returns.
+const maxVariants = 4
+
+// quoteFold maps the characters an upstream may turn into SQL quotes or
+// dashes: full-width forms (NFKC normalization in Python/Java, the
+// "best fit" code-page conversion of Windows/MSSQL clients) and the
+// typographic quotes and primes that best-fit maps to ' and ".
+var quoteFold = strings.NewReplacer(
+	"\uff07", "'", "\u2018", "'", "\u2019", "'", "\u201a", "'", "\u201b", "'", "\u2032", "'", "\u02bc", "'", "\u02b9", "'",
+	"\uff02", "\"", "\u201c", "\"", "\u201d", "\"", "\u201e", "\"", "\u2033", "\"",
+	"\uff40", "`", "\u2013", "-", "\u2014", "-", "\u2212", "-", "\uff0d", "-",
+	"\uff08", "(", "\uff09", ")", "\uff1d", "=", "\uff1b", ";", "\uff03", "#", "\uff0c", ",", "\uff0a", "*",
+	"\uff0f", "/", "\uff1c", "<", "\uff1e", ">", "\u3000", " ",
+)
+
+// Variants appends to dst the decodings of s an upstream may apply after
+// the gateway's own (single) decoding, each only when it changes s: one
+// more lenient percent-decoding (including overlong UTF-8 and %u00XX
+// escapes: PHP's urldecode on $_GET, frameworks that decode path
+// parameters twice), '+' as space (form decoding of a value taken from a
+// path or a JSON string), and the fold of full-width and typographic
+// quotes, dashes and punctuation to ASCII (NFKC, MSSQL best fit). The
+// checks run on s first and then on each variant: a variant can only add
+// detections.
+func Variants(s string, dst []string) []string {
+	if strings.IndexByte(s, '%') >= 0 {
+		if d := normalizeOverlong(lenientUnescape(s)); d != s {
+			dst = append(dst, d)
+			if strings.IndexByte(d, '%') >= 0 {
+				if d2 := normalizeOverlong(lenientUnescape(d)); d2 != d {
+					dst = append(dst, d2)
+				}
+			}
+		}
+	}
+	if strings.IndexByte(s, '+') >= 0 {
+		dst = append(dst, strings.ReplaceAll(s, "+", " "))
+	}
+	if hasFoldable(s) {
+		if f := quoteFold.Replace(s); f != s {
+			dst = append(dst, f)
+		}
+	}
+	return dst
+}
+
+// hasFoldable is a cheap prefilter for quoteFold: all its sources are
+// multi-byte runes starting with 0xCA, 0xE2, 0xE3 or 0xEF.
+func hasFoldable(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case 0xca, 0xe2, 0xe3, 0xef:
+			return true
+		}
+	}
+	return false
+}
+
+// normalizeOverlong folds the overlong two-byte UTF-8 encodings of ASCII
+// (0xC0 0xA7 for "'", 0xC0 0xA2 for '"', ...) that lenient decoders accept.
+func normalizeOverlong(s string) string {
+	if strings.IndexByte(s, 0xc0) < 0 && strings.IndexByte(s, 0xc1) < 0 {
+		return s
+	}
+	b := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if (c == 0xc0 || c == 0xc1) && i+1 < len(s) && s[i+1]&0xc0 == 0x80 {
+			b = append(b, (c&0x1f)<<6|s[i+1]&0x3f)
+			i++
+			continue
+		}
+		b = append(b, c)
+	}
+	return string(b)
 }
 
 // mongoOperators are MongoDB query and aggregation operators an attacker uses

@@ -407,7 +407,7 @@ func (v *Validator) checkParams(r *http.Request, rt *gatehouse.Route, c *compile
 					Reason: "path parameter: " + err.Error()}
 			}
 		}
-		if err := v.inspectString(c, raw, []*Shape{cp.shape}, "path:"+cp.p.Name, cp.p.Name); err != nil {
+		if err := v.inspectString(c, raw, []*Shape{cp.shape}, "path:"+cp.p.Name, cp.p.Name, inPath); err != nil {
 			return err
 		}
 	}
@@ -453,7 +453,7 @@ func (v *Validator) checkParams(r *http.Request, rt *gatehouse.Route, c *compile
 		if cp := c.byQuery[name]; cp != nil {
 			ss = []*Shape{cp.shape}
 		}
-		if err := v.inspectString(c, f.Value, ss, "query:"+name, name); err != nil {
+		if err := v.inspectString(c, f.Value, ss, "query:"+name, name, inQuery); err != nil {
 			return err
 		}
 	}
@@ -688,7 +688,7 @@ func (w *walker) walk(val any, ss []*Shape) {
 		if w.c.shell != nil || w.c.path != nil {
 			ptr = jsonx.Pointer(w.path...)
 		}
-		if err := w.v.inspectString(w.c, x, ss, ptr, ""); err != nil {
+		if err := w.v.inspectString(w.c, x, ss, ptr, "", inBody); err != nil {
 			w.err = err
 			w.err.Field = jsonx.Pointer(w.path...)
 		}
@@ -701,11 +701,16 @@ func (w *walker) fail(e *Error, key string) {
 }
 
 // inspectString runs the configured injection checks on a free-form string.
-// mark is the key looked up in the operation's shell/path field lists.
-func (v *Validator) inspectString(c *compiledOp, s string, ss []*Shape, mark, field string) *Error {
+// mark is the key looked up in the operation's shell/path field lists;
+// where (inPath, inQuery, inBody) decides with the schema whether the
+// value is an identifier, which adds the SQL-grammar check to SQLi.
+func (v *Validator) inspectString(c *compiledOp, s string, ss []*Shape, mark, field string, where int) *Error {
 	checks := v.opts.Injection
 	if anyConstrained(ss) {
 		checks = inspect.Checks{}
+	}
+	if checks.SQLi && identifier(ss, where) {
+		checks.SQLGrammar = true
 	}
 	if anyShell(ss) || (mark != "" && c.shell[mark]) {
 		checks.Shell = true
@@ -723,6 +728,12 @@ func (v *Validator) inspectString(c *compiledOp, s string, ss []*Shape, mark, fi
 	reason := "free-form string matches " + string(f.Kind)
 	if f.Fingerprint != "" {
 		reason += " (fingerprint " + f.Fingerprint + ")"
+	}
+	if f.Rule != "" {
+		reason += " (identifier holds SQL: " + f.Rule + ")"
+	}
+	if f.Decoded {
+		reason += " after a further decoding"
 	}
 	return &Error{Kind: KindInjection, Injection: f.Kind, Status: http.StatusBadRequest, Field: field, Reason: reason}
 }

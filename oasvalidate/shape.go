@@ -42,6 +42,10 @@ type Shape struct {
 	shell bool
 	// path: marked x-gatehouse-path: true (path traversal is checked).
 	path bool
+	// ident: x-gatehouse-identifier: true (+1) or false (-1), 0 when absent.
+	ident int8
+	// short: this schema itself bounds strings to maxLength <= ShortIdentifier.
+	short bool
 	// readOnly / writeOnly: the schema itself says so (see ReadOnly, WriteOnly).
 	readOnly, writeOnly bool
 
@@ -200,7 +204,16 @@ func (c *shapeCompiler) fill(s *Shape, sch *base.Schema) error {
 		if n, ok := sch.Extensions.Get("x-gatehouse-path"); ok && n != nil && n.Value == "true" {
 			s.path = true
 		}
+		if n, ok := sch.Extensions.Get("x-gatehouse-identifier"); ok && n != nil {
+			switch n.Value {
+			case "true":
+				s.ident = 1
+			case "false":
+				s.ident = -1
+			}
+		}
 	}
+	s.short = sch.MaxLength != nil && *sch.MaxLength <= ShortIdentifier
 	if sch.Properties != nil && sch.Properties.Len() > 0 {
 		s.declares = true
 		s.props = make(map[string]*Shape, sch.Properties.Len())
@@ -526,6 +539,44 @@ func anyConstrained(ss []*Shape) bool {
 		if s != nil && s.constrained {
 			return true
 		}
+	}
+	return false
+}
+
+// ShortIdentifier is the largest maxLength that makes a query parameter an
+// identifier for injection detection (see identifier).
+const ShortIdentifier = 64
+
+// Where a string value was found, for identifier.
+const (
+	inPath = iota
+	inQuery
+	inBody
+)
+
+// identifier reports whether a string found at where should be a plain
+// identifier, checked with the strict SQL grammar (inspect.SQLGrammar):
+// a path parameter unless its schema says x-gatehouse-identifier: false; a
+// query parameter whose schema says x-gatehouse-identifier: true or bounds
+// it to maxLength <= ShortIdentifier (and does not say false); a body
+// string only when marked x-gatehouse-identifier: true.
+func identifier(ss []*Shape, where int) bool {
+	yes, no, short := false, false, false
+	for _, s := range ss {
+		if s == nil {
+			continue
+		}
+		yes = yes || s.ident > 0
+		no = no || s.ident < 0
+		short = short || s.short
+	}
+	switch {
+	case no:
+		return false
+	case yes || where == inPath:
+		return true
+	case where == inQuery:
+		return short
 	}
 	return false
 }

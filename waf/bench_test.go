@@ -6,6 +6,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gatehouse/gatehouse"
 )
 
 // cpuTime is the process's user+system CPU time: on a shared, loaded
@@ -58,6 +60,29 @@ func BenchmarkCheck(b *testing.B) {
 				}
 			}
 		})
+		// A routed GET with two path parameters, without the route in the
+		// context (URI only, as before ARGS_PATH) and with it.
+		for _, routed := range []bool{false, true} {
+			name := bc.name + "/GET path, URI only"
+			if routed {
+				name = bc.name + "/GET path, + ARGS_PATH"
+			}
+			b.Run(name, func(b *testing.B) {
+				b.ReportAllocs()
+				c := cpuTime()
+				defer reportCPU(b, c)
+				for i := 0; i < b.N; i++ {
+					r := req("GET", "/orders/ord-12345/items/7", "", "")
+					if routed {
+						r = r.WithContext(gatehouse.WithRoute(r.Context(), &gatehouse.Route{OperationID: "getOrderItem",
+							Params: map[string]string{"order_id": "ord-12345", "item_id": "7"}}))
+					}
+					if check(b, w, r).Blocked {
+						b.Fatal("blocked")
+					}
+				}
+			})
+		}
 		b.Run(bc.name+"/POST 1KiB JSON", func(b *testing.B) {
 			b.ReportAllocs()
 			c := cpuTime()

@@ -2,6 +2,7 @@ package waf
 
 import (
 	"fmt"
+	"net/http"
 	"net/url"
 	"os"
 	"sort"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/internal/testutil"
 )
 
@@ -191,4 +193,102 @@ func TestDetectionRates(t *testing.T) {
 	}
 	fmt.Fprintf(&report, "\n%s, took %v\n", mode, time.Since(start).Round(time.Millisecond))
 	t.Log(report.String())
+}
+
+// TestDetectionPathSegment measures the CRS at PL1 on the SQL injection
+// lines sent as a path segment (/items/{name}, the line as written in a
+// URL, decoded once), with and without the route's decoded path parameters
+// passed as ARGS_PATH (the gateway's router puts them in the context), next
+// to the same lines as a query value; and the false positives of the path
+// segment on spec descriptions. Before ARGS_PATH the CRS saw a path
+// segment only through REQUEST_FILENAME. Run with -v for the table.
+func TestDetectionPathSegment(t *testing.T) {
+	fams := testutil.PayloadFamilies(t)
+	n, mode := measureSize()
+	n *= 10 // SQLi only: 300 lines by default, all with GATEHOUSE_WAF_SAMPLE=0
+	w := pl1(t)
+	in := sample(testutil.QueryDecoded(fams["SQL Injection"]), n)
+	asPath := func(v string, route bool) *http.Request {
+		r := req("GET", "/items/"+url.PathEscape(v), "", "")
+		if route {
+			r = r.WithContext(gatehouse.WithRoute(r.Context(), &gatehouse.Route{OperationID: "getItem", Method: "GET",
+				Template: "/items/{name}", Path: "/items/" + v, Params: map[string]string{"name": v}}))
+		}
+		return r
+	}
+	var uriOnly, withArgs, query int
+	for _, s := range in {
+		if check(t, w, asPath(s, false)).Blocked {
+			uriOnly++
+		}
+		if check(t, w, asPath(s, true)).Blocked {
+			withArgs++
+		}
+		if check(t, w, req("GET", "/search?q="+url.QueryEscape(s), "", "")).Blocked {
+			query++
+		}
+	}
+	// Descriptions holding '/' or '\\' are left out: the gateway's router
+	// refuses an encoded slash or backslash in a segment before the WAF.
+	var prose []string
+	for _, s := range sample(testutil.SpecProse(t), 4*n) {
+		if !strings.ContainsAny(s, "/\\") {
+			prose = append(prose, s)
+		}
+	}
+	var fp, fpBefore int
+	var ex []string
+	for _, s := range prose {
+		if check(t, w, asPath(s, false)).Blocked {
+			fpBefore++
+		}
+		if check(t, w, asPath(s, true)).Blocked {
+			fp++
+			if len(ex) < 5 {
+				ex = append(ex, s)
+			}
+		}
+	}
+	var idents []string
+	for _, s := range sample(testutil.SpecIdentifiers(t), 4*n) {
+		if !strings.ContainsAny(s, "/\\") {
+			idents = append(idents, s)
+		}
+	}
+	var idFP, idFPBefore int
+	var idEx []string
+	for _, s := range idents {
+		if check(t, w, asPath(s, false)).Blocked {
+			idFPBefore++
+		}
+		if check(t, w, asPath(s, true)).Blocked {
+			idFP++
+			if len(idEx) < 5 {
+				idEx = append(idEx, s)
+			}
+		}
+	}
+	p := func(a, b int) float64 { return 100 * float64(a) / float64(max(b, 1)) }
+	var rep strings.Builder
+	fmt.Fprintf(&rep, "\nCRS PL1, SQL injection lines as written in a URL (%d, %s x10)\n", len(in), mode)
+	fmt.Fprintf(&rep, "  path segment, URI only (before):         %4d %5.1f%%\n", uriOnly, p(uriOnly, len(in)))
+	fmt.Fprintf(&rep, "  path segment, + route params as ARGS_PATH: %4d %5.1f%%\n", withArgs, p(withArgs, len(in)))
+	fmt.Fprintf(&rep, "  query value:                              %4d %5.1f%%\n", query, p(query, len(in)))
+	fmt.Fprintf(&rep, "spec descriptions without '/' as a path segment: URI only %d of %d blocked (%.2f%%), + ARGS_PATH %d (%.2f%%)\n",
+		fpBefore, len(prose), p(fpBefore, len(prose)), fp, p(fp, len(prose)))
+	for _, e := range ex {
+		if len(e) > 100 {
+			e = e[:100] + "..."
+		}
+		fmt.Fprintf(&rep, "    FP example: %q\n", e)
+	}
+	fmt.Fprintf(&rep, "spec identifiers without '/' as a path segment: URI only %d of %d blocked (%.2f%%), + ARGS_PATH %d (%.2f%%)\n",
+		idFPBefore, len(idents), p(idFPBefore, len(idents)), idFP, p(idFP, len(idents)))
+	for _, e := range idEx {
+		fmt.Fprintf(&rep, "    FP example: %q\n", e)
+	}
+	t.Log(rep.String())
+	if withArgs < query*9/10 {
+		t.Errorf("path segment with ARGS_PATH: %d blocked, want close to the query value's %d", withArgs, query)
+	}
 }

@@ -40,6 +40,7 @@ import (
 	"github.com/corazawaf/coraza/v3/experimental"
 	"github.com/corazawaf/coraza/v3/types"
 
+	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/internal/httpx"
 )
 
@@ -420,6 +421,15 @@ func (w *WAF) process(tx types.Transaction, r *http.Request, client netip.Addr) 
 		uri = r.URL.RequestURI()
 	}
 	tx.ProcessURI(uri, r.Method, r.Proto)
+	// The CRS reads query and body arguments (ARGS) but a path segment only
+	// as part of REQUEST_FILENAME, which few rules inspect: the route's
+	// decoded path parameters go in as ARGS_PATH, so every ARGS rule sees
+	// an injection in /items/{name} as it sees one in ?name=.
+	if rt := gatehouse.RouteFrom(r.Context()); rt != nil {
+		for k, v := range rt.Params {
+			tx.AddPathRequestArgument(k, v)
+		}
+	}
 	for k, vs := range r.Header {
 		for _, v := range vs {
 			tx.AddRequestHeader(k, v)

@@ -159,3 +159,81 @@ func QueryDecoded(in []string) []string {
 	}
 	return out
 }
+
+// SpecIdentifiers returns every distinct short string (at most 64 bytes) the
+// documents under ../shared/specs use as a value rather than prose:
+// operationId, enum members, example/default values and path template
+// segments (nil when absent). They are the benign corpus for values a spec
+// declares as identifiers: slugs, names, IDs, tokens.
+func SpecIdentifiers(t testing.TB) []string {
+	root := filepath.Join(RepoRoot(t), "..", "shared", "specs")
+	if _, err := os.Stat(root); err != nil {
+		t.Logf("specs absent (%s): no spec identifiers", root)
+		return nil
+	}
+	seen := map[string]bool{}
+	var out []string
+	keep := func(s string) {
+		s = strings.TrimSpace(s)
+		if s != "" && len(s) <= 64 && !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	var walk func(n *yaml.Node, key string)
+	walk = func(n *yaml.Node, key string) {
+		switch n.Kind {
+		case yaml.DocumentNode:
+			for _, c := range n.Content {
+				walk(c, "")
+			}
+		case yaml.SequenceNode:
+			for _, c := range n.Content {
+				if key == "enum" && c.Kind == yaml.ScalarNode && c.Tag == "!!str" {
+					keep(c.Value)
+					continue
+				}
+				walk(c, "")
+			}
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				k, v := n.Content[i], n.Content[i+1]
+				if key == "paths" {
+					for _, seg := range strings.Split(k.Value, "/") {
+						if !strings.Contains(seg, "{") {
+							keep(seg)
+						}
+					}
+				}
+				switch k.Value {
+				case "description", "summary":
+					continue
+				case "operationId", "example", "default":
+					if v.Kind == yaml.ScalarNode && v.Tag == "!!str" {
+						keep(v.Value)
+						continue
+					}
+				}
+				walk(v, k.Value)
+			}
+		}
+	}
+	_ = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		if ext := filepath.Ext(p); ext != ".yaml" && ext != ".yml" {
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		var n yaml.Node
+		if yaml.Unmarshal(b, &n) == nil {
+			walk(&n, "")
+		}
+		return nil
+	})
+	return out
+}
