@@ -20,12 +20,14 @@ import (
 // every operation addressing an object by path parameters of any name,
 // swapping each parameter in turn (nested resources: the object, then
 // each parent). The proof is the effect, never the status alone:
+//
 //   - reads: A itself gets a real 2xx for the object, an anonymous request
 //     is refused (otherwise the resource is public or authentication is
 //     broken, which GH2001 reports), B gets A's object back (similarity
 //     ≥ 0.8 with A's answer) and B's fetch of its own object differs from
 //     A's (the endpoint does not ignore the ID, as /users/{id} aliases of
 //     /me do);
+//
 //   - writes (PUT/PATCH): B sends the update with a unique marker in one
 //     plain string field (never a credential, never a value naming A), and
 //     A's own read of the object afterwards must show the marker; without
@@ -34,7 +36,10 @@ import (
 //     B's own record instead leaves A's object untouched: silent. A's
 //     original value is written back afterwards (best effort).
 //
-// Administrative-looking operations are left to GH2011, DELETE is never sent.
+//   - deletes: only of objects the check itself created (bola_delete.go):
+//     gone for the owner after the other identity's DELETE.
+//
+// Administrative-looking operations are left to GH2011.
 type BOLA struct{}
 
 var _ scan.Check = BOLA{}
@@ -105,7 +110,7 @@ func (BOLA) Run(ctx context.Context, t *scan.Target, report func(scan.Finding)) 
 			}
 		}
 	}
-	return nil
+	return bolaDeletes(ctx, t, report)
 }
 
 func bolaPair(ctx context.Context, t *scan.Target, op *openapi.Operation, param, key string, a, b *scan.Identity, tried map[string]bool) (*scan.Finding, error) {

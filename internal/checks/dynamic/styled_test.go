@@ -292,6 +292,29 @@ func (a *styled) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			a.send(w, 404, map[string]any{"message": "no such book"})
 			return
 		}
+		if r.Method == "DELETE" {
+			victim := b
+			switch {
+			case a.v.OwnRecord:
+				victim = nil // the path is ignored: the caller's own book goes
+				for _, x := range a.books {
+					if x.owner == me.name {
+						victim = x
+					}
+				}
+			case b.owner != me.name && !a.v.BOLA:
+				a.send(w, 403, map[string]any{"message": "not yours"})
+				return
+			}
+			for i, x := range a.books {
+				if x == victim {
+					a.books = append(a.books[:i], a.books[i+1:]...)
+					break
+				}
+			}
+			a.send(w, 200, map[string]any{"message": "deleted"})
+			return
+		}
 		switch {
 		case r.Method == "PUT" && a.v.OwnRecord:
 			for _, x := range a.books {
@@ -436,7 +459,7 @@ func TestIdentitiesKnowThemselves(t *testing.T) {
 // record (2xx, but not the named object) is not vulnerable.
 func TestBOLAStyled(t *testing.T) {
 	expectStyled(t, dynamic.BOLA{}, styledVuln{BOLA: true},
-		[]string{"getUser|username", "updateUser|username", "updateEmail|username", "getBook|book_title", "updateBook|book_title"},
+		[]string{"getUser|username", "updateUser|username", "updateEmail|username", "getBook|book_title", "updateBook|book_title", "deleteBook|book_title"},
 		map[string]styledVuln{"correct": {}, "writes change the caller's own record": {OwnRecord: true}})
 }
 
@@ -512,4 +535,49 @@ func TestExposureOwnVerifier(t *testing.T) {
 func TestSQLiNestedBodyStyled(t *testing.T) {
 	expectStyled(t, dynamic.SQLiError{}, styledVuln{NestedSQLi: true}, []string{"updateBook|body meta.tags[0]"},
 		map[string]styledVuln{"correct": {}})
+}
+
+// BOLA on DELETE touches only objects the scan created, and leaves none of
+// them behind when the API refuses (correct) or the DELETE hits the
+// caller's own object instead (2xx, not vulnerable: silent).
+func TestBOLADeleteLeavesNothing(t *testing.T) {
+	for name, v := range map[string]styledVuln{"correct": {}, "own record": {OwnRecord: true}, "vulnerable": {BOLA: true}} {
+		t.Run(name, func(t *testing.T) {
+			api := newStyled(v)
+			api.books = append(api.books, &styledBook{title: "seeded", summary: "not the scan's", owner: "bob"})
+			srv := httptest.NewServer(api)
+			defer srv.Close()
+			ids := []*scan.Identity{
+				scan.NewLoginIdentity("alice", "login", map[string]string{"username": "alice", "password": "alice-pw"}),
+				scan.NewLoginIdentity("bob", "login", map[string]string{"username": "bob", "password": "bob-pw"}),
+			}
+			tg, err := scan.NewTarget(styledSpec(t), srv.URL, ids, scan.NewClient(scan.ClientOptions{Budget: 3000}), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := scan.Run(context.Background(), tg, scan.Options{Checks: []scan.Check{dynamic.BOLA{}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			deleted := false
+			for _, f := range res.Findings {
+				deleted = deleted || f.Operation == "deleteBook"
+			}
+			if deleted != v.BOLA {
+				t.Errorf("deleteBook finding = %v, want %v", deleted, v.BOLA)
+			}
+			api.mu.Lock()
+			defer api.mu.Unlock()
+			seeded := false
+			for _, b := range api.books {
+				if strings.HasPrefix(b.title, "ghscan-del-") && !v.OwnRecord {
+					t.Errorf("the scan left its object %q behind", b.title)
+				}
+				seeded = seeded || b.title == "seeded"
+			}
+			if !seeded && !v.OwnRecord {
+				t.Error("the scan deleted an object it did not create")
+			}
+		})
+	}
 }
