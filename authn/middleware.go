@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/gatehouse/gatehouse"
+	"github.com/gatehouse/gatehouse/internal/httpx"
 	"github.com/gatehouse/gatehouse/problem"
 )
 
@@ -63,16 +64,11 @@ func Middleware(o MiddlewareOptions) gatehouse.Middleware {
 	if realm == "" {
 		realm = "gatehouse"
 	}
-	strip := map[string]bool{}
-	for _, h := range append([]string{o.SubjectHeader, o.RolesHeader, o.ScopesHeader, o.IssuerHeader, o.MethodHeader}, o.StripHeaders...) {
-		if h != "" {
-			strip[normHeader(h)] = true
-		}
-	}
+	strip := httpx.IdentityNames(append([]string{o.SubjectHeader, o.RolesHeader, o.ScopesHeader, o.IssuerHeader, o.MethodHeader}, o.StripHeaders...)...)
 	challenge := `Bearer realm="` + strings.ReplaceAll(realm, `"`, "") + `"`
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			stripIdentity(r.Header, strip)
+			httpx.StripIdentity(r.Header, strip)
 			ctx := r.Context()
 			p, err := authenticate(o.Authenticators, r)
 			if err != nil {
@@ -149,23 +145,6 @@ func authenticate(chain []Authenticator, r *http.Request) (*Principal, error) {
 	return nil, nil
 }
 
-// normHeader folds a header name the way a lenient upstream might: lower
-// case, "_" as "-".
-func normHeader(h string) string {
-	return strings.ToLower(strings.ReplaceAll(h, "_", "-"))
-}
-
-// stripIdentity removes every header that an upstream could confuse with an
-// identity header gatehouse sets: the configured names and the whole
-// x-gatehouse- namespace, in any case and with "_" for "-".
-func stripIdentity(h http.Header, strip map[string]bool) {
-	for k := range h {
-		n := normHeader(k)
-		if strip[n] || strings.HasPrefix(n, "x-gatehouse-") {
-			delete(h, k)
-		}
-	}
-}
 
 func setHeader(h http.Header, name, v string) {
 	if name != "" && v != "" {

@@ -31,6 +31,7 @@ func accessLog(log *slog.Logger, m *Metrics, trusted httpx.TrustedProxies, cfg *
 	maxBody := int64(cfg.Limits.MaxBody)
 	expose := cfg.Errors.ExposeDetails
 	alog := log.With("component", "access")
+	identity := httpx.IdentityNames(ownedHeaders(cfg)...)
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			start := now()
@@ -46,7 +47,7 @@ func accessLog(log *slog.Logger, m *Metrics, trusted httpx.TrustedProxies, cfg *
 				ctx = problem.WithExposeDetails(ctx)
 			}
 			r = r.WithContext(ctx)
-			if n := httpx.StripIdentityHeaders(r.Header); n > 0 {
+			if n := httpx.StripIdentity(r.Header, identity); n > 0 {
 				rec.Set("stripped_identity_headers", strconv.Itoa(n))
 			}
 			sw := &httpx.StatusWriter{ResponseWriter: w}

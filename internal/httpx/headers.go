@@ -19,10 +19,30 @@ func normName(k string) string {
 // StripIdentityHeaders deletes every header of h that an upstream could read
 // as a gatehouse identity header, whatever its case or '_'/'-' spelling, and
 // reports how many it removed.
-func StripIdentityHeaders(h http.Header) int {
+func StripIdentityHeaders(h http.Header) int { return StripIdentity(h, nil) }
+
+// IdentityNames folds configured identity header names (X-User-Id...) for
+// StripIdentity; empty names are left out.
+func IdentityNames(names ...string) map[string]bool {
+	m := map[string]bool{}
+	for _, n := range names {
+		if n != "" {
+			m[normName(n)] = true
+		}
+	}
+	return m
+}
+
+// StripIdentity is the one implementation of identity-header removal: it
+// deletes every header of h in the X-Gatehouse- namespace or named in
+// names (from IdentityNames), whatever its case or '_'/'-' spelling, and
+// reports how many it removed. The gateway applies it once, at its entry,
+// with the configured names; authn.Middleware applies it again for users of
+// the library without the gateway (idempotent).
+func StripIdentity(h http.Header, names map[string]bool) int {
 	n := 0
 	for k := range h {
-		if strings.HasPrefix(normName(k), IdentityHeaderPrefix) {
+		if nk := normName(k); strings.HasPrefix(nk, IdentityHeaderPrefix) || names[nk] {
 			delete(h, k)
 			n++
 		}
