@@ -23,6 +23,7 @@ func init() {
 		defer p.Close()
 		// Operations whose effective rule is public are listed as warnings.
 		ws, err := gateway.AuthzWarnings(cfg, p.Spec())
+		ws = append(ws, gateway.OverlayNotes(cfg, p)...)
 		return append(ws, gateway.SpecWarnings(cfg, p)...), err
 	}
 }

@@ -437,7 +437,8 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(body)
 }
 
-// watch reloads when the config file or the spec file changes. It watches
+// watch reloads when the config file, the spec file or a spec_overlays
+// file (those of the config at startup) changes. It watches
 // their directories (editors and Kubernetes ConfigMaps replace files by
 // rename) and debounces bursts of events.
 func (s *Server) watch(ctx context.Context) {
@@ -461,6 +462,9 @@ func (s *Server) watch(ctx context.Context) {
 	}
 	add(s.opts.ConfigPath)
 	add(s.pipe.Load().cfg.Spec)
+	for _, o := range s.pipe.Load().cfg.SpecOverlays {
+		add(o)
+	}
 	for d := range dirs {
 		if err := w.Add(d); err != nil {
 			s.log.Error("file watch failed", "dir", d, "error", err)
