@@ -2,9 +2,13 @@ package openapi
 
 import (
 	"errors"
+	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/pb33f/libopenapi/datamodel/high/base"
 )
 
 func ovPath(name string) string { return filepath.Join("testdata", "overlay", name) }
@@ -170,5 +174,94 @@ func TestOperationEditErrors(t *testing.T) {
 				t.Errorf("err = %v, want %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestOverlayLimits: oversized overlays, too many actions, an action whose
+// matches times its update would blow the spec up, and deep nesting give
+// located errors, not a crash or an out-of-memory.
+func TestOverlayLimits(t *testing.T) {
+	head := "overlay: 1.0.0\ninfo: {title: t, version: '1'}\n"
+	huge := head + "x-pad: \"" + strings.Repeat("a", MaxOverlayBytes) + "\"\nactions:\n  - {target: $.info, update: {x-a: 1}}\n"
+	var many strings.Builder
+	many.WriteString(head + "actions:\n")
+	for i := 0; i <= MaxOverlayActions; i++ {
+		many.WriteString("  - {target: $.info, update: {x-a: 1}}\n")
+	}
+	big := head + "actions:\n  - target: $..*\n    update: {x-a: [" + strings.Repeat("1,", 200000) + "1]}\n"
+	copyAll := head + "actions:\n  - {target: \"$['x-list'][*]\", copy: \"$['x-big']\"}\n"
+	deep := head + "actions:\n  - target: $.info\n    update: {x-a: " + strings.Repeat("[", 20000) + strings.Repeat("]", 20000) + "}\n"
+	for _, tc := range []struct{ name, data, want string }{
+		{"huge", huge, "bytes, more than"},
+		{"many actions", many.String(), "actions, more than"},
+		{"big update on every node", big, "fuzz.yaml:4:13: actions[0]: the overlay would add more than"},
+		{"copy the document into every node", copyAll, "fuzz.yaml:4:14: actions[0]: the overlay would add more than"},
+		{"deep", deep, "fuzz.yaml"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			spec, err := os.ReadFile(ovPath("api.yaml"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			// 2000 empty objects, and one object of 2000 keys to copy into each.
+			spec = append(spec, "x-list: ["+strings.Repeat("{},", 1999)+"{}]\nx-big: {"...)
+			for i := 0; i < 2000; i++ {
+				spec = fmt.Appendf(spec, "k%d: 1,", i)
+			}
+			spec = append(spec, "}\n"...)
+			ov, err := ParseOverlay([]byte(tc.data), "fuzz.yaml")
+			if err == nil {
+				_, _, err = ApplyOverlays(spec, ov)
+			}
+			if !errors.Is(err, ErrInvalidOverlay) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %.300v, want ErrInvalidOverlay containing %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestOverlaySwaggerAndJSON: overlays apply to a Swagger 2.0 document as
+// written (before conversion) and to a JSON spec; routes constraints on a
+// 2.0 parameter land on the parameter itself.
+func TestOverlaySwaggerAndJSON(t *testing.T) {
+	dir := t.TempDir()
+	ov := filepath.Join(dir, "ov.yaml")
+	if err := os.WriteFile(ov, []byte("overlay: 1.0.0\ninfo: {title: t, version: '1'}\nactions:\n  - {target: '$.info', update: {x-bounded: true}}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	jsonSpec := filepath.Join(dir, "api.json")
+	if err := os.WriteFile(jsonSpec, []byte(`{"openapi":"3.0.3","info":{"title":"j","version":"1"},"paths":{"/a":{"get":{"operationId":"getA","parameters":[{"name":"q","in":"query","schema":{"type":"string"}}],"responses":{"200":{"description":"ok"}}}}}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, rep, err := LoadWithOverlays(jsonSpec, []string{ov}, []OperationEdit{{Key: "getA", Source: "routes.getA", Constraints: map[string]FieldConstraint{"query:q": {MaxLength: i64(4)}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ml := s.Operation("getA").Params[0].Schema.Schema().MaxLength; ml == nil || *ml != 4 || rep.Files != 2 {
+		t.Errorf("JSON spec: q maxLength = %v, report %v", ml, rep)
+	}
+	s2, _, err := LoadWithOverlays(filepath.Join("testdata", "swagger2.yaml"), []string{ov}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s2.Version != "2.0" {
+		t.Errorf("swagger 2.0 spec loaded as %q", s2.Version)
+	}
+	s3, _, err := LoadWithOverlays(filepath.Join("testdata", "swagger2.yaml"), nil, []OperationEdit{
+		{Key: "getPet", Source: "routes.getPet", Constraints: map[string]FieldConstraint{"path:petId": {Maximum: f64(99)}}},
+		{Key: "updatePet", Source: "routes.updatePet", Constraints: map[string]FieldConstraint{"/name": {MaxLength: i64(8)}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mx := s3.Operation("getPet").Params[0].Schema.Schema().Maximum; mx == nil || *mx != 99 {
+		t.Errorf("swagger 2.0 petId maximum = %v, want 99", mx)
+	}
+	var name *base.Schema
+	for _, mt := range s3.Operation("updatePet").Op.RequestBody.Content.FromOldest() {
+		name = mt.Schema.Schema().Properties.GetOrZero("name").Schema()
+	}
+	if name == nil || name.MaxLength == nil || *name.MaxLength != 8 {
+		t.Errorf("swagger 2.0 body name maxLength = %v, want 8", name.MaxLength)
 	}
 }
