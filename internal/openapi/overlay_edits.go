@@ -72,7 +72,12 @@ var httpMethodKeys = []string{"get", "put", "post", "delete", "options", "head",
 //
 // Deny removes the operation. It returns nil when no edit does anything.
 // Errors are *EditError located at the edit's Source.
-func EditsOverlay(data []byte, edits []OperationEdit) (*Overlay, error) {
+func EditsOverlay(data []byte, edits []OperationEdit) (ov *Overlay, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			ov, err = nil, fmt.Errorf("%w: routes edits: panic: %v", ErrInvalidOverlay, r)
+		}
+	}()
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
 		return nil, fmt.Errorf("%w: spec: %w", ErrInvalidOverlay, err)
@@ -82,7 +87,7 @@ func EditsOverlay(data []byte, edits []OperationEdit) (*Overlay, error) {
 	}
 	doc := root.Content[0]
 	swagger2 := mapGet(doc, "swagger") != nil
-	ov := &Overlay{
+	ov = &Overlay{
 		Name:  "routes",
 		edits: true,
 		doc: &highoverlay.Overlay{
