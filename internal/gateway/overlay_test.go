@@ -180,3 +180,24 @@ func TestOverlayBuildErrorsLocated(t *testing.T) {
 		})
 	}
 }
+
+// TestOverlayReloadRereadsOverlays: a reload (what SIGHUP and POST
+// /-/reload run) reads the overlay files again, without a file watch.
+func TestOverlayReloadRereadsOverlays(t *testing.T) {
+	e, ovPath := startOverlay(t)
+	json := map[string]string{"Content-Type": "application/json"}
+	if res, _ := e.do("POST", "/users", json, strings.NewReader(`{"name":"abcd"}`)); res.StatusCode != 200 {
+		t.Fatalf("4 characters under maxLength 5: %d, want 200", res.StatusCode)
+	}
+	writeFile(t, ovPath, strings.Replace(testOverlay, "maxLength: 5", "maxLength: 3", 1))
+	if err := e.srv.Reload(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	before := e.up.requests.Load()
+	if res, _ := e.do("POST", "/users", json, strings.NewReader(`{"name":"abcd"}`)); res.StatusCode != 400 {
+		t.Fatalf("4 characters after the reload to maxLength 3: %d, want 400", res.StatusCode)
+	}
+	if e.up.requests.Load() != before {
+		t.Fatal("the refused request reached the upstream")
+	}
+}

@@ -41,7 +41,7 @@ type ServerOptions struct {
 	Registry *prometheus.Registry
 	// EnableReload turns on POST /-/reload on the admin listener.
 	EnableReload bool
-	// Watch reloads when the config or spec file changes.
+	// Watch reloads when the config, spec or a spec_overlays file changes.
 	Watch bool
 	// WatchDebounce groups bursts of file events (default 250ms).
 	WatchDebounce time.Duration
