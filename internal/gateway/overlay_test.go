@@ -11,8 +11,9 @@ import (
 	"github.com/gatehouse/gatehouse/internal/openapi"
 )
 
-// testOverlay bounds createUser's body (declaring name, maxLength 5) and
-// gives getUser a JSON response schema.
+// testOverlay bounds createUser's body (declaring name, maxLength 5, and
+// host, checked for shell metacharacters by x-gatehouse-shell) and gives
+// getUser a JSON response schema.
 const testOverlay = `overlay: 1.0.0
 info: {title: bound, version: "1"}
 actions:
@@ -20,6 +21,7 @@ actions:
     update:
       properties:
         name: {type: string, maxLength: 5}
+        host: {type: string, maxLength: 253, x-gatehouse-shell: true}
   - target: $.paths['/users/{user_id}'].get.responses['200']
     update:
       content:
@@ -64,6 +66,9 @@ func TestOverlayEnforcedThroughListener(t *testing.T) {
 		{"too long, escaped", "POST", "/users", `{"name":"abc\u0064ef"}`, 400, false},
 		{"too long, duplicate key", "POST", "/users", `{"name":"a","name":"abcdef"}`, 400, false},
 		{"undeclared field still refused", "POST", "/users", `{"nam":"a"}`, 400, false},
+		{"x-gatehouse-shell from the overlay, benign", "POST", "/users", `{"host":"db.example.com"}`, 200, true},
+		{"x-gatehouse-shell from the overlay, injection", "POST", "/users", `{"host":"db; rm -rf /"}`, 400, false},
+		{"x-gatehouse-shell from the overlay, backticks", "POST", "/users", `{"host":"` + "`id`" + `"}`, 400, false},
 		{"denied op", "DELETE", "/users/1", "", 405, false},
 		{"denied op, lower-case method", "delete", "/users/1", "", 405, false},
 		{"denied op, override header", "POST", "/users/1", "", 405, false},
@@ -121,7 +126,7 @@ func TestOverlayReloadBrokenKeepsServing(t *testing.T) {
 		{"stale target", strings.Replace(testOverlay, "/users'].post", "/people'].post", 1), "bound.yaml:4:13: actions[0]: target"},
 		{"yaml syntax", "overlay: 1.0.0\ninfo: {title: x\n", "bound.yaml"},
 		{"alias bomb", "overlay: 1.0.0\ninfo: {title: x, version: '1'}\nx: &a [1,1,1,1,1,1,1,1]\ny: &b [*a,*a,*a,*a,*a,*a,*a,*a]\nactions:\n  - {target: $.info, update: {x: *b}}\n", "bound.yaml:4:8: yaml aliases are not allowed"},
-		{"invalid result", testOverlay + "  - target: $.paths['/users'].post.requestBody.content['application/json'].schema\n    update: {$ref: '#/components/schemas/Nowhere'}\n", "bound.yaml:13:13: actions[2]: this action makes spec"},
+		{"invalid result", testOverlay + "  - target: $.paths['/users'].post.requestBody.content['application/json'].schema\n    update: {$ref: '#/components/schemas/Nowhere'}\n", "bound.yaml:14:13: actions[2]: this action makes spec"},
 		{"not an overlay", "openapi: 3.1.0\n", "bound.yaml:1:1"},
 		{"empty", "", "bound.yaml"},
 	} {
