@@ -243,7 +243,8 @@ func ApplyOverlays(data []byte, ovs ...*Overlay) (out []byte, rep *OverlayReport
 		}
 		// Warnings other than "matched zero nodes" (which preflight
 		// already refused) are copy+update on one action: an error too.
-		for _, w := range res.Warnings {
+		if len(res.Warnings) > 0 {
+			w := res.Warnings[0]
 			return nil, nil, ov.actionErr(w.Action, fmt.Errorf("target %q: %s", w.Target, w.Message))
 		}
 		if len(res.Bytes) > MaxSpecBytes {
