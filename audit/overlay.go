@@ -252,7 +252,7 @@ func WriteOverlay(title, specFile string, actions []OverlayAction) []byte {
 	var sb strings.Builder
 	sb.WriteString("# OpenAPI Overlay 1.0 written by gatehouse init: constraints the audit found missing.\n")
 	sb.WriteString("# Nothing here is known about your API: review every action (bounds, patterns), keep what\n")
-	sb.WriteString("# is right, then apply it to the spec (any Overlay 1.0 tool) or load it in the gateway.\n")
+	sb.WriteString("# is right: the gateway applies it to the spec at every load (spec_overlays in its config).\n")
 	sb.WriteString("overlay: 1.0.0\n")
 	sb.WriteString("info:\n")
 	sb.WriteString("  title: " + yamlQuote(title) + "\n")

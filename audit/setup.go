@@ -100,9 +100,9 @@ func Setup(spec *openapi.Spec, o SetupOptions) (files *SetupFiles, err error) {
 	w("mode: enforce                 # monitor logs what would be blocked without blocking\n")
 	if o.OverlayRef != "" {
 		w("# %d constraints the audit found missing (bounds, patterns, additionalProperties: false)\n", len(actions))
-		w("# are in %s: review them, then apply the overlay to the spec, or load it here\n", o.OverlayRef)
-		w("# once the gateway supports it:\n")
-		w("# spec_overlays: [%s]\n", strconv.Quote(o.OverlayRef))
+		w("# are in %s, an OpenAPI Overlay applied to the spec at every load:\n", o.OverlayRef)
+		w("# review them (a request they refuse gets 400 and never reaches the upstream)\n")
+		w("spec_overlays: [%s]\n", strconv.Quote(o.OverlayRef))
 	}
 	w("\n")
 

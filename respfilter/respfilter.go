@@ -119,6 +119,9 @@ type OperationOptions struct {
 	Status map[string]Mode
 	// Unmask lists mask names this operation may return (e.g. "token" for login).
 	Unmask []string
+	// Mask lists more property names removed from this operation's JSON
+	// responses, at any depth, like Options.Mask (Unmask does not apply).
+	Mask []string
 }
 
 // Options configure a Filter.
@@ -160,6 +163,7 @@ type compiledOp struct {
 	mode   Mode
 	status map[string]Mode
 	unmask map[string]bool
+	mask   map[string]bool          // OperationOptions.Mask, normalized
 	resp   map[string]*compiledResp // "200", "2XX", "default"
 }
 
@@ -216,6 +220,12 @@ func New(doc *v3.Document, ops []oasvalidate.Operation, opts Options) (*Filter, 
 			c.unmask = map[string]bool{}
 			for _, u := range oo.Unmask {
 				c.unmask[normName(u)] = true
+			}
+		}
+		if len(oo.Mask) > 0 {
+			c.mask = map[string]bool{}
+			for _, m := range oo.Mask {
+				c.mask[normName(m)] = true
 			}
 		}
 		if op.Op != nil && op.Op.Responses != nil {
@@ -444,7 +454,7 @@ func (f *Filter) Apply(op string, status int, body []byte) ([]byte, Result, erro
 			return nil, res, fmt.Errorf("%w: %w", ErrInvalid, err)
 		}
 	}
-	w := &walker{f: f, unmask: c.unmask, strip: mode == ModeFilter, res: &res}
+	w := &walker{f: f, unmask: c.unmask, mask: c.mask, strip: mode == ModeFilter, res: &res}
 	val = w.walk(val, ss)
 	if !res.Changed {
 		return body, res, nil
@@ -469,6 +479,7 @@ func marshal(v any) ([]byte, error) {
 type walker struct {
 	f      *Filter
 	unmask map[string]bool
+	mask   map[string]bool // the operation's extra mask
 	strip  bool
 	res    *Result
 	path   []string
@@ -492,7 +503,7 @@ func (w *walker) walk(v any, ss []*oasvalidate.Shape) any {
 			}
 		}
 		for k, child := range x {
-			if nk := normName(k); w.f.mask[nk] && !w.unmask[nk] {
+			if nk := normName(k); (w.f.mask[nk] && !w.unmask[nk]) || w.mask[nk] {
 				delete(x, k)
 				w.note(&w.res.Masked, &w.res.NMasked, k)
 				continue

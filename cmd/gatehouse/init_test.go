@@ -13,6 +13,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -47,6 +48,10 @@ func TestInitExamples(t *testing.T) {
 			}
 			if !strings.Contains(buf.String(), out+": ok") {
 				t.Errorf("validate output %q lacks ok", buf.String())
+			}
+			// validate prints what the generated overlay (spec_overlays) changed.
+			if !regexp.MustCompile(`gatehouse.yaml:\d+:\d+: spec_overlays: overlays: 1 file, [1-9]\d* actions?, [1-9]\d* nodes? changed\n`).MatchString(buf.String()) {
+				t.Errorf("validate output %q lacks the overlay summary", buf.String())
 			}
 			cfg, err := config.Check(out)
 			if err != nil {
@@ -223,6 +228,9 @@ func TestInitGatewayServes(t *testing.T) {
 		{"admin stats as admin", "GET", "/admin/stats", admin, "", 200},
 		{"mass assignment", "PATCH", "/users/1", alice, `{"email":"a@example.com","role":"admin"}`, 400},
 		{"undeclared route", "GET", "/debug/vars", alice, "", 404},
+		// gatehouse.overlay.yaml (spec_overlays) bounds user_id at 1000000.
+		{"init overlay bound", "GET", "/users/1000001", admin, "", 400},
+		{"init overlay bound, at the limit", "GET", "/users/1000000", admin, "", 200},
 	} {
 		res, body := do(tc.method, tc.path, tc.tok, tc.body)
 		if res.StatusCode != tc.want {
@@ -252,7 +260,8 @@ func TestInitGatewayServes(t *testing.T) {
 		counts[h]++
 	}
 	mu.Unlock()
-	if counts["GET /admin/stats"] != 1 || counts["GET /users/2"] != 1 || counts["PATCH /users/1"] != 0 || counts["GET /debug/vars"] != 0 {
-		t.Errorf("upstream saw %v; want admin stats and /users/2 once (the admin's), no PATCH, no /debug", counts)
+	if counts["GET /admin/stats"] != 1 || counts["GET /users/2"] != 1 || counts["PATCH /users/1"] != 0 || counts["GET /debug/vars"] != 0 ||
+		counts["GET /users/1000001"] != 0 || counts["GET /users/1000000"] != 1 {
+		t.Errorf("upstream saw %v; want admin stats and /users/2 once (the admin's), no PATCH, no /debug, no user_id over the overlay's bound", counts)
 	}
 }

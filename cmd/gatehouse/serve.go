@@ -23,6 +23,7 @@ func init() {
 		defer p.Close()
 		// Operations whose effective rule is public are listed as warnings.
 		ws, err := gateway.AuthzWarnings(cfg, p.Spec())
+		ws = append(ws, gateway.OverlayNotes(cfg, p)...)
 		return append(ws, gateway.SpecWarnings(cfg, p)...), err
 	}
 }
@@ -49,7 +50,7 @@ The admin listener (admin: "127.0.0.1:9090"; off when empty) serves /healthz, /r
 /metrics and, with --enable-reload, POST /-/reload.
 
 Signals: SIGTERM/SIGINT drain in-flight requests (timeouts.shutdown) and exit;
-SIGHUP reloads. The config and spec files are also watched and reloaded on change
+SIGHUP reloads. The config, spec and spec_overlays files are also watched and reloaded on change
 (--no-watch turns that off). A reload that fails to load, validate or build is
 logged and the running config keeps serving.`,
 		Example: `  gatehouse serve -c examples/basic/gatehouse.yaml
@@ -61,7 +62,7 @@ logged and the running config keeps serving.`,
 	}
 	cmd.Flags().StringVarP(&file, "config", "c", "gatehouse.yaml", "config file")
 	cmd.Flags().BoolVar(&enableReload, "enable-reload", false, "serve POST /-/reload on the admin listener")
-	cmd.Flags().BoolVar(&noWatch, "no-watch", false, "do not reload when the config or spec file changes")
+	cmd.Flags().BoolVar(&noWatch, "no-watch", false, "do not reload when the config, spec or an overlay file changes")
 	return cmd
 }
 

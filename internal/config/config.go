@@ -57,6 +57,11 @@ type Config struct {
 	Upstream string `yaml:"upstream" required:"true"`
 	// Spec is the OpenAPI document path, relative to the config file; routes not in it are denied.
 	Spec string `yaml:"spec" path:"file" required:"true"`
+	// SpecOverlays lists OpenAPI Overlay 1.0 documents (paths relative to
+	// the config file) applied to the spec, in order, when it is loaded and
+	// on every reload: bound fields, remove operations, add x-gatehouse-*
+	// settings in a spec you cannot edit (see docs/spec-model.md).
+	SpecOverlays []string `yaml:"spec_overlays" path:"file"`
 	// BasePath is the path prefix clients put before the spec's path templates
 	// ("/v1"). Empty (the default) takes it from the spec's servers[].url;
 	// "/" means none. Requests outside it are 404; upstream, the upstream
@@ -113,6 +118,43 @@ type Config struct {
 type RouteOverride struct {
 	// Mode overrides the global mode for this operation: enforce or monitor.
 	Mode string `yaml:"mode" enum:"enforce,monitor"`
+	// Deny removes the operation from the effective spec (an overlay
+	// action applied after spec_overlays): it is answered like any
+	// undeclared route (404, or 405 when its path has other methods) and
+	// never reaches the upstream.
+	Deny bool `yaml:"deny"`
+	// Mask lists response property names removed from this operation's
+	// JSON responses at any depth, like response.mask_fields
+	// (case-insensitive, '_' and '-' ignored).
+	Mask []string `yaml:"mask"`
+	// Constraints adds JSON Schema keywords to request fields of this
+	// operation (an overlay action applied after spec_overlays). Keys:
+	// "query:NAME", "path:NAME", "header:NAME", "cookie:NAME", or a JSON
+	// pointer into the request body ("/title", "/address/city", "/tags/0"
+	// for array items).
+	Constraints map[string]FieldConstraint `yaml:"constraints"`
+}
+
+// FieldConstraint lists the JSON Schema keywords a routes.<op>.constraints
+// entry adds to one request field; a keyword already in the spec is
+// replaced.
+type FieldConstraint struct {
+	// MaxLength is the maximum length of a string.
+	MaxLength *int64 `yaml:"max_length"`
+	// MinLength is the minimum length of a string.
+	MinLength *int64 `yaml:"min_length"`
+	// Pattern is an ECMA-262 regular expression the string must match (anchor it with ^...$).
+	Pattern string `yaml:"pattern"`
+	// Format is a JSON Schema format (uuid, email, date-time, ...).
+	Format string `yaml:"format"`
+	// Enum lists the allowed values (typed after the field's schema type).
+	Enum []string `yaml:"enum"`
+	// Minimum is the smallest allowed number.
+	Minimum *float64 `yaml:"minimum"`
+	// Maximum is the largest allowed number.
+	Maximum *float64 `yaml:"maximum"`
+	// MaxItems is the maximum number of array items.
+	MaxItems *int64 `yaml:"max_items"`
 }
 
 // Mode values.
@@ -224,6 +266,10 @@ func (c *Config) validate(p *Problems) {
 			p.Errorf(path, "%v", err)
 		}
 		checkMode(p, path+".mode", r.Mode, true)
+		r.validateEdits(p, path)
+	}
+	for i, f := range c.SpecOverlays {
+		checkFile(p, "spec_overlays["+strconv.Itoa(i)+"]", "overlay file", f)
 	}
 	for i, tp := range c.TrustedProxies {
 		path := "trusted_proxies[" + strconv.Itoa(i) + "]"

@@ -48,7 +48,7 @@ var badConfigs = map[string][]string{
 	},
 	"unknown_nested.bad.yaml": {
 		`unknown_nested.bad.yaml:5:3: timeouts.raed_header: unknown key "raed_header" (did you mean "read_header"?)`,
-		`unknown_nested.bad.yaml:7:29: routes.getUser.roles: unknown key "roles" (known keys: mode)`,
+		`unknown_nested.bad.yaml:7:29: routes.getUser.roles: unknown key "roles" (known keys: constraints, deny, mask, mode)`,
 	},
 	"wrong_type.bad.yaml": {
 		`wrong_type.bad.yaml:3:9: listen: expected a string, got a list`,

@@ -126,6 +126,7 @@ func exampleConfigs(t *testing.T) []string {
 // testdata/*.good.yaml against the schema, and loads and validates the
 // examples with Check: schema and loader must agree on them.
 func TestExamplesMatchSchema(t *testing.T) {
+	t.Setenv("NOTES_JWT_SECRET", "notes-secret") // examples/self-issued reads its token secret from the environment
 	sch := compileSchema(t)
 	examples := exampleConfigs(t)
 	if len(examples) == 0 {

@@ -95,6 +95,9 @@ type Pipeline struct {
 	// adminToken guards the mutating admin endpoints; nil: none configured.
 	adminToken []byte
 
+	// overlays summarizes spec_overlays and routes edits (overlay.go).
+	overlays *openapi.OverlayReport
+
 	inflight atomic.Int64
 	closing  atomic.Bool
 	idle     chan struct{}
@@ -204,8 +207,9 @@ func Build(ctx context.Context, cfg *config.Config, deps Deps) (p *Pipeline, err
 		}
 	}()
 
-	if b.spec, err = openapi.Load(cfg.Spec); err != nil {
-		return nil, config.AtPath("spec", err)
+	var overlays *openapi.OverlayReport
+	if b.spec, overlays, err = loadSpec(cfg); err != nil {
+		return nil, err
 	}
 	trusted, err := httpx.ParseTrustedProxies(cfg.TrustedProxies)
 	if err != nil {
@@ -318,6 +322,8 @@ func Build(ctx context.Context, cfg *config.Config, deps Deps) (p *Pipeline, err
 		revoke:  b.revoke,
 		probes:  b.probes,
 		idle:    make(chan struct{}, 1),
+
+		overlays: overlays,
 
 		adminToken: adminToken,
 	}, nil

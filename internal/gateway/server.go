@@ -41,7 +41,7 @@ type ServerOptions struct {
 	Registry *prometheus.Registry
 	// EnableReload turns on POST /-/reload on the admin listener.
 	EnableReload bool
-	// Watch reloads when the config or spec file changes.
+	// Watch reloads when the config, spec or a spec_overlays file changes.
 	Watch bool
 	// WatchDebounce groups bursts of file events (default 250ms).
 	WatchDebounce time.Duration
@@ -441,7 +441,8 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(body)
 }
 
-// watch reloads when the config file or the spec file changes. It watches
+// watch reloads when the config file, the spec file or a spec_overlays
+// file (those of the config at startup) changes. It watches
 // their directories (editors and Kubernetes ConfigMaps replace files by
 // rename) and debounces bursts of events.
 func (s *Server) watch(ctx context.Context) {
@@ -465,6 +466,9 @@ func (s *Server) watch(ctx context.Context) {
 	}
 	add(s.opts.ConfigPath)
 	add(s.pipe.Load().cfg.Spec)
+	for _, o := range s.pipe.Load().cfg.SpecOverlays {
+		add(o)
+	}
 	for d := range dirs {
 		if err := w.Add(d); err != nil {
 			s.log.Error("file watch failed", "dir", d, "error", err)

@@ -61,6 +61,7 @@ func (b *builder) buildResponseFilter(ctx context.Context) (gatehouse.Middleware
 		}
 		opts.Operations[id] = oo
 	}
+	addRouteMasks(b, opts.Operations)
 	if b.metrics != nil {
 		actions, err := reuse(b.metrics, prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gatehouse_response_filter_actions_total",

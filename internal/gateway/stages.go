@@ -200,6 +200,9 @@ func newRouteStage(spec *openapi.Spec, cfg *config.Config) (*routeStage, error) 
 	for _, key := range keys {
 		ro := cfg.Routes[key]
 		op := findOperation(spec, key)
+		if op == nil && ro.Deny {
+			continue // removed from the spec by routeEdits
+		}
 		if op == nil {
 			return nil, config.AtPath("routes."+key, fmt.Errorf("operation %q is not in the spec", key))
 		}
