@@ -145,7 +145,6 @@ func authenticate(chain []Authenticator, r *http.Request) (*Principal, error) {
 	return nil, nil
 }
 
-
 func setHeader(h http.Header, name, v string) {
 	if name != "" && v != "" {
 		h.Set(name, v)

@@ -180,16 +180,3 @@ func resolves(root *yaml.Node, pointer string) bool {
 	}
 	return n != nil
 }
-
-// mapGet returns the value of key in mapping node n, or nil.
-func mapGet(n *yaml.Node, key string) *yaml.Node {
-	if n == nil || n.Kind != yaml.MappingNode {
-		return nil
-	}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		if n.Content[i].Value == key {
-			return n.Content[i+1]
-		}
-	}
-	return nil
-}
