@@ -263,7 +263,7 @@ func New(doc *v3.Document, ops []Operation, opts Options) (*Validator, error) {
 	v.params = parameters.NewParameterValidator(doc, vopts...)
 	copts := config.NewValidationOptions(vopts...)
 	v.schemas = SchemasFor(doc)
-	v.shapes = NewShapeCache(ShapeOptions{})
+	v.shapes = ShapesFor(doc, "request", func() ShapeOptions { return ShapeOptions{} })
 	for _, op := range ops {
 		c, err := v.compile(op, copts)
 		if err != nil {

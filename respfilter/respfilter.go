@@ -196,16 +196,20 @@ func New(doc *v3.Document, ops []oasvalidate.Operation, opts Options) (*Filter, 
 	// Each distinct schema is compiled once for the whole document (shared
 	// with the request validator), not once per operation and status.
 	schemas := oasvalidate.SchemasFor(doc)
-	shapes := oasvalidate.NewShapeCache(oasvalidate.ShapeOptions{ValidateProxy: func(p *base.SchemaProxy) (*jsonschema.Schema, error) {
-		compiled, err := schemas.Compile(p, oasvalidate.PurposeResponse)
-		if err != nil {
-			return nil, err
-		}
-		if compiled == nil {
-			return nil, errors.New("branch schema did not compile")
-		}
-		return compiled, nil
-	}})
+	// The shapes too are shared by every Filter built on the same document
+	// (a reload on an unchanged spec compiles nothing again).
+	shapes := oasvalidate.ShapesFor(doc, "response", func() oasvalidate.ShapeOptions {
+		return oasvalidate.ShapeOptions{ValidateProxy: func(p *base.SchemaProxy) (*jsonschema.Schema, error) {
+			compiled, err := schemas.Compile(p, oasvalidate.PurposeResponse)
+			if err != nil {
+				return nil, err
+			}
+			if compiled == nil {
+				return nil, errors.New("branch schema did not compile")
+			}
+			return compiled, nil
+		}}
+	})
 	for _, op := range ops {
 		oo := opts.Operations[op.ID]
 		c := &compiledOp{mode: opts.Mode, status: oo.Status, resp: map[string]*compiledResp{}}

@@ -47,13 +47,14 @@ func main() {
 	child := flag.Bool("child", false, "internal: measure one document in this process")
 	cpuprof := flag.String("cpuprofile", "", "write a CPU profile of the load to `file`")
 	memprof := flag.String("memprofile", "", "write a heap profile (alloc_space) of the load to `file`")
+	profReload := flag.Bool("profile-reload", false, "profile the reload instead of the cold load")
 	flag.Parse()
 	if flag.NArg() < 1 {
 		fmt.Fprintln(os.Stderr, "usage: specload [-lib gateway|libopenapi|kin] [-cpuprofile F] [-memprofile F] SPEC...")
 		os.Exit(2)
 	}
 	if *child {
-		if err := measure(*lib, flag.Arg(0), *cpuprof, *memprof); err != nil {
+		if err := measure(*lib, flag.Arg(0), *cpuprof, *memprof, *profReload); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
@@ -69,6 +70,9 @@ func main() {
 		}
 		if *memprof != "" {
 			args = append(args, "-memprofile", *memprof)
+		}
+		if *profReload {
+			args = append(args, "-profile-reload")
 		}
 		cmd := exec.Command(os.Args[0], append(args, path)...)
 		var out bytes.Buffer
@@ -138,9 +142,12 @@ func parseChild(s string) (result, error) {
 }
 
 // measure runs in the child: one cold load, and for gateway a second Build.
-func measure(lib, path, cpuprof, memprof string) error {
+func measure(lib, path, cpuprof, memprof string, profReload bool) error {
 	var stopProfile func() error = func() error { return nil }
-	if cpuprof != "" {
+	startProfile := func() error {
+		if cpuprof == "" {
+			return nil
+		}
 		f, err := os.Create(cpuprof)
 		if err != nil {
 			return err
@@ -149,6 +156,12 @@ func measure(lib, path, cpuprof, memprof string) error {
 			return err
 		}
 		stopProfile = func() error { pprof.StopCPUProfile(); return f.Close() }
+		return nil
+	}
+	if !profReload {
+		if err := startProfile(); err != nil {
+			return err
+		}
 	}
 	if memprof != "" {
 		runtime.MemProfileRate = 64 << 10
@@ -176,10 +189,20 @@ func measure(lib, path, cpuprof, memprof string) error {
 	}
 	fmt.Printf("ops=%d load_cpu=%v load_wall=%v load_rss_kib=%d", ops, cpu1-cpu0, t1.Sub(t0), rss)
 	if reload != nil {
+		if profReload {
+			if err := startProfile(); err != nil {
+				return err
+			}
+		}
 		t2 := time.Now()
 		cpu2, _ := usage()
 		if err := reload(); err != nil {
 			return fmt.Errorf("reload: %w", err)
+		}
+		if profReload {
+			if err := stopProfile(); err != nil {
+				return err
+			}
 		}
 		wall := time.Since(t2)
 		cpu3, _ := usage()
@@ -242,12 +265,14 @@ func loadGateway(path string) (any, int, func() error, error) {
 	if err := os.WriteFile(cfgPath, fmt.Appendf(nil, gatewayConfig, abs), 0o600); err != nil {
 		return nil, 0, nil, err
 	}
+	// A Server keeps one spec cache for its lifetime; so does this.
+	specs := &openapi.Cache{}
 	build := func() (*gateway.Pipeline, error) {
 		cfg, err := config.Check(cfgPath)
 		if err != nil {
 			return nil, err
 		}
-		return gateway.Build(context.Background(), cfg, gateway.Deps{})
+		return gateway.Build(context.Background(), cfg, gateway.Deps{Specs: specs})
 	}
 	p, err := build()
 	if err != nil {

@@ -74,6 +74,11 @@ type Deps struct {
 	// pipelines built with it (a Server passes one for its lifetime); nil:
 	// each pipeline starts with empty counters.
 	Limits *LimitState
+	// Specs, when set, returns the previous pipeline's spec (and so its
+	// compiled schemas) when the spec files did not change; a Server
+	// passes one for its lifetime so that such a reload is cheap. Nil:
+	// every Build loads the spec.
+	Specs *openapi.Cache
 }
 
 // Pipeline is one compiled configuration: an immutable http.Handler plus
@@ -204,7 +209,12 @@ func Build(ctx context.Context, cfg *config.Config, deps Deps) (p *Pipeline, err
 		}
 	}()
 
-	if b.spec, err = openapi.Load(cfg.Spec); err != nil {
+	if deps.Specs != nil {
+		b.spec, _, err = deps.Specs.Load(cfg.Spec)
+	} else {
+		b.spec, err = openapi.Load(cfg.Spec)
+	}
+	if err != nil {
 		return nil, config.AtPath("spec", err)
 	}
 	trusted, err := httpx.ParseTrustedProxies(cfg.TrustedProxies)
