@@ -293,7 +293,10 @@ func (v *Validator) compile(op Operation, copts *config.ValidationOptions) (*com
 				if sch.Items != nil && sch.Items.IsA() && sch.Items.A.Schema() != nil {
 					cp.items = sch.Items.A.Schema().Type
 				}
-				compiled, err := v.schemas.Compile(p.Schema, PurposeGeneric)
+				// PurposeRequest, not Generic: a parameter is request input too
+				// (readOnly properties are not required in it), and one compiler
+				// fewer keeps a third less of the converted document in memory.
+				compiled, err := v.schemas.Compile(p.Schema, PurposeRequest)
 				if err != nil {
 					return nil, fmt.Errorf("parameter %q: %w", p.Name, err)
 				}
