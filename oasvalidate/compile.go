@@ -49,19 +49,22 @@ const (
 // items are honoured with their 3.0 meaning and reported in Warnings
 // instead of refusing the document. A SchemaSet is safe for concurrent use.
 type SchemaSet struct {
-	v30     bool
-	rootURL string
-	rootDir string
-	files   map[string]*yaml.Node // absolute path → content node
-	mu      sync.Mutex
-	comp    [3]*jsonschema.Compiler
-	byNode  [3]map[*yaml.Node]*jsonschema.Schema
-	inline  int
-	warned  map[*yaml.Node]bool
-	warns   []string
-	regexps RegexpEngine
-	meta    *jsonschema.Schema // the 2020-12 metaschema (checkComponents)
-	checked map[string]bool    // file URLs whose components were checked
+	v30        bool
+	rootURL    string
+	rootDir    string
+	files      map[string]*yaml.Node // absolute path → content node
+	mu         sync.Mutex
+	comp       [3]*jsonschema.Compiler
+	byNode     [3]map[*yaml.Node]*jsonschema.Schema
+	inline     int
+	warned     map[*yaml.Node]bool
+	warns      []string
+	regexps    RegexpEngine
+	meta       *jsonschema.Schema // the 2020-12 metaschema (checkComponents)
+	checked    map[string]bool    // file URLs whose components were checked
+	pats       map[string]patternEntry
+	skipped    []string // located warnings of the patterns no engine compiles
+	skippedKey map[string]bool
 }
 
 // RegexpEngine compiles `pattern` and `patternProperties` regexps (nil: Go's
@@ -91,7 +94,8 @@ func SchemasFor(doc *v3.Document) *SchemaSet {
 // NewSchemaSet prepares the compilation of doc's schemas (nothing is
 // compiled until Compile is called).
 func NewSchemaSet(doc *v3.Document) *SchemaSet {
-	s := &SchemaSet{files: map[string]*yaml.Node{}, warned: map[*yaml.Node]bool{}}
+	s := &SchemaSet{files: map[string]*yaml.Node{}, warned: map[*yaml.Node]bool{}, pats: map[string]patternEntry{}, skippedKey: map[string]bool{}}
+	s.regexps = s.pattern
 	s.v30 = doc != nil && len(doc.Version) >= 3 && doc.Version[:3] == "3.0"
 	for i := range s.byNode {
 		s.byNode[i] = map[*yaml.Node]*jsonschema.Schema{}
@@ -120,6 +124,33 @@ func NewSchemaSet(doc *v3.Document) *SchemaSet {
 		}
 	}
 	return s
+}
+
+type patternEntry struct {
+	re  jsonschema.Regexp
+	err error
+}
+
+// pattern is the SchemaSet's regexp engine: CompilePattern, each pattern
+// compiled once (called with s.mu held, from Compile and its loader).
+func (s *SchemaSet) pattern(p string) (jsonschema.Regexp, error) {
+	if e, ok := s.pats[p]; ok {
+		return e.re, e.err
+	}
+	re, err := CompilePattern(p)
+	s.pats[p] = patternEntry{re, err}
+	return re, err
+}
+
+// SkippedPatterns lists the `pattern` and `patternProperties` regexps that
+// no engine compiles, each "file:line:col: ..." (also in Warnings). Each one
+// skips that one constraint; the gateway refuses the document instead when
+// spec_strict_patterns is set. Like Warnings, it covers the schemas
+// compiled so far (after the gateway's Build: every schema of the spec).
+func (s *SchemaSet) SkippedPatterns() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.skipped)
 }
 
 // Warnings lists the 3.0 leftovers and redundancies met so far, each
@@ -519,6 +550,7 @@ func (s *SchemaSet) fixSchema(m map[string]any, n *yaml.Node, file string, p Pur
 			}
 		}
 	}
+	s.fixPatterns(m, n, file)
 	if req, ok := m["required"].([]any); ok {
 		seen := map[any]bool{}
 		out := req[:0:0]
@@ -551,6 +583,37 @@ func (s *SchemaSet) fixSchema(m map[string]any, n *yaml.Node, file string, p Pur
 	}
 }
 
+// fixPatterns drops the pattern and patternProperties regexps that no
+// engine compiles from m (that one constraint is skipped) with a located
+// warning each.
+func (s *SchemaSet) fixPatterns(m map[string]any, n *yaml.Node, file string) {
+	if p, ok := m["pattern"].(string); ok {
+		if _, err := s.pattern(p); err != nil {
+			delete(m, "pattern")
+			s.skipPattern(n, file, "pattern", p, err)
+		}
+	}
+	if pp, ok := m["patternProperties"].(map[string]any); ok {
+		for _, p := range slices.Sorted(maps.Keys(pp)) {
+			if _, err := s.pattern(p); err != nil {
+				delete(pp, p)
+				s.skipPattern(n, file, "patternProperties", p, err)
+			}
+		}
+	}
+}
+
+func (s *SchemaSet) skipPattern(n *yaml.Node, file, kw, p string, err error) {
+	key := fmt.Sprintf("%p\x00%s\x00%s", n, kw, p)
+	if s.skippedKey[key] { // converted once per direction, reported once
+		return
+	}
+	s.skippedKey[key] = true
+	msg := fmt.Sprintf("%s: %s skipped (constraint not enforced): %v", s.locate(n, file), kw, err)
+	s.warns = append(s.warns, msg)
+	s.skipped = append(s.skipped, msg)
+}
+
 // directional reports whether a property schema is readOnly (request) or
 // writeOnly (response), directly or in an allOf member.
 func directional(ps map[string]any, p Purpose) bool {
@@ -578,9 +641,14 @@ func (s *SchemaSet) warn(n *yaml.Node, file, msg string) {
 		return
 	}
 	s.warned[n] = true
+	s.warns = append(s.warns, s.locate(n, file)+": "+msg)
+}
+
+// locate formats "file:line:col" of n, file relative to the root's directory.
+func (s *SchemaSet) locate(n *yaml.Node, file string) string {
 	name := file
 	if r, err := filepath.Rel(s.rootDir, file); err == nil && s.rootDir != "" {
 		name = r
 	}
-	s.warns = append(s.warns, fmt.Sprintf("%s:%d:%d: %s", name, n.Line, n.Column, msg))
+	return fmt.Sprintf("%s:%d:%d", name, n.Line, n.Column)
 }

@@ -16,6 +16,14 @@
 // JSON. They are held in memory, bounded by MaxBody: mime/multipart's
 // ReadForm is not used because it spools large parts to temporary files.
 //
+// `pattern` and `patternProperties` are evaluated with ECMA-262 semantics,
+// the dialect JSON Schema specifies: RE2 (linear time) when the pattern
+// means the same there, else regexp2's ECMAScript mode with a per-match
+// timeout (PatternTimeout) that fails the validation when it runs out, so a
+// hostile pattern cannot become ReDoS inside the gateway; a pattern neither
+// compiles skips that one constraint with a located warning. The reasons
+// and the exact subset are at CompilePattern (regexp.go).
+//
 // Chosen over kin-openapi's openapi3filter because that supports OpenAPI 3.0
 // only; see docs/contract.md for the measured comparison.
 package oasvalidate
@@ -383,7 +391,18 @@ func isJSON(mt string) bool {
 // Check validates r against the operation in its context (gatehouse.Route).
 // It returns nil or an *Error. The body is read once through httpx.Body and
 // r.Body is restored for the proxy.
-func (v *Validator) Check(r *http.Request) error {
+//
+// A `pattern` that the backtracking ECMAScript engine cannot decide within
+// PatternTimeout fails the request with a 400 (KindSchema), never passes it.
+func (v *Validator) Check(r *http.Request) (err error) {
+	defer func() {
+		if x := recover(); x != nil {
+			if !IsPatternTimeout(x) {
+				panic(x)
+			}
+			err = &Error{Kind: KindSchema, Status: http.StatusBadRequest, Reason: "a pattern took too long to match", Err: x.(error)}
+		}
+	}()
 	rt := gatehouse.RouteFrom(r.Context())
 	if rt == nil {
 		return &Error{Kind: KindRoute, Status: http.StatusNotFound, Reason: "request was not routed"}

@@ -2,7 +2,6 @@ package oasvalidate
 
 import (
 	"fmt"
-	"regexp"
 	"runtime"
 	"strings"
 	"sync"
@@ -140,7 +139,7 @@ func (sc *ShapeCache) Compile(proxy *base.SchemaProxy) (*Shape, error) {
 }
 
 type patternShape struct {
-	re *regexp.Regexp
+	re jsonschema.Regexp
 	s  *Shape
 }
 
@@ -247,9 +246,9 @@ func (c *shapeCompiler) fill(s *Shape, sch *base.Schema) error {
 	}
 	if sch.PatternProperties != nil {
 		for k, v := range sch.PatternProperties.FromOldest() {
-			re, err := regexp.Compile(k)
+			re, err := CompilePattern(k) // the ECMA-262 dialect, as validation
 			if err != nil {
-				continue // the JSON Schema validator reports bad patterns
+				continue // skipped, and reported by SchemaSet
 			}
 			ps, err := c.proxy(v)
 			if err != nil {

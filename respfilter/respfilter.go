@@ -414,9 +414,20 @@ var ErrUnparseable = errors.New("respfilter: response is not valid json")
 // code status. It returns the body to send (body itself when nothing changed).
 // An error means the response must not be sent (Validate mode failure or
 // unparseable JSON).
-func (f *Filter) Apply(op string, status int, body []byte) ([]byte, Result, error) {
+//
+// A `pattern` that the ECMAScript engine cannot decide within
+// oasvalidate.PatternTimeout makes the body ErrInvalid (blocked), never
+// passes it unfiltered.
+func (f *Filter) Apply(op string, status int, body []byte) (out []byte, res Result, err error) {
+	defer func() {
+		if x := recover(); x != nil {
+			if !oasvalidate.IsPatternTimeout(x) {
+				panic(x)
+			}
+			out, err = nil, fmt.Errorf("%w: %w", ErrInvalid, x.(error))
+		}
+	}()
 	c := f.ops[op]
-	var res Result
 	if c == nil {
 		c = &compiledOp{mode: f.opts.Mode}
 	}
@@ -453,7 +464,7 @@ func (f *Filter) Apply(op string, status int, body []byte) ([]byte, Result, erro
 	if !res.Changed {
 		return body, res, nil
 	}
-	out, err := marshal(val)
+	out, err = marshal(val)
 	if err != nil {
 		return nil, res, fmt.Errorf("respfilter: re-encode: %w", err)
 	}

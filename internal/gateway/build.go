@@ -317,6 +317,9 @@ func Build(ctx context.Context, cfg *config.Config, deps Deps) (p *Pipeline, err
 		chain = append(chain, mw)
 	}
 	chain = append(chain, b.upstreamTaps...)
+	if err := checkStrictPatterns(cfg, b.spec); err != nil {
+		return nil, err
+	}
 	return &Pipeline{
 		cfg:     cfg,
 		spec:    b.spec,
