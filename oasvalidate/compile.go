@@ -3,6 +3,7 @@ package oasvalidate
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"net/url"
 	"path/filepath"
@@ -48,17 +49,22 @@ const (
 // items are honoured with their 3.0 meaning and reported in Warnings
 // instead of refusing the document. A SchemaSet is safe for concurrent use.
 type SchemaSet struct {
-	v30     bool
-	rootURL string
-	rootDir string
-	files   map[string]*yaml.Node // absolute path → content node
-	mu      sync.Mutex
-	comp    [3]*jsonschema.Compiler
-	byNode  [3]map[*yaml.Node]*jsonschema.Schema
-	inline  int
-	warned  map[*yaml.Node]bool
-	warns   []string
-	regexps RegexpEngine
+	v30        bool
+	rootURL    string
+	rootDir    string
+	files      map[string]*yaml.Node // absolute path → content node
+	mu         sync.Mutex
+	comp       [3]*jsonschema.Compiler
+	byNode     [3]map[*yaml.Node]*jsonschema.Schema
+	inline     int
+	warned     map[*yaml.Node]bool
+	warns      []string
+	regexps    RegexpEngine
+	meta       *jsonschema.Schema // the 2020-12 metaschema (checkComponents)
+	checked    map[string]bool    // file URLs whose components were checked
+	pats       map[string]patternEntry
+	skipped    []string // located warnings of the patterns no engine compiles
+	skippedKey map[string]bool
 }
 
 // RegexpEngine compiles `pattern` and `patternProperties` regexps (nil: Go's
@@ -88,7 +94,8 @@ func SchemasFor(doc *v3.Document) *SchemaSet {
 // NewSchemaSet prepares the compilation of doc's schemas (nothing is
 // compiled until Compile is called).
 func NewSchemaSet(doc *v3.Document) *SchemaSet {
-	s := &SchemaSet{files: map[string]*yaml.Node{}, warned: map[*yaml.Node]bool{}}
+	s := &SchemaSet{files: map[string]*yaml.Node{}, warned: map[*yaml.Node]bool{}, pats: map[string]patternEntry{}, skippedKey: map[string]bool{}}
+	s.regexps = s.pattern
 	s.v30 = doc != nil && len(doc.Version) >= 3 && doc.Version[:3] == "3.0"
 	for i := range s.byNode {
 		s.byNode[i] = map[*yaml.Node]*jsonschema.Schema{}
@@ -117,6 +124,33 @@ func NewSchemaSet(doc *v3.Document) *SchemaSet {
 		}
 	}
 	return s
+}
+
+type patternEntry struct {
+	re  jsonschema.Regexp
+	err error
+}
+
+// pattern is the SchemaSet's regexp engine: CompilePattern, each pattern
+// compiled once (called with s.mu held, from Compile and its loader).
+func (s *SchemaSet) pattern(p string) (jsonschema.Regexp, error) {
+	if e, ok := s.pats[p]; ok {
+		return e.re, e.err
+	}
+	re, err := CompilePattern(p)
+	s.pats[p] = patternEntry{re, err}
+	return re, err
+}
+
+// SkippedPatterns lists the `pattern` and `patternProperties` regexps that
+// no engine compiles, each "file:line:col: ..." (also in Warnings). Each one
+// skips that one constraint; the gateway refuses the document instead when
+// spec_strict_patterns is set. Like Warnings, it covers the schemas
+// compiled so far (after the gateway's Build: every schema of the spec).
+func (s *SchemaSet) SkippedPatterns() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.skipped)
 }
 
 // Warnings lists the 3.0 leftovers and redundancies met so far, each
@@ -161,7 +195,61 @@ func (l setLoader) Load(u string) (any, error) {
 	if !ok {
 		return nil, fmt.Errorf("schema %q: not a file of the spec", u)
 	}
-	return l.s.convert(n, filepath.FromSlash(pu.Path), l.purpose, ""), nil
+	doc := l.s.convert(n, filepath.FromSlash(pu.Path), l.purpose, "")
+	if err := l.s.checkComponents(doc, u); err != nil {
+		return nil, err
+	}
+	return doc, nil
+}
+
+// componentSchemas is a vocabulary that only declares where an OpenAPI
+// document keeps its named schemas. Registered on the compilers, it makes
+// jsonschema collect every components/schemas entry of a file when the file
+// is first loaded: without it, each newly referenced component made
+// jsonschema clone the file's table of processed subschemas (quadratic:
+// 130 MB of garbage and a third of the CPU of loading the OpenAI spec).
+// jsonschema no longer checks each of those schemas against the 2020-12
+// metaschema on first reference, so checkComponents does, once per file.
+var componentSchemas = &jsonschema.Vocabulary{
+	URL: "urn:gatehouse:openapi-components",
+	Subschemas: []jsonschema.SchemaPath{
+		{jsonschema.Prop("components"), jsonschema.Prop("schemas"), jsonschema.AllProp{}},
+	},
+	Compile: func(*jsonschema.CompilerContext, map[string]any) (jsonschema.SchemaExt, error) { return nil, nil },
+}
+
+// checkComponents validates each components/schemas entry of a converted
+// file against the JSON Schema 2020-12 metaschema (see componentSchemas).
+func (s *SchemaSet) checkComponents(doc any, u string) error {
+	root, _ := doc.(map[string]any)
+	comps, _ := root["components"].(map[string]any)
+	schemas, _ := comps["schemas"].(map[string]any)
+	if len(schemas) == 0 || s.checked[u] {
+		return nil // the same file is loaded once per Purpose; checked once
+	}
+	if s.meta == nil {
+		c := jsonschema.NewCompiler()
+		c.AssertFormat()
+		if s.regexps != nil {
+			c.UseRegexpEngine(s.regexps)
+		}
+		meta, err := c.Compile("https://json-schema.org/draft/2020-12/schema")
+		if err != nil {
+			return fmt.Errorf("compile the 2020-12 metaschema: %w", err)
+		}
+		s.meta = meta
+	}
+	names := slices.Sorted(maps.Keys(schemas))
+	for _, name := range names {
+		if err := s.meta.Validate(schemas[name]); err != nil {
+			return fmt.Errorf("%s#/components/schemas/%s is not a valid schema: %w", u, escapeToken(name), err)
+		}
+	}
+	if s.checked == nil {
+		s.checked = map[string]bool{}
+	}
+	s.checked[u] = true
+	return nil
 }
 
 func (s *SchemaSet) compiler(p Purpose) *jsonschema.Compiler {
@@ -172,6 +260,7 @@ func (s *SchemaSet) compiler(p Purpose) *jsonschema.Compiler {
 	c.DefaultDraft(jsonschema.Draft2020)
 	c.AssertFormat()
 	c.UseLoader(setLoader{s: s, purpose: p})
+	c.RegisterVocabulary(componentSchemas)
 	if s.regexps != nil {
 		c.UseRegexpEngine(s.regexps)
 	}
@@ -332,8 +421,13 @@ func escapeToken(t string) string {
 	if !strings.ContainsAny(t, "~/") {
 		return t
 	}
-	return strings.NewReplacer("~", "~0", "/", "~1").Replace(t)
+	return tokenEscaper.Replace(t)
 }
+
+var (
+	tokenEscaper   = strings.NewReplacer("~", "~0", "/", "~1")
+	tokenUnescaper = strings.NewReplacer("~1", "/", "~0", "~")
+)
 
 func joinPointer(toks []string) string { return strings.Join(toks, "/") }
 
@@ -357,7 +451,9 @@ func (s *SchemaSet) resolve(file, ref string) (*yaml.Node, string, bool) {
 		if tok == "" {
 			continue
 		}
-		tok = strings.NewReplacer("~1", "/", "~0", "~").Replace(tok)
+		if strings.Contains(tok, "~") {
+			tok = tokenUnescaper.Replace(tok)
+		}
 		for n != nil && n.Kind == yaml.AliasNode {
 			n = n.Alias
 		}
@@ -454,6 +550,7 @@ func (s *SchemaSet) fixSchema(m map[string]any, n *yaml.Node, file string, p Pur
 			}
 		}
 	}
+	s.fixPatterns(m, n, file)
 	if req, ok := m["required"].([]any); ok {
 		seen := map[any]bool{}
 		out := req[:0:0]
@@ -486,6 +583,37 @@ func (s *SchemaSet) fixSchema(m map[string]any, n *yaml.Node, file string, p Pur
 	}
 }
 
+// fixPatterns drops the pattern and patternProperties regexps that no
+// engine compiles from m (that one constraint is skipped) with a located
+// warning each.
+func (s *SchemaSet) fixPatterns(m map[string]any, n *yaml.Node, file string) {
+	if p, ok := m["pattern"].(string); ok {
+		if _, err := s.pattern(p); err != nil {
+			delete(m, "pattern")
+			s.skipPattern(n, file, "pattern", p, err)
+		}
+	}
+	if pp, ok := m["patternProperties"].(map[string]any); ok {
+		for _, p := range slices.Sorted(maps.Keys(pp)) {
+			if _, err := s.pattern(p); err != nil {
+				delete(pp, p)
+				s.skipPattern(n, file, "patternProperties", p, err)
+			}
+		}
+	}
+}
+
+func (s *SchemaSet) skipPattern(n *yaml.Node, file, kw, p string, err error) {
+	key := fmt.Sprintf("%p\x00%s\x00%s", n, kw, p)
+	if s.skippedKey[key] { // converted once per direction, reported once
+		return
+	}
+	s.skippedKey[key] = true
+	msg := fmt.Sprintf("%s: %s skipped (constraint not enforced): %v", s.locate(n, file), kw, err)
+	s.warns = append(s.warns, msg)
+	s.skipped = append(s.skipped, msg)
+}
+
 // directional reports whether a property schema is readOnly (request) or
 // writeOnly (response), directly or in an allOf member.
 func directional(ps map[string]any, p Purpose) bool {
@@ -513,9 +641,14 @@ func (s *SchemaSet) warn(n *yaml.Node, file, msg string) {
 		return
 	}
 	s.warned[n] = true
+	s.warns = append(s.warns, s.locate(n, file)+": "+msg)
+}
+
+// locate formats "file:line:col" of n, file relative to the root's directory.
+func (s *SchemaSet) locate(n *yaml.Node, file string) string {
 	name := file
 	if r, err := filepath.Rel(s.rootDir, file); err == nil && s.rootDir != "" {
 		name = r
 	}
-	s.warns = append(s.warns, fmt.Sprintf("%s:%d:%d: %s", name, n.Line, n.Column, msg))
+	return fmt.Sprintf("%s:%d:%d", name, n.Line, n.Column)
 }

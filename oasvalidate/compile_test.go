@@ -112,3 +112,57 @@ components:
 		}
 	}
 }
+
+// TestSchemaSetInvalidComponent: the component schemas are collected in one
+// pass (componentSchemas) instead of one metaschema check per first
+// reference; a component that is not a valid schema is still refused at
+// load, named by its pointer, and a valid document still compiles and
+// validates through nested references.
+func TestSchemaSetInvalidComponent(t *testing.T) {
+	const doc = `openapi: 3.1.0
+info: {title: t, version: "1"}
+paths:
+  /a:
+    post:
+      requestBody:
+        content:
+          application/json:
+            schema:
+              type: object
+              properties:
+                n: {$ref: '#/components/schemas/N'}
+      responses: {"200": {description: ok}}
+components:
+  schemas:
+    N: {type: integer, minimum: MIN}
+    M: {type: string}
+`
+	for _, tc := range []struct {
+		name, min string
+		wantErr   bool
+	}{{"bad minimum", `"zero"`, true}, {"good minimum", "1", false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := openapi.LoadBytes([]byte(strings.Replace(doc, "MIN", tc.min, 1)), "comp.yaml")
+			if err != nil {
+				t.Fatal(err)
+			}
+			v, err := New(s.Model, fromSpec(s), Options{})
+			if tc.wantErr {
+				if err == nil || !strings.Contains(err.Error(), "#/components/schemas/N is not a valid schema") {
+					t.Fatalf("New = %v, want the invalid component named", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("New: %v", err)
+			}
+			sch := v.ops[s.Operations[0].ID].media[0].schema
+			if err := sch.Validate(map[string]any{"n": json.Number("0")}); err == nil {
+				t.Error("n=0 passed minimum 1 through the nested $ref")
+			}
+			if err := sch.Validate(map[string]any{"n": json.Number("2")}); err != nil {
+				t.Errorf("n=2: %v", err)
+			}
+		})
+	}
+}

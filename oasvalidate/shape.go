@@ -2,12 +2,14 @@ package oasvalidate
 
 import (
 	"fmt"
-	"regexp"
+	"runtime"
 	"strings"
 	"sync"
+	"unsafe"
 
 	"github.com/pb33f/jsonschema/v6"
 	"github.com/pb33f/libopenapi/datamodel/high/base"
+	v3 "github.com/pb33f/libopenapi/datamodel/high/v3"
 )
 
 // Shape is the compiled structure of a schema that the gateway walks at
@@ -93,6 +95,32 @@ type ShapeCache struct {
 	done int
 }
 
+// shapeCaches maps (document address, kind) to the document's ShapeCache
+// for that kind; like schemaSets, the key does not keep the document alive.
+var shapeCaches sync.Map // shapeKey → *ShapeCache
+
+type shapeKey struct {
+	doc  uintptr
+	kind string
+}
+
+// ShapesFor returns the ShapeCache of doc for kind, created with opts() on
+// first use and shared by every later caller with the same document and
+// kind: a pipeline rebuilt on an unchanged spec (openapi.Cache returns the
+// same document) reuses every shape instead of compiling them again. kind
+// must identify opts completely (opts may only depend on doc).
+func ShapesFor(doc *v3.Document, kind string, opts func() ShapeOptions) *ShapeCache {
+	key := shapeKey{uintptr(unsafe.Pointer(doc)), kind}
+	if sc, ok := shapeCaches.Load(key); ok {
+		return sc.(*ShapeCache)
+	}
+	sc, loaded := shapeCaches.LoadOrStore(key, NewShapeCache(opts()))
+	if !loaded && doc != nil {
+		runtime.AddCleanup(doc, func(k shapeKey) { shapeCaches.Delete(k) }, key)
+	}
+	return sc.(*ShapeCache)
+}
+
 // NewShapeCache returns an empty cache compiling with opts.
 func NewShapeCache(opts ShapeOptions) *ShapeCache {
 	return &ShapeCache{c: &shapeCompiler{byRef: map[string]*Shape{}, bySchema: map[*base.Schema]*Shape{}, opts: opts}}
@@ -115,7 +143,7 @@ func (sc *ShapeCache) Compile(proxy *base.SchemaProxy) (*Shape, error) {
 }
 
 type patternShape struct {
-	re *regexp.Regexp
+	re jsonschema.Regexp
 	s  *Shape
 }
 
@@ -231,9 +259,9 @@ func (c *shapeCompiler) fill(s *Shape, sch *base.Schema) error {
 	}
 	if sch.PatternProperties != nil {
 		for k, v := range sch.PatternProperties.FromOldest() {
-			re, err := regexp.Compile(k)
+			re, err := CompilePattern(k) // the ECMA-262 dialect, as validation
 			if err != nil {
-				continue // the JSON Schema validator reports bad patterns
+				continue // skipped, and reported by SchemaSet
 			}
 			ps, err := c.proxy(v)
 			if err != nil {

@@ -200,16 +200,20 @@ func New(doc *v3.Document, ops []oasvalidate.Operation, opts Options) (*Filter, 
 	// Each distinct schema is compiled once for the whole document (shared
 	// with the request validator), not once per operation and status.
 	schemas := oasvalidate.SchemasFor(doc)
-	shapes := oasvalidate.NewShapeCache(oasvalidate.ShapeOptions{ValidateProxy: func(p *base.SchemaProxy) (*jsonschema.Schema, error) {
-		compiled, err := schemas.Compile(p, oasvalidate.PurposeResponse)
-		if err != nil {
-			return nil, err
-		}
-		if compiled == nil {
-			return nil, errors.New("branch schema did not compile")
-		}
-		return compiled, nil
-	}})
+	// The shapes too are shared by every Filter built on the same document
+	// (a reload on an unchanged spec compiles nothing again).
+	shapes := oasvalidate.ShapesFor(doc, "response", func() oasvalidate.ShapeOptions {
+		return oasvalidate.ShapeOptions{ValidateProxy: func(p *base.SchemaProxy) (*jsonschema.Schema, error) {
+			compiled, err := schemas.Compile(p, oasvalidate.PurposeResponse)
+			if err != nil {
+				return nil, err
+			}
+			if compiled == nil {
+				return nil, errors.New("branch schema did not compile")
+			}
+			return compiled, nil
+		}}
+	})
 	for _, op := range ops {
 		oo := opts.Operations[op.ID]
 		c := &compiledOp{mode: opts.Mode, status: oo.Status, resp: map[string]*compiledResp{}}
@@ -420,9 +424,20 @@ var ErrUnparseable = errors.New("respfilter: response is not valid json")
 // code status. It returns the body to send (body itself when nothing changed).
 // An error means the response must not be sent (Validate mode failure or
 // unparseable JSON).
-func (f *Filter) Apply(op string, status int, body []byte) ([]byte, Result, error) {
+//
+// A `pattern` that the ECMAScript engine cannot decide within
+// oasvalidate.PatternTimeout makes the body ErrInvalid (blocked), never
+// passes it unfiltered.
+func (f *Filter) Apply(op string, status int, body []byte) (out []byte, res Result, err error) {
+	defer func() {
+		if x := recover(); x != nil {
+			if !oasvalidate.IsPatternTimeout(x) {
+				panic(x)
+			}
+			out, err = nil, fmt.Errorf("%w: %w", ErrInvalid, x.(error))
+		}
+	}()
 	c := f.ops[op]
-	var res Result
 	if c == nil {
 		c = &compiledOp{mode: f.opts.Mode}
 	}
@@ -459,7 +474,7 @@ func (f *Filter) Apply(op string, status int, body []byte) ([]byte, Result, erro
 	if !res.Changed {
 		return body, res, nil
 	}
-	out, err := marshal(val)
+	out, err = marshal(val)
 	if err != nil {
 		return nil, res, fmt.Errorf("respfilter: re-encode: %w", err)
 	}

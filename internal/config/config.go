@@ -67,6 +67,11 @@ type Config struct {
 	// "/" means none. Requests outside it are 404; upstream, the upstream
 	// URL's path takes its place (upstream http://app/v1 keeps /v1).
 	BasePath string `yaml:"base_path"`
+	// SpecStrictPatterns refuses a spec with a `pattern` or
+	// `patternProperties` regexp that neither RE2 nor the ECMAScript engine
+	// compiles; by default (false) that one constraint is skipped with a
+	// `gatehouse validate` warning naming where it is.
+	SpecStrictPatterns bool `yaml:"spec_strict_patterns"`
 	// Mode is the default stage mode: enforce (block) or monitor (log what would be blocked, let it pass).
 	Mode string `yaml:"mode" enum:"enforce,monitor"`
 	// Routes overrides settings per operation (key: operationId or "METHOD /template").

@@ -74,6 +74,11 @@ type Deps struct {
 	// pipelines built with it (a Server passes one for its lifetime); nil:
 	// each pipeline starts with empty counters.
 	Limits *LimitState
+	// Specs, when set, returns the previous pipeline's spec (and so its
+	// compiled schemas) when the spec files did not change; a Server
+	// passes one for its lifetime so that such a reload is cheap. Nil:
+	// every Build loads the spec.
+	Specs *openapi.Cache
 }
 
 // Pipeline is one compiled configuration: an immutable http.Handler plus
@@ -208,7 +213,15 @@ func Build(ctx context.Context, cfg *config.Config, deps Deps) (p *Pipeline, err
 	}()
 
 	var overlays *openapi.OverlayReport
-	if b.spec, overlays, err = loadSpec(cfg); err != nil {
+	if deps.Specs != nil && len(cfg.SpecOverlays) == 0 && len(routeEdits(cfg)) == 0 {
+		// The reload cache keys on the spec's files only: overlays and
+		// routes edits (config, not files) take the uncached path.
+		b.spec, _, err = deps.Specs.Load(cfg.Spec)
+		if err != nil {
+			return nil, config.AtPath("spec", err)
+		}
+		overlays = &openapi.OverlayReport{}
+	} else if b.spec, overlays, err = loadSpec(cfg); err != nil {
 		return nil, err
 	}
 	trusted, err := httpx.ParseTrustedProxies(cfg.TrustedProxies)
@@ -311,6 +324,9 @@ func Build(ctx context.Context, cfg *config.Config, deps Deps) (p *Pipeline, err
 		chain = append(chain, mw)
 	}
 	chain = append(chain, b.upstreamTaps...)
+	if err := checkStrictPatterns(cfg, b.spec); err != nil {
+		return nil, err
+	}
 	return &Pipeline{
 		cfg:     cfg,
 		spec:    b.spec,

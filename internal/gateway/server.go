@@ -25,6 +25,7 @@ import (
 	"golang.org/x/net/netutil"
 
 	"github.com/gatehouse/gatehouse/internal/config"
+	"github.com/gatehouse/gatehouse/internal/openapi"
 	"github.com/gatehouse/gatehouse/problem"
 )
 
@@ -70,6 +71,9 @@ type Server struct {
 
 	// limits is the rate-limit state every pipeline of this server shares.
 	limits *LimitState
+	// specs returns the running spec again on a reload that changed no
+	// spec file (see openapi.Cache).
+	specs *openapi.Cache
 
 	pipe     atomic.Pointer[Pipeline]
 	reloadMu sync.Mutex
@@ -101,7 +105,7 @@ func NewServer(ctx context.Context, opts ServerOptions) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{opts: opts, reg: opts.Registry, now: opts.Now, log: opts.Logger, watching: make(chan struct{}), limits: NewLimitState()}
+	s := &Server{opts: opts, reg: opts.Registry, now: opts.Now, log: opts.Logger, watching: make(chan struct{}), limits: NewLimitState(), specs: &openapi.Cache{}}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -133,7 +137,7 @@ func NewServer(ctx context.Context, opts ServerOptions) (*Server, error) {
 }
 
 func (s *Server) deps() Deps {
-	return Deps{Logger: s.log, Registry: s.reg, Metrics: s.metrics, Now: s.now, Limits: s.limits}
+	return Deps{Logger: s.log, Registry: s.reg, Metrics: s.metrics, Now: s.now, Limits: s.limits, Specs: s.specs}
 }
 
 // Pipeline returns the pipeline currently serving.

@@ -1,7 +1,12 @@
 package gateway
 
 import (
+	"errors"
+	"fmt"
+	"strings"
+
 	"github.com/gatehouse/gatehouse/internal/config"
+	"github.com/gatehouse/gatehouse/internal/openapi"
 	"github.com/gatehouse/gatehouse/oasvalidate"
 )
 
@@ -24,9 +29,31 @@ func SpecWarnings(cfg *config.Config, p *Pipeline) []config.Problem {
 		add(w)
 	}
 	if p.spec.Model != nil {
-		for _, w := range oasvalidate.SchemasFor(p.spec.Model).Warnings() {
+		set := oasvalidate.SchemasFor(p.spec.Model)
+		for _, w := range set.Warnings() {
 			add(w)
+		}
+		if n := len(set.SkippedPatterns()); n > 0 {
+			add(fmt.Sprintf("%d pattern regexp(s) compile in neither RE2 nor ECMAScript; each skips only its own constraint (listed above; spec_strict_patterns: true refuses the spec instead)", n))
 		}
 	}
 	return out
+}
+
+// ErrBadPatterns is wrapped by Build's error when spec_strict_patterns is
+// set and the spec has a pattern no regexp engine compiles.
+var ErrBadPatterns = errors.New("spec has patterns that no regexp engine compiles")
+
+// checkStrictPatterns refuses, with spec_strict_patterns: true, a spec
+// whose compiled schemas (request validation, response filter) skipped a
+// pattern. With both stages off no pattern is compiled or evaluated.
+func checkStrictPatterns(cfg *config.Config, spec *openapi.Spec) error {
+	if !cfg.SpecStrictPatterns || spec == nil || spec.Model == nil {
+		return nil
+	}
+	skipped := oasvalidate.SchemasFor(spec.Model).SkippedPatterns()
+	if len(skipped) == 0 {
+		return nil
+	}
+	return config.AtPath("spec_strict_patterns", fmt.Errorf("%w: %s", ErrBadPatterns, strings.Join(skipped, "; ")))
 }
