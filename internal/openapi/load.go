@@ -120,6 +120,9 @@ func load(data []byte, name, absPath string) (s *Spec, err error) {
 		if err == nil {
 			err = errors.New("no openapi 3 model could be built")
 		}
+		if e := missingRefFile(doc, name, absPath); e != nil {
+			return nil, fmt.Errorf("%w: %w", ErrInvalidSpec, e)
+		}
 		return nil, fmt.Errorf("%w: %w", ErrInvalidSpec, locateErrs(err))
 	}
 	if doc.GetRolodex() != nil && len(doc.GetRolodex().GetIndexes()) > 0 {

@@ -26,6 +26,7 @@ func TestRegressionCorpus(t *testing.T) {
 		{"swagger2-cycle.yaml", ErrRefCycle, []string{"#/definitions/A → #/definitions/B → #/definitions/A at testdata/regress/swagger2-cycle.yaml:10:"}},
 		{"xfile/root.yaml", ErrRefCycle, []string{"a.yaml# → b.yaml#/B → a.yaml# at b.yaml:2:"}},
 		{"recursive-tree.yaml", nil, nil},
+		{"missingref/root.yaml", ErrMissingRefFile, []string{`root.yaml:11:30: $ref "./schemas/missing.yaml#/Thing": file schemas/missing.yaml does not exist`}},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
 			path := filepath.Join("testdata", "regress", tc.file)
