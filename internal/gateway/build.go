@@ -286,6 +286,7 @@ func Build(ctx context.Context, cfg *config.Config, deps Deps) (p *Pipeline, err
 		{"waf", b.buildWAF},
 		{"authz", b.buildAuthz},
 		{"request", b.buildRequestValidation},
+		{"request.operations.credential", b.buildCredential},
 		{"response", b.buildResponseFilter},
 	}
 	chain := []gatehouse.Middleware{
