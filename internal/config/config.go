@@ -107,6 +107,7 @@ type Config struct {
 
 	pos      map[string]position // key path -> positions, built once by Load
 	warnings []Problem           // set by Validate
+	fromEnv  map[string]bool     // key paths whose value came from ${ENV} (set by Load)
 }
 
 // RouteOverride holds per-operation settings.
@@ -242,6 +243,7 @@ func (c *Config) validate(p *Problems) {
 		}
 	})
 	checkAuthnNeeded(p, c)
+	checkInlineSecrets(p, c)
 }
 
 // checkFile reports at path a file that cannot be stat'ed or is a directory.
