@@ -101,6 +101,8 @@ type Config struct {
 	AdminAuth AdminAuth `yaml:"admin_auth"`
 	// Forwarding sets the X-Forwarded-Host sent upstream (see docs/gateway.md).
 	Forwarding Forwarding `yaml:"forwarding"`
+	// Cookies enforces Secure/HttpOnly/SameSite on upstream cookies and CSRF protection for cookie requests (see docs/gateway.md).
+	Cookies Cookies `yaml:"cookies"`
 
 	// File is the path the config was loaded from (set by Load).
 	File string `yaml:"-"`

@@ -280,6 +280,7 @@ func Build(ctx context.Context, cfg *config.Config, deps Deps) (p *Pipeline, err
 		name  string
 		build func(context.Context) (gatehouse.Middleware, error)
 	}{
+		{"cookies", b.buildCookies},
 		{"authn", b.buildAuthn},
 		{"rate_limits", b.buildRateLimit},
 		{"rate_limits.concurrency", b.buildInFlight},
