@@ -93,7 +93,7 @@ type Pipeline struct {
 	probes  []readyProbe // /readyz dependency checks (ready.go)
 
 	// adminToken guards the mutating admin endpoints; nil: none configured.
-	adminToken config.SecretBytes
+	adminToken []byte
 
 	inflight atomic.Int64
 	closing  atomic.Bool
