@@ -12,6 +12,7 @@ package weaklist
 import (
 	_ "embed"
 	"strings"
+	"sync"
 )
 
 //go:embed passwords-10k.txt
@@ -42,9 +43,10 @@ func Passwords() []string {
 	return out
 }
 
-// passwordSet and secretSet hold the lists lower-cased, for CommonPassword
-// and WeakSecret.
-var passwordSet, secretSet = func() (map[string]struct{}, map[string]struct{}) {
+// sets returns the lists lower-cased, for CommonPassword and WeakSecret.
+// They are built on first use, so a command that never checks a password
+// (serve without a password policy) does not pay for them.
+var sets = sync.OnceValues(func() (map[string]struct{}, map[string]struct{}) {
 	pw := make(map[string]struct{}, 10000)
 	for _, s := range Passwords() {
 		pw[strings.ToLower(s)] = struct{}{}
@@ -57,18 +59,20 @@ var passwordSet, secretSet = func() (map[string]struct{}, map[string]struct{}) {
 		sec[strings.ToLower(s)] = struct{}{}
 	}
 	return pw, sec
-}()
+})
 
 // CommonPassword reports whether s is in the common-password list,
 // compared case-insensitively (the list is lower case; "PassWord" matches).
 func CommonPassword(s string) bool {
-	_, ok := passwordSet[strings.ToLower(s)]
+	pw, _ := sets()
+	_, ok := pw[strings.ToLower(s)]
 	return ok
 }
 
 // WeakSecret reports whether s is a published weak secret: in the
 // common-password list or in JWTSecrets, case-insensitively.
 func WeakSecret(s string) bool {
-	_, ok := secretSet[strings.ToLower(s)]
+	_, sec := sets()
+	_, ok := sec[strings.ToLower(s)]
 	return ok
 }
