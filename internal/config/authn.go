@@ -105,6 +105,8 @@ func (c *Introspection) validate(p *Problems, path string) {
 		p.Errorf(sp, "client_secret is required (a ${ENV} reference)")
 	case !c.ClientSecret.fromEnv:
 		p.Errorf(sp, "client_secret must be a ${ENV} reference, never the secret itself")
+	case WeakSecret(c.ClientSecret.value):
+		p.Warnf(sp, "client_secret is in the embedded list of published weak secrets: anyone can guess it")
 	}
 	if len(c.Audiences) == 0 && c.RequireAudience {
 		p.Errorf(joinPath(path, "audiences"), "audiences is required; require_audience: false accepts tokens without an audience check")
@@ -485,7 +487,14 @@ func (j *JWTIssuer) validate(p *Problems, path string) {
 	case j.HSSecret.set && !hs:
 		p.Warnf(sp, "hs_secret is set but no HS* algorithm is allowed: it is unused")
 	}
-	if j.AllowWeakSecret && (!hs || j.HSSecret.set && len(j.HSSecret.value) >= j.hsMinSecret()) {
+	if hs && j.HSSecret.set && j.HSSecret.fromEnv && WeakSecret(j.HSSecret.value) {
+		if j.AllowWeakSecret {
+			p.Warnf(sp, "hs_secret is in the embedded list of published weak secrets (allow_weak_secret): anyone can guess it and mint tokens")
+		} else {
+			p.Errorf(sp, "hs_secret is in the embedded list of published weak secrets: anyone can guess it and mint tokens; use 32+ random bytes (allow_weak_secret: true accepts it anyway)")
+		}
+	}
+	if j.AllowWeakSecret && (!hs || j.HSSecret.set && len(j.HSSecret.value) >= j.hsMinSecret() && !WeakSecret(j.HSSecret.value)) {
 		p.Warnf(joinPath(path, "allow_weak_secret"), "allow_weak_secret has no effect: no HS* secret shorter than the hash length")
 	}
 	if hs {

@@ -111,12 +111,15 @@ type Config struct {
 	AdminAuth AdminAuth `yaml:"admin_auth"`
 	// Forwarding sets the X-Forwarded-Host sent upstream (see docs/gateway.md).
 	Forwarding Forwarding `yaml:"forwarding"`
+	// Cookies enforces Secure/HttpOnly/SameSite on upstream cookies and CSRF protection for cookie requests (see docs/gateway.md).
+	Cookies Cookies `yaml:"cookies"`
 
 	// File is the path the config was loaded from (set by Load).
 	File string `yaml:"-"`
 
 	pos      map[string]position // key path -> positions, built once by Load
 	warnings []Problem           // set by Validate
+	fromEnv  map[string]bool     // key paths whose value came from ${ENV} (set by Load)
 }
 
 // RouteOverride holds per-operation settings.
@@ -293,6 +296,7 @@ func (c *Config) validate(p *Problems) {
 		}
 	})
 	checkAuthnNeeded(p, c)
+	checkInlineSecrets(p, c)
 }
 
 // checkFile reports at path a file that cannot be stat'ed or is a directory.

@@ -78,6 +78,60 @@ type RequestOperation struct {
 	// PathFields lists body JSON pointers or "query:name" also checked for
 	// path traversal.
 	PathFields []string `yaml:"path_fields"`
+	// Credential marks the operation as registration or password change:
+	// the named body field is checked against the password policy before
+	// the request reaches the upstream (also: x-gatehouse-credential in the spec).
+	Credential *Credential `yaml:"credential"`
+}
+
+// Credential is the password policy of one registration or password-change
+// operation (request.operations.<op>.credential, or the operation's
+// x-gatehouse-credential extension with the same keys):
+//
+//	credential: { field: password, user_fields: [username, email], min_length: 12, max_length: 128 }
+//
+// It sits beside shell_fields and path_fields because it is one more check
+// of one operation's body fields, keyed like every per-operation setting.
+type Credential struct {
+	// Field is the top-level JSON body property holding the new password,
+	// matched case-insensitively like encoding/json does (default password).
+	Field string `yaml:"field"`
+	// UserFields are top-level body properties (username, email) whose values
+	// the password must not equal or contain (case-insensitive, values of 4+ characters).
+	UserFields []string `yaml:"user_fields"`
+	// MinLength is the shortest password in Unicode code points after NFC (default 12).
+	MinLength int `yaml:"min_length"`
+	// MaxLength is the longest password in code points (default 128): it bounds the upstream's hashing cost.
+	MaxLength int `yaml:"max_length"`
+}
+
+// setDefaults fills unset fields of Credential before decoding overwrites them.
+func (c *Credential) setDefaults() {
+	c.Field = "password"
+	c.MinLength = 12
+	c.MaxLength = 128
+}
+
+// validate reports problems in Credential; path is its YAML key path.
+func (c *Credential) validate(p *Problems, path string) {
+	if strings.TrimSpace(c.Field) == "" {
+		p.Errorf(path+".field", "field must name the body property holding the password")
+	}
+	if c.MinLength < 1 {
+		p.Errorf(path+".min_length", "min_length must be at least 1")
+	} else if c.MinLength < 8 {
+		p.Warnf(path+".min_length", "min_length %d is below 8: NIST SP 800-63B asks for at least 8", c.MinLength)
+	}
+	if c.MaxLength < c.MinLength {
+		p.Errorf(path+".max_length", "max_length %d is below min_length %d", c.MaxLength, c.MinLength)
+	} else if c.MaxLength > 4096 {
+		p.Errorf(path+".max_length", "max_length %d is too large (at most 4096): it bounds the upstream's hashing cost", c.MaxLength)
+	}
+	for i, f := range c.UserFields {
+		if strings.TrimSpace(f) == "" {
+			p.Errorf(path+".user_fields["+strconv.Itoa(i)+"]", "user field must not be empty")
+		}
+	}
 }
 
 // Response configures response handling against the contract:
@@ -179,6 +233,9 @@ func (c *Request) validate(p *Problems, path string) {
 		opath := path + ".operations." + key
 		if err := checkRouteKey(key); err != nil {
 			p.Errorf(opath, "%v", err)
+		}
+		if o.Credential != nil {
+			o.Credential.validate(p, opath+".credential")
 		}
 		for name, fields := range map[string][]string{"shell_fields": o.ShellFields, "path_fields": o.PathFields} {
 			for i, f := range fields {

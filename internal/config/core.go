@@ -429,6 +429,8 @@ type AdminAuth struct {
 	TokenFile string `yaml:"token_file" path:"file"`
 	// TokenEnv names an environment variable holding the token.
 	TokenEnv string `yaml:"token_env"`
+	// AllowWeakSecret accepts a token found in the embedded list of published weak secrets (validate warns instead of refusing).
+	AllowWeakSecret bool `yaml:"allow_weak_secret"`
 }
 
 // Configured tells whether a token source is set.
@@ -441,7 +443,7 @@ const MinAdminTokenLen = 16
 var ErrAdminToken = errors.New("admin token")
 
 // Token reads the token from TokenFile or TokenEnv; nil when none is configured.
-func (a *AdminAuth) Token() ([]byte, error) {
+func (a *AdminAuth) Token() (SecretBytes, error) {
 	var tok string
 	switch {
 	case a.TokenFile != "":
@@ -458,11 +460,18 @@ func (a *AdminAuth) Token() ([]byte, error) {
 	if len(tok) < MinAdminTokenLen {
 		return nil, fmt.Errorf("%w: shorter than %d bytes (or empty)", ErrAdminToken, MinAdminTokenLen)
 	}
-	return []byte(tok), nil
+	return SecretBytes(tok), nil
 }
 
 func (a *AdminAuth) validate(p *Problems, path string) {
 	if a.TokenFile != "" && a.TokenEnv != "" {
 		p.Errorf(path, "set token_file or token_env, not both")
+	}
+	if tok, err := a.Token(); err == nil && tok != nil && WeakSecret(string(tok)) {
+		if a.AllowWeakSecret {
+			p.Warnf(path, "the admin token is in the embedded list of published weak secrets (allow_weak_secret): anyone can guess it")
+		} else {
+			p.Errorf(path, "the admin token is in the embedded list of published weak secrets: anyone can guess it and reload the config or log users out; use 16+ random bytes (allow_weak_secret: true accepts it anyway)")
+		}
 	}
 }

@@ -177,6 +177,7 @@ func parse(data []byte, file string, lookup func(string) (string, bool)) (c *Con
 		root = root.Content[0]
 	}
 	d.decode(root, reflect.ValueOf(c).Elem(), "")
+	c.fromEnv = d.fromEnv
 
 	base := filepath.Dir(file)
 	resolveTagged(reflect.ValueOf(c).Elem(), base)
@@ -280,6 +281,8 @@ type decoder struct {
 	budget    int
 	exhausted bool
 	active    map[*yaml.Node]bool // alias targets being expanded (cycle guard)
+	// fromEnv records the key paths whose value came from a ${ENV} reference.
+	fromEnv map[string]bool
 }
 
 func (d *decoder) errorf(n *yaml.Node, path, format string, args ...any) {
@@ -491,6 +494,10 @@ func (d *decoder) expand(n *yaml.Node, path string) (*yaml.Node, string) {
 	if !changed {
 		return n, ""
 	}
+	if d.fromEnv == nil {
+		d.fromEnv = map[string]bool{}
+	}
+	d.fromEnv[path] = true
 	c := *n
 	c.Value = val
 	c.Tag = ""

