@@ -21,6 +21,7 @@ func Dynamic() []scan.Check {
 		dynamic.AfterLogout{},
 		dynamic.KeyConfusion{},
 		dynamic.ExpiredToken{},
+		dynamic.DefaultCredentials{},
 		dynamic.BOLA{},
 		dynamic.BFLA{},
 		dynamic.Exposure{},
