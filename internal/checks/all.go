@@ -22,6 +22,7 @@ func Dynamic() []scan.Check {
 		dynamic.KeyConfusion{},
 		dynamic.ExpiredToken{},
 		dynamic.DefaultCredentials{},
+		dynamic.CredentialsInURL{},
 		dynamic.BOLA{},
 		dynamic.BFLA{},
 		dynamic.Exposure{},

@@ -71,6 +71,9 @@ type credAPI struct {
 	// QueryToken: protected operations also read the token from this query
 	// parameter ("" = only the header).
 	QueryToken string
+	// QueryAny: any non-empty value of QueryToken lets the caller in (the
+	// parameter, not the credential, opens the door).
+	QueryAny bool
 	// QueryLogin: the login reads username and password from the query
 	// string when the body has none.
 	QueryLogin bool
@@ -161,6 +164,9 @@ func (a *credAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			tok = c.Value
 		}
 		u, ok := a.issued[tok]
+		if a.QueryAny && a.QueryToken != "" && r.URL.Query().Get(a.QueryToken) != "" {
+			u, ok = "anyone", true
+		}
 		if !ok {
 			a.send(w, 401, map[string]any{"message": "unauthorized"})
 			return
