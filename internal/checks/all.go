@@ -23,6 +23,7 @@ func Dynamic() []scan.Check {
 		dynamic.ExpiredToken{},
 		dynamic.DefaultCredentials{},
 		dynamic.CredentialsInURL{},
+		dynamic.CookieFlags{},
 		dynamic.BOLA{},
 		dynamic.BFLA{},
 		dynamic.Exposure{},
