@@ -24,6 +24,7 @@ func Dynamic() []scan.Check {
 		dynamic.DefaultCredentials{},
 		dynamic.CredentialsInURL{},
 		dynamic.CookieFlags{},
+		dynamic.PredictableTokens{},
 		dynamic.BOLA{},
 		dynamic.BFLA{},
 		dynamic.Exposure{},

@@ -85,6 +85,9 @@ type credAPI struct {
 	CookieOnly bool
 	// AnyCookie is a Set-Cookie line sent on every answer of /health.
 	AnyCookie string
+	// MaxLogins answers 429 to successful logins past that many (0 = no
+	// limit).
+	MaxLogins int
 	// Token makes the token of the n-th successful login (0-based) of user;
 	// nil = random.
 	Token func(n int, user string) string
@@ -135,6 +138,10 @@ func (a *credAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				st = 401
 			}
 			a.send(w, st, map[string]any{"message": "invalid credentials"})
+			return
+		}
+		if a.MaxLogins > 0 && a.logins >= a.MaxLogins {
+			a.send(w, 429, map[string]any{"message": "slow down"})
 			return
 		}
 		var tok string
