@@ -91,6 +91,8 @@ func loginBody(t *scan.Target, op *openapi.Operation, ufield, pfield, user, pass
 // Run implements scan.Check.
 func (DefaultCredentials) Run(ctx context.Context, t *scan.Target, report func(scan.Finding)) error {
 	own := scanUsernames(t)
+	logins, guessed := 0, 0
+	why := ""
 	for _, op := range ops(t, func(op *openapi.Operation) bool { return scan.IsLogin(op) && op.Method == http.MethodPost }) {
 		ufield, pfield := loginOpFields(t, op)
 		if ufield == "" || pfield == "" {
@@ -104,12 +106,13 @@ func (DefaultCredentials) Run(ctx context.Context, t *scan.Target, report func(s
 			}
 			continue
 		}
+		logins++
 		switch {
 		case rateLimited(fail):
-			t.MarkCoverage(ctx, op.ID, scan.CoverSkipped, "the login is throttled")
+			why = "the login is throttled"
 			continue
 		case fail.OK() && (scan.FindToken(fail.Body) != "" || len(sessionCookies(fail)) > 0):
-			t.MarkCoverage(ctx, op.ID, scan.CoverSkipped, "the login answers a token or session to an unknown user")
+			why = "the login answers a token or session to an unknown user"
 			continue
 		}
 		tried := 0
@@ -125,6 +128,9 @@ func (DefaultCredentials) Run(ctx context.Context, t *scan.Target, report func(s
 				break
 			}
 			tried++
+			if tried == 1 {
+				guessed++
+			}
 			if rateLimited(ex) {
 				break
 			}
@@ -145,6 +151,9 @@ func (DefaultCredentials) Run(ctx context.Context, t *scan.Target, report func(s
 			}.At(op).With(ex, "login with default credentials").With(fail, "a wrong login, for comparison"))
 			break
 		}
+	}
+	if logins > 0 && guessed == 0 && why != "" {
+		return scan.Skip("%s: no default pair was tried", why)
 	}
 	return nil
 }

@@ -103,6 +103,9 @@ func TestDefaultCredentials(t *testing.T) {
 		if n := res.Checks[0].Requests; n != 1 {
 			t.Errorf("%d requests, want only the wrong-login probe", n)
 		}
+		if c := res.Checks[0]; c.Status != "skipped" || !strings.Contains(c.Skipped, "unknown user") {
+			t.Errorf("status %s (%s), want skipped", c.Status, c.Skipped)
+		}
 	})
 	t.Run("safe mode", func(t *testing.T) {
 		api := newCredAPI(map[string]string{"admin": "admin"})

@@ -259,12 +259,13 @@ func (PredictableTokens) Run(ctx context.Context, t *scan.Target, report func(sc
 	if err := t.Login(ctx, id); err != nil && scan.Stop(ctx, err) {
 		return err
 	}
+	judged := 0
 	for _, src := range order {
 		vals := samples[src]
 		if len(vals) < 3 {
-			t.MarkCoverage(ctx, op.ID, scan.CoverSkipped, "fewer than 3 logins succeeded in a row")
 			continue
 		}
+		judged++
 		v := judgeTokens(vals)
 		if v.sev == 0 {
 			continue
@@ -272,6 +273,9 @@ func (PredictableTokens) Run(ctx context.Context, t *scan.Target, report func(sc
 		report(scan.Finding{Param: src, Key: src, Severity: v.sev,
 			Detail: fmt.Sprintf("%d logins in a row as %s through %s %s; the %s values: %s.", len(vals), id.Name, op.Method, op.Template, src, v.reason),
 		}.At(op).With(last, fmt.Sprintf("last of %d logins (values redacted)", len(vals))))
+	}
+	if judged == 0 {
+		return scan.Skip("fewer than 3 logins in a row issued a token or session cookie (throttled or refused): no verdict")
 	}
 	return nil
 }

@@ -96,5 +96,8 @@ func TestPredictableTokens(t *testing.T) {
 		if len(res.Findings) != 0 {
 			t.Errorf("verdict on 2 samples: %s", res.Findings[0].Detail)
 		}
+		if c := res.Checks[0]; c.Status != "skipped" || !strings.Contains(c.Skipped, "no verdict") {
+			t.Errorf("status %s (%s), want skipped", c.Status, c.Skipped)
+		}
 	})
 }
