@@ -33,7 +33,7 @@ func TestSelect(t *testing.T) {
 		{"GH2010,bfla", 2, false},
 		{"gh2010", 1, false},
 		{"all,-injection", all - 6, false},
-		{"-misconfig", all - 6, false},
+		{"-misconfig", all - 7, false},
 		{"nosuch", 0, true},
 	}
 	for _, tt := range tests {
