@@ -32,7 +32,7 @@ func (CookieFlags) Meta() scan.Meta {
 		Severity: scan.Medium, OWASP: scan.API8Misconfig, CWE: "CWE-614",
 		Description: "A cookie that carries a session or a credential is set without Secure (sent over plain http), HttpOnly (readable by any script on the page, so by an XSS) or SameSite (sent with cross-site requests: CSRF).",
 		Remediation: "Set session cookies with Secure; HttpOnly; SameSite=Lax (or Strict), and a Path and lifetime no wider than needed.",
-		Fix:         "# set Secure; HttpOnly; SameSite=Lax on the API's session cookies (no gatehouse setting rewrites Set-Cookie yet)",
+		Fix:         "cookies: { secure: true, http_only: true, same_site: lax }   # gatehouse adds the attributes to every cookie the API sets",
 		// Its login comes after the login probes of the probe phase.
 		Phase: scan.PhaseState,
 	}
