@@ -98,15 +98,7 @@ func (CookieFlags) Run(ctx context.Context, t *scan.Target, report func(scan.Fin
 			continue
 		}
 		done[op.ID] = true
-		p := t.Prepare(op, nil)
-		b := p.BodyMap()
-		if b == nil {
-			b = map[string]any{}
-			p.Body = b
-		}
-		for k, v := range id.LoginFields {
-			b[k] = v
-		}
+		p := loginRequest(t, op, id.LoginFields)
 		ex, err := t.Send(ctx, p, nil)
 		if err != nil {
 			if err := stopErr(ctx, err); err != nil {

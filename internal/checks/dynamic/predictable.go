@@ -223,15 +223,7 @@ func (PredictableTokens) Run(ctx context.Context, t *scan.Target, report func(sc
 	var order []string
 	var last *scan.Exchange
 	for range TokenSamples {
-		p := t.Prepare(op, nil)
-		b := p.BodyMap()
-		if b == nil {
-			b = map[string]any{}
-			p.Body = b
-		}
-		for k, v := range id.LoginFields {
-			b[k] = v
-		}
+		p := loginRequest(t, op, id.LoginFields)
 		ex, err := t.Send(ctx, p, nil)
 		if err != nil {
 			if err := stopErr(ctx, err); err != nil {
