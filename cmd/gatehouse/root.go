@@ -54,19 +54,50 @@ func newRootCmd() *cobra.Command {
 // by different work items do not collide in this one.
 var subcommands []func() *cobra.Command
 
+// displayVersion is the stamped version (-ldflags "-X main.version=v1.2.3"),
+// else the module version (go install …@v1.2.3), else, for a build from a
+// git checkout ("(devel)"), the commit, its time and "+dirty" when the
+// tree had changes, from the VCS stamp the go command embeds.
+func displayVersion() string {
+	if version != "" {
+		return version
+	}
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "(unknown)"
+	}
+	if v := bi.Main.Version; v != "" && v != "(devel)" {
+		return v
+	}
+	var rev, at, dirty string
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.time":
+			at = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				dirty = "+dirty"
+			}
+		}
+	}
+	if rev == "" {
+		return "(devel)"
+	}
+	if len(rev) > 12 {
+		rev = rev[:12]
+	}
+	return fmt.Sprintf("(devel) %s%s %s %s", rev, dirty, at, bi.GoVersion)
+}
+
 func newVersionCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
 		Short: "Print the gatehouse version",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			v := version
-			if v == "" {
-				if bi, ok := debug.ReadBuildInfo(); ok {
-					v = bi.Main.Version
-				}
-			}
-			_, err := fmt.Fprintf(cmd.OutOrStdout(), "gatehouse %s\n", v)
+			_, err := fmt.Fprintf(cmd.OutOrStdout(), "gatehouse %s\n", displayVersion())
 			return err
 		},
 	}
