@@ -26,7 +26,7 @@ var _ scan.Check = WeakPassword{}
 // Meta implements scan.Check.
 func (WeakPassword) Meta() scan.Meta {
 	return scan.Meta{
-		ID: "GH2033", Title: "Weak password accepted at registration", Category: "authentication",
+		ID: "GH2033", Title: "Weak password accepted at registration", Category: "authn",
 		Severity: scan.Medium, OWASP: scan.API2Authn, CWE: "CWE-521",
 		Description: "The API registered an account with a password from the top of every guessing list (or 3 characters long) and that account logged in with it.",
 		Remediation: "Refuse passwords shorter than 8-12 characters and those in a list of breached or common passwords (NIST SP 800-63B 5.1.1.2), at registration and at every password change.",
