@@ -21,3 +21,8 @@ func GoBuild(out, pkg string) error {
 	}
 	return nil
 }
+
+// RaceEnabled reports whether the test binary runs with the race detector
+// (binaries GoBuild makes are then race builds too, several times larger in
+// memory and slower than what users run).
+func RaceEnabled() bool { return raceEnabled }
