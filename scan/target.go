@@ -541,11 +541,18 @@ func (s *Store) object(identity string, keys []string, x map[string]any, owned b
 // form without '_' and '-': "bookTitle" (Node) and "book_title" (Python)
 // name the same thing, so both meet under "booktitle".
 func fieldForms(lk string) []string {
-	if n := strings.NewReplacer("_", "", "-", "").Replace(lk); n != lk && n != "" {
+	if n := NormField(lk); n != lk && n != "" {
 		return []string{lk, n}
 	}
 	return []string{lk}
 }
+
+// fieldJoiner drops the separators NormField ignores.
+var fieldJoiner = strings.NewReplacer("_", "", "-", "")
+
+// NormField is a field or parameter name in lower case without '_' and
+// '-': "book_title", "bookTitle" and "book-title" are all "booktitle".
+func NormField(s string) string { return fieldJoiner.Replace(strings.ToLower(s)) }
 
 // ownerFields name the identity an object belongs to; an object whose
 // username/email is an identity's is that identity's own record.

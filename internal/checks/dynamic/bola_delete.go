@@ -151,10 +151,6 @@ func bolaDelete(ctx context.Context, t *scan.Target, del, create, read *openapi.
 // ("book_title" and "bookTitle"), or the parameter ends with the field
 // ("book_title" and "title").
 func paramNames(param, k string) bool {
-	p, f := normField(param), normField(k)
+	p, f := scan.NormField(param), scan.NormField(k)
 	return f != "" && (p == f || strings.HasSuffix(p, f) && len(f) >= 3)
-}
-
-func normField(s string) string {
-	return strings.NewReplacer("_", "", "-", "").Replace(strings.ToLower(s))
 }
