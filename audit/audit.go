@@ -1,6 +1,6 @@
 // Package audit is gatehouse's static reviewer of an API contract: rules over
 // the OpenAPI document (3.0, 3.1, or Swagger 2.0 converted on load by
-// internal/openapi's spec model) that catch security blunders before anything
+// openapi's spec model) that catch security blunders before anything
 // runs, each reported with a stable ID (GH1xxx), a severity, its OWASP API
 // Security Top 10 (2023) category, the JSON pointer of the offending node and
 // its line and column in the source file, and a score out of 100.
@@ -32,7 +32,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/gatehouse/gatehouse/internal/openapi"
+	"github.com/gatehouse/gatehouse/openapi"
 	"github.com/gatehouse/gatehouse/scan"
 )
 

@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/gatehouse/gatehouse/audit"
-	"github.com/gatehouse/gatehouse/internal/openapi"
+	"github.com/gatehouse/gatehouse/openapi"
 )
 
 // realSpecs are the large real documents of ../shared/specs (skipped when

@@ -5,7 +5,7 @@ import (
 	"fmt"
 
 	"github.com/gatehouse/gatehouse/audit"
-	"github.com/gatehouse/gatehouse/internal/openapi"
+	"github.com/gatehouse/gatehouse/openapi"
 )
 
 func ExampleRun() {

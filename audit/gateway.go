@@ -3,7 +3,7 @@ package audit
 import (
 	"strings"
 
-	"github.com/gatehouse/gatehouse/internal/openapi"
+	"github.com/gatehouse/gatehouse/openapi"
 )
 
 // Gateway is what the coverage rules need to know of a gateway config. It

@@ -6,7 +6,7 @@ import (
 
 	"github.com/pb33f/go-yaml"
 
-	"github.com/gatehouse/gatehouse/internal/openapi"
+	"github.com/gatehouse/gatehouse/openapi"
 )
 
 // IgnoreExtension lists rule IDs accepted on the object that carries it and

@@ -7,7 +7,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/gatehouse/gatehouse/internal/openapi"
+	"github.com/gatehouse/gatehouse/openapi"
 	"github.com/gatehouse/gatehouse/scan"
 )
 

@@ -5,14 +5,14 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gatehouse/gatehouse/internal/openapi"
+	"github.com/gatehouse/gatehouse/openapi"
 )
 
 // TestSchemaSetLeftovers31: a 3.1 document with 3.0 keywords and a
 // duplicate required item is compiled with the 3.0 meaning (it used to be
 // refused) and each leftover is a located warning.
 func TestSchemaSetLeftovers31(t *testing.T) {
-	s, err := openapi.Load("../internal/openapi/testdata/regress/leftovers-31.yaml")
+	s, err := openapi.Load("../openapi/testdata/regress/leftovers-31.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}

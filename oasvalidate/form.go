@@ -17,7 +17,7 @@ import (
 	v3 "github.com/pb33f/libopenapi/datamodel/high/v3"
 
 	"github.com/gatehouse/gatehouse/inspect"
-	"github.com/gatehouse/gatehouse/internal/jsonx"
+	"github.com/gatehouse/gatehouse/jsonx"
 )
 
 // Media types whose bodies are decoded field by field.

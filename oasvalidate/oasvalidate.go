@@ -5,7 +5,7 @@
 //
 // Schemas are compiled once per operation by New with libopenapi-validator's
 // compiler (JSON Schema 2020-12 for 3.1, 3.0 keywords translated), and the
-// body is read with internal/jsonx, which enforces limits while reading and
+// body is read with jsonx, which enforces limits while reading and
 // rejects duplicate keys, so the gateway and the upstream cannot see two
 // different documents. The library never routes: the operation comes from
 // gatehouse.RouteFrom(ctx), set by the gateway's own router.
@@ -47,9 +47,9 @@ import (
 	v3 "github.com/pb33f/libopenapi/datamodel/high/v3"
 
 	"github.com/gatehouse/gatehouse"
+	"github.com/gatehouse/gatehouse/httpx"
 	"github.com/gatehouse/gatehouse/inspect"
-	"github.com/gatehouse/gatehouse/internal/httpx"
-	"github.com/gatehouse/gatehouse/internal/jsonx"
+	"github.com/gatehouse/gatehouse/jsonx"
 	"github.com/gatehouse/gatehouse/problem"
 )
 

@@ -10,8 +10,8 @@ import (
 
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/inspect"
-	"github.com/gatehouse/gatehouse/internal/jsonx"
-	"github.com/gatehouse/gatehouse/internal/openapi"
+	"github.com/gatehouse/gatehouse/jsonx"
+	"github.com/gatehouse/gatehouse/openapi"
 )
 
 func loadSpec(t testing.TB, file string) *openapi.Spec {

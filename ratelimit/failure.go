@@ -13,7 +13,7 @@ import (
 	"github.com/google/cel-go/interpreter"
 
 	"github.com/gatehouse/gatehouse/authz/celpolicy"
-	"github.com/gatehouse/gatehouse/internal/jsonx"
+	"github.com/gatehouse/gatehouse/jsonx"
 )
 
 // Bounds of a failure_when condition.
@@ -46,7 +46,7 @@ func (c *FailureCondition) String() string { return c.expr }
 //
 //	response.status  int
 //	response.headers map(string, string): lower-case names, repeated values joined by ", "
-//	response.body    dyn: the body parsed as JSON (internal/jsonx) when it is
+//	response.body    dyn: the body parsed as JSON (jsonx) when it is
 //	                 JSON and at most MaxFailureBody bytes; else an empty map
 //
 // Example: response.status == 200 && !has(response.body.auth_token).

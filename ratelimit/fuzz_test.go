@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/gatehouse/gatehouse/authn"
-	"github.com/gatehouse/gatehouse/internal/httpx"
+	"github.com/gatehouse/gatehouse/httpx"
 )
 
 // FuzzAccounts feeds attacker-controlled login bodies to the account

@@ -9,8 +9,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/gatehouse/gatehouse/internal/httpx"
-	"github.com/gatehouse/gatehouse/internal/jsonx"
+	"github.com/gatehouse/gatehouse/httpx"
+	"github.com/gatehouse/gatehouse/jsonx"
 )
 
 // Login configures brute-force protection on login operations: a limit per
@@ -82,7 +82,7 @@ func parsePointer(p string) ([]string, error) {
 }
 
 // account returns the normalized account name in r's body. The JSON body is
-// read through internal/jsonx, the parser of every other stage, so exact
+// read through jsonx, the parser of every other stage, so exact
 // duplicate keys (also when spelled with \u escapes) are refused, never
 // resolved differently from the validator. With fold, object keys are
 // matched case-insensitively (strings.EqualFold, the Unicode simple folding

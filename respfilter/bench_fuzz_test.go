@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gatehouse/gatehouse/internal/jsonx"
+	"github.com/gatehouse/gatehouse/jsonx"
 )
 
 // listBody4KiB is a ~4 KiB listUsers response in which every user carries an

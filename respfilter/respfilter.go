@@ -31,8 +31,8 @@ import (
 	v3 "github.com/pb33f/libopenapi/datamodel/high/v3"
 
 	"github.com/gatehouse/gatehouse"
-	"github.com/gatehouse/gatehouse/internal/httpx"
-	"github.com/gatehouse/gatehouse/internal/jsonx"
+	"github.com/gatehouse/gatehouse/httpx"
+	"github.com/gatehouse/gatehouse/jsonx"
 	"github.com/gatehouse/gatehouse/oasvalidate"
 	"github.com/gatehouse/gatehouse/problem"
 )

@@ -17,8 +17,8 @@ import (
 	"testing"
 
 	"github.com/gatehouse/gatehouse"
-	"github.com/gatehouse/gatehouse/internal/openapi"
 	"github.com/gatehouse/gatehouse/oasvalidate"
+	"github.com/gatehouse/gatehouse/openapi"
 )
 
 func load(t testing.TB, file string) (*openapi.Spec, []oasvalidate.Operation) {

@@ -7,10 +7,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gatehouse/gatehouse/internal/checks"
 	"github.com/gatehouse/gatehouse/internal/demo/bookapi"
-	"github.com/gatehouse/gatehouse/internal/openapi"
+	"github.com/gatehouse/gatehouse/openapi"
 	"github.com/gatehouse/gatehouse/scan"
+	"github.com/gatehouse/gatehouse/scan/checks"
 )
 
 // bookScan is one scan of a bookapi server as mila, otto and admin.

@@ -9,10 +9,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gatehouse/gatehouse/internal/checks"
 	"github.com/gatehouse/gatehouse/internal/demo/vulnapi"
-	"github.com/gatehouse/gatehouse/internal/openapi"
+	"github.com/gatehouse/gatehouse/openapi"
 	"github.com/gatehouse/gatehouse/scan"
+	"github.com/gatehouse/gatehouse/scan/checks"
 )
 
 // scanDemo runs every check against the demo API (vulnerable or fixed) as

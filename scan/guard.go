@@ -11,7 +11,7 @@ import (
 	"sync"
 	"unicode"
 
-	"github.com/gatehouse/gatehouse/internal/openapi"
+	"github.com/gatehouse/gatehouse/openapi"
 )
 
 // ErrGuarded matches (errors.Is) every request the scan's guard refuses: an

@@ -12,7 +12,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/gatehouse/gatehouse/internal/openapi"
+	"github.com/gatehouse/gatehouse/openapi"
 )
 
 // ErrTargetDown: the target did not answer at all.
@@ -36,7 +36,7 @@ func Skip(format string, args ...any) error {
 
 // Options configure a Runner.
 type Options struct {
-	// Checks to run (see internal/checks.All).
+	// Checks to run (see scan/checks.All).
 	Checks []Check
 	// Suppress holds fingerprints to drop (the --baseline file).
 	Suppress map[string]bool

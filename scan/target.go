@@ -18,7 +18,7 @@ import (
 
 	"github.com/pb33f/libopenapi/datamodel/high/base"
 
-	"github.com/gatehouse/gatehouse/internal/openapi"
+	"github.com/gatehouse/gatehouse/openapi"
 )
 
 // Target is the API under test: its spec, base URL, identities, the Client

@@ -41,7 +41,7 @@ import (
 	"github.com/corazawaf/coraza/v3/types"
 
 	"github.com/gatehouse/gatehouse"
-	"github.com/gatehouse/gatehouse/internal/httpx"
+	"github.com/gatehouse/gatehouse/httpx"
 )
 
 // Stage is the name this stage records in the gatehouse.Record.

@@ -15,7 +15,7 @@ import (
 	"testing"
 
 	"github.com/gatehouse/gatehouse"
-	"github.com/gatehouse/gatehouse/internal/httpx"
+	"github.com/gatehouse/gatehouse/httpx"
 )
 
 // The CRS takes about half a second to load (several seconds under -race):

@@ -9,7 +9,7 @@ import (
 
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/authn"
-	"github.com/gatehouse/gatehouse/internal/httpx"
+	"github.com/gatehouse/gatehouse/httpx"
 )
 
 // benchAuthorize measures one decision for a request routed (by the

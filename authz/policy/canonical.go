@@ -7,7 +7,7 @@ import (
 	"strconv"
 
 	"github.com/gatehouse/gatehouse/authz/celpolicy"
-	"github.com/gatehouse/gatehouse/internal/jsonx"
+	"github.com/gatehouse/gatehouse/jsonx"
 )
 
 // ErrNonCanonical is returned by CanonicalID for a value that is not the one

@@ -14,8 +14,8 @@ import (
 
 	"github.com/gatehouse/gatehouse/authn"
 	"github.com/gatehouse/gatehouse/authz/celpolicy"
-	"github.com/gatehouse/gatehouse/internal/httpx"
-	"github.com/gatehouse/gatehouse/internal/jsonx"
+	"github.com/gatehouse/gatehouse/httpx"
+	"github.com/gatehouse/gatehouse/jsonx"
 )
 
 // ownerCheck is an Owner rule compiled for one operation.
@@ -310,7 +310,7 @@ var (
 	errFoldDuplicate = errors.New("an object repeats a key in another letter case")
 )
 
-// parseJSON parses b strictly (internal/jsonx: exact duplicate keys after
+// parseJSON parses b strictly (jsonx: exact duplicate keys after
 // unescaping, invalid UTF-8, lone surrogates, BOM, trailing data, excessive
 // depth or length are all errors, so the gateway never reads a document the
 // upstream could read differently), and then also rejects two keys of one

@@ -14,7 +14,7 @@ import (
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/authn"
 	"github.com/gatehouse/gatehouse/authz/celpolicy"
-	"github.com/gatehouse/gatehouse/internal/httpx"
+	"github.com/gatehouse/gatehouse/httpx"
 	"github.com/gatehouse/gatehouse/problem"
 )
 

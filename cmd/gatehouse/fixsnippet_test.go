@@ -20,11 +20,11 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/gatehouse/gatehouse/internal/checks"
 	"github.com/gatehouse/gatehouse/internal/demo/bookapi"
 	"github.com/gatehouse/gatehouse/internal/demo/vulnapi"
-	"github.com/gatehouse/gatehouse/internal/openapi"
+	"github.com/gatehouse/gatehouse/openapi"
 	"github.com/gatehouse/gatehouse/scan"
+	"github.com/gatehouse/gatehouse/scan/checks"
 )
 
 // merge deep-merges src into dst (maps merge, anything else replaces).

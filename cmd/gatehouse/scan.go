@@ -16,10 +16,10 @@ import (
 	"github.com/spf13/cobra"
 	"gopkg.in/yaml.v3"
 
-	"github.com/gatehouse/gatehouse/internal/checks"
-	"github.com/gatehouse/gatehouse/internal/checks/dynamic"
-	"github.com/gatehouse/gatehouse/internal/openapi"
+	"github.com/gatehouse/gatehouse/openapi"
 	"github.com/gatehouse/gatehouse/scan"
+	"github.com/gatehouse/gatehouse/scan/checks"
+	"github.com/gatehouse/gatehouse/scan/checks/dynamic"
 	"github.com/gatehouse/gatehouse/scan/report"
 )
 

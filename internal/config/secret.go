@@ -7,7 +7,7 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/gatehouse/gatehouse/internal/weaklist"
+	"github.com/gatehouse/gatehouse/weaklist"
 )
 
 // redacted is what every secret prints as.
@@ -76,7 +76,7 @@ var (
 
 // WeakSecret reports whether s is in the embedded lists of published weak
 // secrets (the 10,000 most common passwords and common JWT secrets,
-// internal/weaklist), case-insensitively and ignoring surrounding space.
+// weaklist), case-insensitively and ignoring surrounding space.
 func WeakSecret(s string) bool { return weaklist.WeakSecret(strings.TrimSpace(s)) }
 
 // checkInlineSecrets warns about secrets written in the file itself rather

@@ -29,11 +29,11 @@ import (
 
 	"github.com/gatehouse/gatehouse/authn/jwt"
 	assets "github.com/gatehouse/gatehouse/examples/demo"
-	"github.com/gatehouse/gatehouse/internal/checks"
 	"github.com/gatehouse/gatehouse/internal/demo/vulnapi"
 	"github.com/gatehouse/gatehouse/internal/gateway"
-	"github.com/gatehouse/gatehouse/internal/openapi"
+	"github.com/gatehouse/gatehouse/openapi"
 	"github.com/gatehouse/gatehouse/scan"
+	"github.com/gatehouse/gatehouse/scan/checks"
 	"github.com/gatehouse/gatehouse/scan/report"
 )
 

@@ -25,7 +25,7 @@ import (
 	"golang.org/x/net/netutil"
 
 	"github.com/gatehouse/gatehouse/internal/config"
-	"github.com/gatehouse/gatehouse/internal/openapi"
+	"github.com/gatehouse/gatehouse/openapi"
 	"github.com/gatehouse/gatehouse/problem"
 )
 

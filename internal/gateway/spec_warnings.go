@@ -6,8 +6,8 @@ import (
 	"strings"
 
 	"github.com/gatehouse/gatehouse/internal/config"
-	"github.com/gatehouse/gatehouse/internal/openapi"
 	"github.com/gatehouse/gatehouse/oasvalidate"
+	"github.com/gatehouse/gatehouse/openapi"
 )
 
 // SpecWarnings returns the spec's non-fatal load problems, located at the

@@ -14,9 +14,9 @@ import (
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/authz/celpolicy"
 	"github.com/gatehouse/gatehouse/authz/policy"
+	"github.com/gatehouse/gatehouse/httpx"
 	"github.com/gatehouse/gatehouse/internal/config"
-	"github.com/gatehouse/gatehouse/internal/httpx"
-	"github.com/gatehouse/gatehouse/internal/openapi"
+	"github.com/gatehouse/gatehouse/openapi"
 )
 
 // buildAuthz compiles the authz stage; a nil Middleware means the stage is

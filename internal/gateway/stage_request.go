@@ -10,9 +10,9 @@ import (
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/inspect"
 	"github.com/gatehouse/gatehouse/internal/config"
-	"github.com/gatehouse/gatehouse/internal/jsonx"
-	"github.com/gatehouse/gatehouse/internal/openapi"
+	"github.com/gatehouse/gatehouse/jsonx"
 	"github.com/gatehouse/gatehouse/oasvalidate"
+	"github.com/gatehouse/gatehouse/openapi"
 )
 
 // contractOps converts the spec index into the contract packages' operation list.

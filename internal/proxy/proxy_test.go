@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse"
-	"github.com/gatehouse/gatehouse/internal/httpx"
+	"github.com/gatehouse/gatehouse/httpx"
 	"github.com/gatehouse/gatehouse/problem"
 )
 

@@ -1,6 +1,6 @@
 // Package pwpolicy checks a new password against a policy: length in
 // Unicode code points after NFC normalization, no control characters, not
-// one of the 10,000 most common passwords (internal/weaklist,
+// one of the 10,000 most common passwords (weaklist,
 // case-insensitive), and not equal to or containing the user's own
 // identifiers (username, email).
 //
@@ -16,7 +16,7 @@ import (
 
 	"golang.org/x/text/unicode/norm"
 
-	"github.com/gatehouse/gatehouse/internal/weaklist"
+	"github.com/gatehouse/gatehouse/weaklist"
 )
 
 // Reason is the generic category of a rejected password ("" = accepted).

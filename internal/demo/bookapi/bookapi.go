@@ -75,7 +75,7 @@ var Spec []byte
 
 // JWTSecret is the HS256 secret of the vulnerable build: "trustno1", entry
 // 29 of Mark Burnett's 10,000 most common passwords (2011), the published
-// list GH2003 ships in internal/weaklist/passwords-10k.txt
+// list GH2003 ships in weaklist/passwords-10k.txt
 // (see its NOTICE). It is deliberately not one of GH2003's hand-picked JWT
 // secrets, which carry no source, so finding it exercises the published list.
 const JWTSecret = "trustno1"
