@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+
+	"github.com/gatehouse/gatehouse/jsonx"
 )
 
 // ErrBodyTooLarge is returned by Body when the request body exceeds the limit.
@@ -16,6 +18,15 @@ type bodyKey struct{}
 
 type bodyCache struct {
 	b   []byte
+	err error
+	// parsed holds the jsonx parses of b, one per set of limits asked for
+	// (in the gateway every stage asks with the same limits: one entry).
+	parsed []parsedBody
+}
+
+type parsedBody struct {
+	lim jsonx.Limits
+	v   any
 	err error
 }
 
@@ -63,4 +74,26 @@ func Body(r *http.Request, max int64) ([]byte, error) {
 	r.Body = io.NopCloser(bytes.NewReader(b))
 	r.ContentLength = int64(len(b))
 	return b, err
+}
+
+// JSON returns b, the body Body returned for r, parsed by jsonx under lim.
+// With a body cache in the context it is parsed once per request and set of
+// limits: every stage that asks with the same limits gets the same value
+// (the same maps and slices), so no two stages of a request can read one
+// body differently, and none pays for a second parse. The value is shared:
+// callers must not modify it. Without a cache b is simply parsed.
+func JSON(r *http.Request, b []byte, lim jsonx.Limits) (any, error) {
+	c, _ := r.Context().Value(bodyKey{}).(*bodyCache)
+	if c == nil || c.b == nil || len(c.b) != len(b) || (len(b) > 0 && &c.b[0] != &b[0]) {
+		// no cache, or b is not the cached body (a caller's own bytes)
+		return jsonx.Parse(b, lim)
+	}
+	for _, p := range c.parsed {
+		if p.lim == lim {
+			return p.v, p.err
+		}
+	}
+	v, err := jsonx.Parse(b, lim)
+	c.parsed = append(c.parsed, parsedBody{lim: lim, v: v, err: err})
+	return v, err
 }

@@ -573,7 +573,7 @@ func (v *Validator) checkBody(r *http.Request, c *compiledOp) error {
 	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") && !strings.EqualFold(cs, "utf8") {
 		return &Error{Kind: KindContentType, Status: http.StatusUnsupportedMediaType, Reason: "charset " + strconv.Quote(cs) + " is not utf-8"}
 	}
-	val, err := jsonx.Parse(b, v.opts.Limits)
+	val, err := httpx.JSON(r, b, v.opts.Limits) // parsed once per request, shared
 	if err != nil {
 		e := &Error{Kind: KindSyntax, Status: http.StatusBadRequest, Reason: err.Error(), Err: err}
 		var je *jsonx.Error

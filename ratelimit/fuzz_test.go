@@ -8,6 +8,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/authn"
 	"github.com/gatehouse/gatehouse/httpx"
+	"github.com/gatehouse/gatehouse/jsonx"
 )
 
 // FuzzAccounts feeds attacker-controlled login bodies to the account
@@ -29,7 +30,7 @@ func FuzzAccounts(f *testing.F) {
 		if form {
 			r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		}
-		got, err := account(r, ptr, !exact, 1<<16)
+		got, err := account(r, ptr, !exact, 1<<16, jsonx.Limits{})
 		if err != nil {
 			if !errors.Is(err, ErrNoAccount) && !errors.Is(err, ErrAmbiguousAccount) && !errors.Is(err, httpx.ErrBodyTooLarge) {
 				t.Fatalf("account error %v is not a sentinel", err)

@@ -50,6 +50,10 @@ type Login struct {
 	// MaxBody bounds the body read for the account name (default 1 MiB;
 	// the body is read once and shared with later stages).
 	MaxBody int64
+	// JSONLimits bound the JSON body (jsonx; zero fields take jsonx's
+	// defaults). With the same limits as the other stages of a chain the
+	// body is parsed once (httpx.JSON) and every stage judges one view.
+	JSONLimits jsonx.Limits
 }
 
 // Sentinel errors of the account extraction; the middleware answers 400
@@ -88,7 +92,7 @@ func parsePointer(p string) ([]string, error) {
 // matched case-insensitively (strings.EqualFold, the Unicode simple folding
 // Go's encoding/json uses); every matching member counts, and two
 // different values are ErrAmbiguousAccount.
-func account(r *http.Request, ptr []string, fold bool, maxBody int64) (string, error) {
+func account(r *http.Request, ptr []string, fold bool, maxBody int64, lim jsonx.Limits) (string, error) {
 	body, err := httpx.Body(r, maxBody)
 	if err != nil {
 		return "", err
@@ -106,7 +110,7 @@ func account(r *http.Request, ptr []string, fold bool, maxBody int64) (string, e
 			}
 		}
 	} else {
-		doc, err := jsonx.Parse(body, jsonx.Limits{})
+		doc, err := httpx.JSON(r, body, lim)
 		if errors.Is(err, jsonx.ErrDuplicateKey) {
 			return "", ErrAmbiguousAccount
 		}

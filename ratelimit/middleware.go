@@ -420,7 +420,7 @@ func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Han
 	isLogin := m.login != nil && m.loginOps[opID]
 	if isLogin {
 		if m.loginPtr != nil {
-			a, err := account(r, m.loginPtr, !m.login.ExactAccountField, m.login.MaxBody)
+			a, err := account(r, m.loginPtr, !m.login.ExactAccountField, m.login.MaxBody, m.login.JSONLimits)
 			if err != nil {
 				// No shared "no account" bucket: a login the limiter
 				// cannot attribute is refused (monitor: charged to the

@@ -10,6 +10,7 @@ import (
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/authn"
 	"github.com/gatehouse/gatehouse/authz/celpolicy"
+	"github.com/gatehouse/gatehouse/httpx"
 	"net/http"
 )
 
@@ -37,11 +38,13 @@ type evalCtx struct {
 	jsonErr  error
 }
 
-// parsedBody parses b once per request (shared by the owner check and CEL).
+// parsedBody parses b, the request body, once per request: shared by the
+// owner check and CEL, and through httpx.JSON with every other stage that
+// reads the body with the same limits (Options.JSONLimits).
 func (ev *evalCtx) parsedBody(b []byte) (any, error) {
 	if !ev.jsonDone {
 		ev.jsonDone = true
-		ev.jsonVal, ev.jsonErr = parseJSON(b)
+		ev.jsonVal, ev.jsonErr = strictJSON(httpx.JSON(ev.r, b, ev.p.jsonLim))
 	}
 	return ev.jsonVal, ev.jsonErr
 }

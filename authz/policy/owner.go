@@ -317,7 +317,13 @@ var (
 // object that are equal under case folding ("user_id" and "User_Id"): Go's
 // encoding/json, among others, binds either to the same field.
 func parseJSON(b []byte) (any, error) {
-	v, err := jsonx.Parse(b, jsonx.Limits{})
+	return strictJSON(jsonx.Parse(b, jsonx.Limits{}))
+}
+
+// strictJSON is parseJSON's judgement of a jsonx parse (v, err): also the
+// request body's, which is parsed once per request (httpx.JSON) and shared
+// with every other stage of the gateway.
+func strictJSON(v any, err error) (any, error) {
 	if err != nil {
 		var je *jsonx.Error
 		if errors.As(err, &je) {

@@ -44,6 +44,7 @@ import (
 	"github.com/gatehouse/gatehouse/authn"
 	"github.com/gatehouse/gatehouse/authz"
 	"github.com/gatehouse/gatehouse/authz/celpolicy"
+	"github.com/gatehouse/gatehouse/jsonx"
 	"github.com/gatehouse/gatehouse/problem"
 )
 
@@ -174,6 +175,10 @@ type Options struct {
 	// MaxBody bounds how much of a body is read to check ownership or feed
 	// request.body (default 1 MiB). A larger body is denied.
 	MaxBody int64
+	// JSONLimits bound the request body's JSON (jsonx; zero fields take
+	// jsonx's defaults). Give every stage of a chain the same limits: the
+	// body is then parsed once (httpx.JSON) and all of them judge one view.
+	JSONLimits jsonx.Limits
 	// MaxResponseBody bounds a response buffered for an OwnerResponse rule
 	// (default MaxBody). A larger response is answered 502.
 	MaxResponseBody int64
@@ -225,6 +230,7 @@ type Policy struct {
 	counter     *prometheus.CounterVec
 	now         func() time.Time
 	maxBody     int64
+	jsonLim     jsonx.Limits
 	maxRespBody int64
 	resolve     func(*http.Request) *gatehouse.Route
 	clientIP    func(*http.Request) string
@@ -264,7 +270,7 @@ func routeKey(method, template string) string { return method + " " + template }
 // an owner parameter the operation does not declare are errors (*RuleError).
 func New(opts Options) (*Policy, error) {
 	p := &Policy{opts: opts, byRoute: map[string]*compiledOp{}, byID: map[string]*compiledOp{},
-		log: opts.Logger, now: opts.Now, maxBody: opts.MaxBody, resolve: opts.Resolve, clientIP: opts.ClientIP}
+		log: opts.Logger, now: opts.Now, maxBody: opts.MaxBody, jsonLim: opts.JSONLimits, resolve: opts.Resolve, clientIP: opts.ClientIP}
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)
 	}

@@ -128,7 +128,8 @@ func (g *igw) lastSeen() *seen {
 }
 
 // startIntegrity starts a gateway for spec (integritySpec when "") with
-// extra config YAML appended; the upstream echoes {"ok":true} unless
+// extra config YAML appended (an authz section in extra replaces the
+// default "authz: {default: public}"); the upstream echoes {"ok":true} unless
 // g.respond is set.
 func startIntegrity(t *testing.T, spec, extra string, opts ...envOpt) *igw {
 	t.Helper()
@@ -173,6 +174,10 @@ func startIntegrity(t *testing.T, spec, extra string, opts ...envOpt) *igw {
 	writeFile(t, filepath.Join(g.dir, "signing.pem"), string(pem))
 	writeFile(t, filepath.Join(g.dir, "spec.yaml"), spec)
 	cfgPath := filepath.Join(g.dir, "gatehouse.yaml")
+	authzBlock := "authz:\n  default: public\n" // unless extra has its own
+	if strings.Contains("\n"+extra, "\nauthz:") {
+		authzBlock = ""
+	}
 	writeFile(t, cfgPath, fmt.Sprintf(`listen: "127.0.0.1:0"
 upstream: %q
 spec: spec.yaml
@@ -182,11 +187,9 @@ authn:
       keys: [signing.pem]
       audiences: [items-api]
       algorithms: [EdDSA]
-authz:
-  default: public
-timeouts:
+%stimeouts:
   shutdown: 5s
-%s`, up.URL, extra))
+%s`, up.URL, authzBlock, extra))
 	pub, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

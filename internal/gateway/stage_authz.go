@@ -64,6 +64,7 @@ func compileAuthz(cfg *config.Config, spec *openapi.Spec, b *builder) (*policy.P
 		Default:    stance,
 		Operations: AuthzOperations(spec),
 		MaxBody:    int64(cfg.Limits.MaxBody),
+		JSONLimits: requestJSONLimits(&cfg.Request),
 		// owner_response buffers responses as the response filter does.
 		MaxResponseBody: int64(cfg.Response.MaxBody),
 		Challenge:       `Bearer realm="gatehouse"`, // as the authn stage answers

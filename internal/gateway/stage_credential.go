@@ -86,8 +86,7 @@ func (b *builder) buildCredential(ctx context.Context) (gatehouse.Middleware, er
 	if s.maxBody <= 0 {
 		s.maxBody = int64(b.cfg.Limits.MaxBody)
 	}
-	s.lim = jsonx.Limits{MaxDepth: rc.MaxDepth, MaxStringLen: int(rc.MaxStringLength),
-		MaxArrayLen: rc.MaxArrayLength, MaxKeys: rc.MaxObjectKeys}
+	s.lim = requestJSONLimits(rc)
 	if b.metrics != nil {
 		rej, err := reuse(b.metrics, prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gatehouse_password_policy_rejections_total",
@@ -190,7 +189,7 @@ func (s *credentialStage) check(r *http.Request, rule credRule) (int, string) {
 	var users []string
 	switch {
 	case mt == "application/json" || (strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json")):
-		doc, err := jsonx.Parse(body, s.lim)
+		doc, err := httpx.JSON(r, body, s.lim)
 		if err != nil {
 			return http.StatusBadRequest, "bad_json" // duplicate keys, limits, syntax
 		}

@@ -68,7 +68,8 @@ func (b *builder) buildRateLimit(ctx context.Context) (gatehouse.Middleware, err
 			return nil, config.AtPath("rate_limits.login.operations", err)
 		}
 		login := &ratelimit.Login{Operations: lg.Operations, AccountField: lg.AccountField,
-			ExactAccountField: lg.AccountMatch == "exact", MaxBody: int64(b.cfg.Limits.MaxBody)}
+			ExactAccountField: lg.AccountMatch == "exact", MaxBody: int64(b.cfg.Limits.MaxBody),
+			JSONLimits: requestJSONLimits(&b.cfg.Request)}
 		if lg.FailureWhen != "" {
 			if login.FailureWhen, err = ratelimit.CompileFailureWhen(lg.FailureWhen); err != nil {
 				return nil, config.AtPath("rate_limits.login.failure_when", err)

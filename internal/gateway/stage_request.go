@@ -56,9 +56,8 @@ func (b *builder) buildRequestValidation(ctx context.Context) (gatehouse.Middlew
 		maxBody = int64(b.cfg.Limits.MaxBody)
 	}
 	opts := oasvalidate.Options{
-		MaxBody: maxBody,
-		Limits: jsonx.Limits{MaxDepth: rc.MaxDepth, MaxStringLen: int(rc.MaxStringLength),
-			MaxArrayLen: rc.MaxArrayLength, MaxKeys: rc.MaxObjectKeys},
+		MaxBody:          maxBody,
+		Limits:           requestJSONLimits(rc),
 		MaxParts:         rc.MaxParts,
 		MaxPartSize:      int64(rc.MaxPartSize),
 		RejectUnknown:    rc.RejectUnknownProperties,
@@ -102,4 +101,13 @@ func (b *builder) buildRequestValidation(ctx context.Context) (gatehouse.Middlew
 		return nil, config.AtPath("spec", err)
 	}
 	return v.Middleware, nil
+}
+
+// requestJSONLimits are the limits every stage reads the request body's JSON
+// with (validation, password policy, ownership rules, login limiter): one
+// set, so the body is parsed once per request (httpx.JSON) and no stage can
+// accept a document another refuses for its depth or size.
+func requestJSONLimits(rc *config.Request) jsonx.Limits {
+	return jsonx.Limits{MaxDepth: rc.MaxDepth, MaxStringLen: int(rc.MaxStringLength),
+		MaxArrayLen: rc.MaxArrayLength, MaxKeys: rc.MaxObjectKeys}
 }
