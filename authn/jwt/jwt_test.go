@@ -397,16 +397,22 @@ func TestUnknownKIDThenRotation(t *testing.T) {
 	e := newEnv(t)
 	hits := e.idp.jwksHits()
 	tok := mint(t, "RS256", e.k.rsa2, e.claims())
-	// The IdP has not published rsa2 yet; the refetch is within the cooldown
-	// of the initial fetch, so no extra fetch happens.
+	// The IdP has not published rsa2 yet. The cooldown counts from
+	// unknown-kid fetches only, so this first one fetches (and finds
+	// nothing), and starts the cooldown.
 	check(t, e.a, bearer(tok), authn.ReasonUnknownKID)
-	if got := e.idp.jwksHits(); got != hits {
-		t.Fatalf("JWKS fetched %d times within the cooldown, want 0", got-hits)
+	if got := e.idp.jwksHits(); got != hits+1 {
+		t.Fatalf("JWKS fetched %d times for the first unknown kid, want 1", got-hits)
+	}
+	check(t, e.a, bearer(tok), authn.ReasonUnknownKID)
+	if got := e.idp.jwksHits(); got != hits+1 {
+		t.Fatalf("JWKS fetched %d times within the cooldown, want 1", got-hits)
 	}
 	// The IdP rotates: rsa2 in, rsa1 out.
 	e.idp.setKeys(t, e.k.rsa2, e.k.ec)
 	e.clk.Add(11 * time.Second)
 	check(t, e.a, bearer(tok), "")
+	hits++
 	if got := e.idp.jwksHits(); got != hits+1 {
 		t.Fatalf("JWKS fetched %d times after rotation, want 1", got-hits)
 	}
@@ -421,6 +427,33 @@ func TestUnknownKIDThenRotation(t *testing.T) {
 	// The rotated-out key no longer verifies.
 	e.clk.Add(11 * time.Second)
 	check(t, e.a, bearer(mint(t, "RS256", e.k.rsa, e.claims())), authn.ReasonUnknownKID)
+}
+
+// TestRotationRightAfterScheduledFetch: a key published just after the
+// fetch at start (or any scheduled refresh) is fetched on its first use.
+// Before, the cooldown counted from every fetch, so the new key was refused
+// for up to unknown_kid_cooldown (10 s) after each refresh.
+func TestRotationRightAfterScheduledFetch(t *testing.T) {
+	e := newEnv(t)
+	hits := e.idp.jwksHits()
+	e.idp.setKeys(t, e.k.rsa, e.k.rsa2, e.k.ec)
+	e.clk.Add(time.Second)
+	check(t, e.a, bearer(mint(t, "RS256", e.k.rsa2, e.claims())), "")
+	if got := e.idp.jwksHits(); got != hits+1 {
+		t.Fatalf("JWKS fetched %d times, want 1", got-hits)
+	}
+	// A scheduled refresh right after does not start the cooldown either,
+	// but unknown kids after an unknown-kid fetch do wait for it.
+	if err := e.remote.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 10 {
+		bad := craft(t, map[string]any{"alg": "RS256", "kid": "made-up-" + string(rune('a'+i))}, e.claims(), rs256Signer(e.k.rsaPriv))
+		check(t, e.a, bearer(bad), authn.ReasonUnknownKID)
+	}
+	if got := e.idp.jwksHits(); got != hits+2 {
+		t.Fatalf("refresh plus 10 unknown kids within the cooldown: %d fetches, want 2", got-hits)
+	}
 }
 
 func TestIdPOutage(t *testing.T) {

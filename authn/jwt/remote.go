@@ -112,8 +112,13 @@ type Remote struct {
 	// lastFailed whether the latest fetch failed.
 	lastOKNano atomic.Int64
 	lastFailed atomic.Bool
-	// lastTryNano mirrors lastTry (UnixNano) for the lock-free cooldown check.
+	// lastTryNano mirrors lastTry (UnixNano): when any fetch last started.
 	lastTryNano atomic.Int64
+	// lastUnknownNano is when the last fetch for an unknown kid started: the
+	// cooldown counts from it alone. A scheduled refresh (or the fetch at
+	// start) does not start it, or a key published just after one would be
+	// refused for the whole cooldown.
+	lastUnknownNano atomic.Int64
 	flightMu    sync.Mutex
 	flight      chan struct{} // the running unknown-kid fetch, nil when none
 	flights     sync.WaitGroup
@@ -219,7 +224,7 @@ func (r *Remote) RefreshUnknownKID(ctx context.Context) (*KeySet, error) {
 	r.flightMu.Lock()
 	var f <-chan struct{} = r.flight // a fetch in flight is joined, cooldown or not
 	r.flightMu.Unlock()
-	if f == nil && r.o.Now().Sub(time.Unix(0, r.lastTryNano.Load())) >= r.o.UnknownKIDCooldown {
+	if f == nil && r.o.Now().Sub(time.Unix(0, r.lastUnknownNano.Load())) >= r.o.UnknownKIDCooldown {
 		f = r.startFlight()
 	}
 	if f != nil {
@@ -248,6 +253,7 @@ func (r *Remote) startFlight() <-chan struct{} {
 	}
 	r.flight = done
 	r.flights.Add(1)
+	requested := r.o.Now().UnixNano()
 	go func() {
 		defer r.flights.Done()
 		ctx, cancel := context.WithCancel(context.Background())
@@ -259,9 +265,12 @@ func (r *Remote) startFlight() <-chan struct{} {
 			}
 		}()
 		r.fetchMu.Lock()
-		// Re-check under the fetch lock: a fetch that just finished (the
-		// background refresher, or the previous flight) counts.
-		if r.o.Now().Sub(time.Unix(0, r.lastTryNano.Load())) >= r.o.UnknownKIDCooldown {
+		// Re-check under the fetch lock: a fetch that started after this
+		// flight was asked for (the background refresher, the previous
+		// flight) already saw what the unknown kid needs; one that started
+		// before may not have.
+		if r.lastTryNano.Load() < requested || (r.lastTryNano.Load() == requested && r.lastUnknownNano.Load() < requested) {
+			r.lastUnknownNano.Store(r.o.Now().UnixNano())
 			if err := r.refreshLocked(ctx); err != nil {
 				r.log.Warn("jwks refetch failed", "url", r.jwksURL, "error", err)
 			}
