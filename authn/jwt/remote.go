@@ -119,9 +119,9 @@ type Remote struct {
 	// start) does not start it, or a key published just after one would be
 	// refused for the whole cooldown.
 	lastUnknownNano atomic.Int64
-	flightMu    sync.Mutex
-	flight      chan struct{} // the running unknown-kid fetch, nil when none
-	flights     sync.WaitGroup
+	flightMu        sync.Mutex
+	flight          chan struct{} // the running unknown-kid fetch, nil when none
+	flights         sync.WaitGroup
 
 	fetches   atomic.Int64
 	stop      chan struct{}
