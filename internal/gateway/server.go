@@ -354,6 +354,7 @@ func (s *Server) AdminHandler() http.Handler {
 	})
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
+	s.registerPprof(mux) // config key pprof: off by default
 	// Revocation (log out a jti, or a subject everywhere) goes to the current
 	// pipeline's store; 404 when the config has no revocation store.
 	mux.HandleFunc("POST /-/revoke", func(w http.ResponseWriter, r *http.Request) {
