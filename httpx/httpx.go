@@ -10,6 +10,12 @@ import (
 	"net/http"
 )
 
+// StatusClientClosedRequest (499, as nginx logs it) is the status the
+// gateway records for a request whose client hung up before the upstream
+// answered: nothing is sent, the access log and metrics show 499, and it
+// does not count as an upstream failure.
+const StatusClientClosedRequest = 499
+
 // NewRequestID returns a random 128-bit hex request ID.
 func NewRequestID() string {
 	var b [16]byte

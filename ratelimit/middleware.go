@@ -275,6 +275,11 @@ func (m *Middleware) take(ctx context.Context, ops []Op, now time.Time, out []De
 	if err == nil {
 		return true, nil
 	}
+	if errors.Is(ctx.Err(), context.Canceled) {
+		// The client hung up mid-call: not a store failure, so it neither
+		// opens the backoff for every other request nor counts.
+		return false, fmt.Errorf("%w: %w", errClientGone, err)
+	}
 	m.storeFailed(err, now)
 	switch m.onErr {
 	case OnErrorAllow:
@@ -284,6 +289,12 @@ func (m *Middleware) take(ctx context.Context, ops []Op, now time.Time, out []De
 	}
 	return true, m.fallback.Take(ctx, ops, now, out)
 }
+
+// errClientGone marks a store call cut off by the client hanging up.
+var errClientGone = errors.New("ratelimit: client gone")
+
+// clientGone records the abandoned request as 499 (nothing is sent).
+func clientGone(w http.ResponseWriter) { w.WriteHeader(httpx.StatusClientClosedRequest) }
 
 func (m *Middleware) storeFailed(err error, now time.Time) {
 	if errors.Is(err, ErrStoreUnavailable) && now.UnixNano() < m.retryAt.Load() {
@@ -323,6 +334,9 @@ func (m *Middleware) locked(ctx context.Context, acct string, now time.Time) (ti
 	}
 	if err == nil {
 		return d, nil
+	}
+	if errors.Is(ctx.Err(), context.Canceled) {
+		return 0, fmt.Errorf("%w: %w", errClientGone, err)
 	}
 	m.storeFailed(err, now)
 	switch m.onErr {
@@ -446,6 +460,10 @@ func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Han
 		if m.login.Lockout != nil {
 			for _, a := range accts {
 				lock, err := m.locked(ctx, a, now)
+				if errors.Is(err, errClientGone) {
+					clientGone(w)
+					return
+				}
 				if err != nil {
 					m.deny503(w, r)
 					return
@@ -481,6 +499,10 @@ func (m *Middleware) checkLimits(w http.ResponseWriter, r *http.Request, ops []O
 		out = db[:len(ops)]
 	}
 	ok, err := m.take(ctx, ops, now, out)
+	if errors.Is(err, errClientGone) {
+		clientGone(w)
+		return false
+	}
 	if err != nil {
 		for _, in := range infos {
 			m.obs.Decision(in.name, "store_error")

@@ -16,6 +16,7 @@ package respfilter
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -682,6 +683,9 @@ func (b *filterRun) mismatch(action string, status int, ct string) bool {
 func (b *filterRun) decide(code int) httpx.BufferState {
 	if b.r.Method == http.MethodHead || code == http.StatusNoContent || code == http.StatusNotModified {
 		return httpx.BufferPassing
+	}
+	if code == httpx.StatusClientClosedRequest && errors.Is(b.r.Context().Err(), context.Canceled) {
+		return httpx.BufferPassing // the proxy's mark of a client that hung up: nothing is sent
 	}
 	cr, mode, found := b.c.lookupResp(code)
 	if mode == ModeOff {

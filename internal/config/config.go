@@ -113,6 +113,11 @@ type Config struct {
 	Forwarding Forwarding `yaml:"forwarding"`
 	// Cookies enforces Secure/HttpOnly/SameSite on upstream cookies and CSRF protection for cookie requests (see docs/gateway.md).
 	Cookies Cookies `yaml:"cookies"`
+	// Pprof serves Go's runtime profiles (net/http/pprof, under
+	// /debug/pprof/) on the admin listener; off by default and never on
+	// the public listener. It needs admin; when admin_auth sets a token
+	// the profiles need it too. A CPU profile costs CPU while it runs.
+	Pprof bool `yaml:"pprof"`
 
 	// File is the path the config was loaded from (set by Load).
 	File string `yaml:"-"`
@@ -297,6 +302,19 @@ func (c *Config) validate(p *Problems) {
 	})
 	checkAuthnNeeded(p, c)
 	checkInlineSecrets(p, c)
+	checkPprof(p, c)
+}
+
+// checkPprof: the profiles live on the admin listener only.
+func checkPprof(p *Problems, c *Config) {
+	if !c.Pprof {
+		return
+	}
+	if c.Admin == "" {
+		p.Errorf("pprof", "pprof needs the admin listener: set admin (for example \"127.0.0.1:9090\")")
+		return
+	}
+	p.Warnf("pprof", "pprof is on: /debug/pprof/ on the admin listener exposes goroutine stacks and the command line; turn it off after profiling")
 }
 
 // checkFile reports at path a file that cannot be stat'ed or is a directory.

@@ -25,6 +25,7 @@ import (
 	"golang.org/x/net/netutil"
 
 	"github.com/gatehouse/gatehouse/internal/config"
+	"github.com/gatehouse/gatehouse/internal/logbuf"
 	"github.com/gatehouse/gatehouse/openapi"
 	"github.com/gatehouse/gatehouse/problem"
 )
@@ -86,6 +87,10 @@ type Server struct {
 	probeAt   time.Time
 	probeErr  error
 	probeHost string
+
+	// logw buffers the config-built logger's output while Run serves
+	// (nil when ServerOptions.Logger is set); see internal/logbuf.
+	logw *logbuf.Writer
 }
 
 // NewLogger builds the process logger from the log section.
@@ -114,7 +119,8 @@ func NewServer(ctx context.Context, opts ServerOptions) (*Server, error) {
 		if out == nil {
 			out = os.Stderr
 		}
-		s.log = NewLogger(cfg.Log, out)
+		s.logw = logbuf.New(out, 0, 0) // writes through until Run starts it
+		s.log = NewLogger(cfg.Log, s.logw)
 	}
 	if s.reg == nil {
 		s.reg = prometheus.NewRegistry()
@@ -259,6 +265,12 @@ func (s *Server) TLSConfig() *tls.Config {
 // the pipeline is closed.
 func (s *Server) Run(ctx context.Context) error {
 	cfg := s.pipe.Load().cfg
+	if s.logw != nil {
+		// One write per flush (100 ms or 32 KiB) instead of one per
+		// request; flushed when Run returns, after the drain.
+		s.logw.Start(0, nil)
+		defer s.logw.Close()
+	}
 	t := cfg.Timeouts
 	errLog := slog.NewLogLogger(s.log.With("component", "http").Handler(), slog.LevelDebug)
 	public := &http.Server{
@@ -354,6 +366,7 @@ func (s *Server) AdminHandler() http.Handler {
 	})
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
+	s.registerPprof(mux) // config key pprof: off by default
 	// Revocation (log out a jti, or a subject everywhere) goes to the current
 	// pipeline's store; 404 when the config has no revocation store.
 	mux.HandleFunc("POST /-/revoke", func(w http.ResponseWriter, r *http.Request) {

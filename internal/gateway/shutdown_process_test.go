@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -178,6 +179,20 @@ func TestSIGTERMUnderLoadDrainsInFlight(t *testing.T) {
 	// Every request that reached the upstream came back to its client as 200.
 	if ok200.Load() != arrived.Load() || ok200.Load() < inflight {
 		t.Fatalf("upstream received %d requests, clients got %d × 200 (in flight at SIGTERM: %d)", arrived.Load(), ok200.Load(), inflight)
+	}
+	// Every request has its access log line: the log is buffered
+	// (internal/logbuf) and flushed when Run returns, so SIGTERM loses none.
+	logs.mu.Lock()
+	logText := logs.w.(*bytes.Buffer).String()
+	logs.mu.Unlock()
+	logged := 0
+	for _, l := range strings.Split(logText, "\n") {
+		if strings.Contains(l, `"msg":"request"`) && strings.Contains(l, `"path":"/slow"`) && strings.Contains(l, `"status":200`) {
+			logged++
+		}
+	}
+	if int64(logged) != ok200.Load() {
+		t.Fatalf("%d access log lines for /slow with status 200, want one per 200 answer (%d)", logged, ok200.Load())
 	}
 	// After exit nothing listens.
 	if c, err := net.DialTimeout("tcp", listen, time.Second); err == nil {

@@ -179,18 +179,23 @@ func New(o Options) (*Proxy, error) {
 			MaxIdleConns:          4 * o.MaxIdleConnsPerHost,
 			MaxIdleConnsPerHost:   o.MaxIdleConnsPerHost,
 			ExpectContinueTimeout: time.Second,
+			DisableCompression:    true, // forward the client's Accept-Encoding as sent, add none, decompress nothing
 			ForceAttemptHTTP2:     true,
 			TLSClientConfig:       &tls.Config{MinVersion: tls.VersionTLS12},
 		}
 		rt = p.transport
 	}
+	// FlushInterval 0: ReverseProxy flushes at once only for
+	// text/event-stream and for responses of unknown length (streams); a
+	// response with a Content-Length leaves through the server's buffered
+	// writer (headers and a small body in one write), not one write each.
 	p.rp = &httputil.ReverseProxy{
 		Rewrite:        p.rewrite,
 		Transport:      rt,
 		ModifyResponse: p.modifyResponse,
 		ErrorHandler:   p.errorHandler,
 		ErrorLog:       slog.NewLogLogger(p.log.Handler(), slog.LevelWarn),
-		FlushInterval:  -1, // stream: the gateway adds no buffering of its own
+		FlushInterval:  0, // streams only: see the comment above
 		BufferPool:     copyBuffers,
 	}
 	return p, nil
@@ -490,7 +495,7 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 		status, kind = http.StatusRequestEntityTooLarge, "body_too_large"
 		gatehouse.RecordFrom(ctx).Block("limits", "body_too_large")
 	case errors.Is(ctx.Err(), context.Canceled):
-		kind = "client_gone"
+		status, kind = StatusClientClosedRequest, "client_gone"
 	case errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()):
 		status, kind = http.StatusGatewayTimeout, "upstream_timeout"
 	}
@@ -502,5 +507,17 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 	}
 	p.log.LogAttrs(ctx, level, "upstream request failed",
 		slog.String("request_id", requestID(ctx)), slog.String("kind", kind), slog.String("error", err.Error()))
+	if status == StatusClientClosedRequest {
+		// Nobody reads an answer: the status is for the access log and the
+		// metrics, where the request counts as cut off by the client
+		// (nginx's 499), not as an upstream failure.
+		w.WriteHeader(status)
+		return
+	}
 	problem.WriteError(w, r, &problem.Error{Status: status, Err: err})
 }
+
+// StatusClientClosedRequest is httpx.StatusClientClosedRequest (499): the
+// status recorded for a request the client abandoned before the upstream
+// answered.
+const StatusClientClosedRequest = httpx.StatusClientClosedRequest

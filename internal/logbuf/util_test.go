@@ -1,0 +1,5 @@
+package logbuf
+
+import "runtime"
+
+func runtimeGosched() { runtime.Gosched() }
