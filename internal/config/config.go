@@ -113,6 +113,8 @@ type Config struct {
 	Forwarding Forwarding `yaml:"forwarding"`
 	// Cookies enforces Secure/HttpOnly/SameSite on upstream cookies and CSRF protection for cookie requests (see docs/gateway.md).
 	Cookies Cookies `yaml:"cookies"`
+	// Tracing configures OpenTelemetry tracing over OTLP/HTTP, off by default (see docs/observability.md).
+	Tracing Tracing `yaml:"tracing"`
 
 	// File is the path the config was loaded from (set by Load).
 	File string `yaml:"-"`
