@@ -39,7 +39,7 @@ authz:
 rate_limits:
   store: memory
   limits:
-    - { name: per-ip, key: ip, rate: "1000/s", burst: 1000 }
+    - { name: per-ip, key: ip, rate: "100000/s", burst: 100000 }
 %s`, upstream, tracing)
 }
 

@@ -197,8 +197,12 @@ func (t *Tracer) endRequest(ctx context.Context, span trace.Span, status int, ab
 	}
 }
 
-// stageKey is the context key of the running stage's *stageState.
-type stageKey struct{}
+// stageKey is the context key of the running stage's *stageState;
+// afterKey that of an After stage.
+type (
+	stageKey struct{}
+	afterKey struct{}
+)
 
 // stageState links a stage's wrapper with the hook its stage calls as
 // "next": the hook ends the stage span and hands the request span back as
@@ -249,7 +253,14 @@ func (t *Tracer) stage(name string, mw gatehouse.Middleware, route bool) gatehou
 		inner := mw(hook)
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			ctx := r.Context()
-			st := &stageState{parent: trace.SpanFromContext(ctx)}
+			parent := trace.SpanFromContext(ctx)
+			if !parent.IsRecording() {
+				// Unsampled: nothing to record, so no stage span and no
+				// per-stage context (the hook passes straight through).
+				inner.ServeHTTP(w, r)
+				return
+			}
+			st := &stageState{parent: parent}
 			ctx, st.span = t.tr.Start(ctx, name)
 			defer func() {
 				if !st.passed {
@@ -272,20 +283,25 @@ func (t *Tracer) After(name string, mw gatehouse.Middleware) gatehouse.Middlewar
 	return func(next http.Handler) http.Handler {
 		hook := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			next.ServeHTTP(w, r)
-			if st, _ := r.Context().Value(stageKey{}).(*stageState); st != nil && st.span == nil {
+			if st, _ := r.Context().Value(afterKey{}).(*stageState); st != nil && st.span == nil {
 				_, st.span = t.tr.Start(trace.ContextWithSpan(r.Context(), st.parent), name)
 			}
 		})
 		inner := mw(hook)
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			ctx := r.Context()
-			st := &stageState{parent: trace.SpanFromContext(ctx)}
+			parent := trace.SpanFromContext(ctx)
+			if !parent.IsRecording() {
+				inner.ServeHTTP(w, r)
+				return
+			}
+			st := &stageState{parent: parent}
 			defer func() {
 				if st.span != nil {
 					st.span.End()
 				}
 			}()
-			inner.ServeHTTP(w, r.WithContext(context.WithValue(ctx, stageKey{}, st)))
+			inner.ServeHTTP(w, r.WithContext(context.WithValue(ctx, afterKey{}, st)))
 		})
 	}
 }
