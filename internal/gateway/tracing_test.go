@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/propagation"
@@ -535,5 +536,85 @@ func TestTracingOTLPExport(t *testing.T) {
 	}
 	if len(spanNames) != 8 {
 		t.Errorf("exported %d spans %q, want 8 (server, 6 stages, upstream)", len(spanNames), spanNames)
+	}
+}
+
+// TestTracingReload: tracing settings follow a reload through the Server.
+// Each pipeline owns its exporter; the replaced pipeline's spans are
+// flushed to the collector when it closes, under its own service.name; a
+// reload to tracing off stops the spans and the gateway's traceparent.
+func TestTracingReload(t *testing.T) {
+	services := make(chan string, 64)
+	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		var req coltracepb.ExportTraceServiceRequest
+		if err := proto.Unmarshal(b, &req); err != nil {
+			http.Error(w, err.Error(), 400)
+			return
+		}
+		for _, rs := range req.ResourceSpans {
+			for _, kv := range rs.Resource.GetAttributes() {
+				if kv.Key == "service.name" {
+					services <- kv.Value.GetStringValue()
+				}
+			}
+		}
+		w.Header().Set("Content-Type", "application/x-protobuf")
+	}))
+	defer rcv.Close()
+	section := func(svc string) string {
+		return fmt.Sprintf("tracing: { enabled: true, endpoint: %q, insecure: true, service_name: %s }\n", rcv.URL, svc)
+	}
+	e := start(t, section("svc-a"))
+	await := func(want string) {
+		t.Helper()
+		for {
+			select {
+			case got := <-services:
+				if got == want {
+					return
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatalf("no export from %s", want)
+			}
+		}
+	}
+	reload := func(extra string) {
+		t.Helper()
+		writeFile(t, e.cfgPath, configYAML(e.up.URL, extra))
+		res, err := http.Post(e.admin+"/-/reload", "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		select {
+		case err := <-e.reloaded:
+			if err != nil {
+				t.Fatalf("reload: %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("no reload")
+		}
+	}
+	tp := "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+	get := func() string {
+		t.Helper()
+		if res, _ := e.do("GET", "/users/1", map[string]string{"Traceparent": tp}, nil); res.StatusCode != 200 {
+			t.Fatalf("status %d", res.StatusCode)
+		}
+		return e.up.lastReq().Header.Get("Traceparent")
+	}
+	if got := get(); got == tp || got == "" {
+		t.Fatalf("svc-a: upstream traceparent %q", got)
+	}
+	reload(section("svc-b"))
+	await("svc-a") // flushed when the svc-a pipeline closed
+	if got := get(); got == tp || got == "" {
+		t.Fatalf("svc-b: upstream traceparent %q", got)
+	}
+	reload("")
+	await("svc-b")
+	if got := get(); got != tp {
+		t.Errorf("tracing off after reload: upstream traceparent %q, want the client's", got)
 	}
 }
