@@ -101,6 +101,29 @@ func (g *tracedGW) get(t *testing.T, path string, hdr map[string]string) int {
 	return res.StatusCode
 }
 
+// getMulti is get with dup sent as one Traceparent field each when it
+// holds more than one value.
+func (g *tracedGW) getMulti(t *testing.T, path string, hdr map[string]string, dup []string) int {
+	t.Helper()
+	req, err := http.NewRequest("GET", g.url+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	if len(dup) > 1 {
+		req.Header["Traceparent"] = dup
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, res.Body)
+	res.Body.Close()
+	return res.StatusCode
+}
+
 // tree returns the server span and its children by name; it fails when
 // a span is not in the server span's trace or not its direct child.
 func tree(t *testing.T, spans []sdktrace.ReadOnlySpan) (sdktrace.ReadOnlySpan, map[string]sdktrace.ReadOnlySpan) {
@@ -293,11 +316,16 @@ func TestTracingIncomingTraceparent(t *testing.T) {
 		{"trusted upper case", true, "00-" + strings.ToUpper(tid) + "-" + sid + "-01", false, false},
 		{"trusted short", true, "00-" + tid[:30] + "-" + sid + "-01", false, false},
 		{"trusted extra field v00", true, good + "-zz", false, false},
+		{"trusted repeated", true, good + "\x00dup", false, false}, // sent as two Traceparent fields
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			g := startTraced(t, fmt.Sprintf("tracing: { enabled: true, endpoint: \"https://collector.invalid\", trust_incoming: %v }\n", tc.trust), nil)
-			code := g.get(t, "/users/7", map[string]string{"X-API-Key": tracingAPIKey,
-				"Traceparent": tc.tp, "Tracestate": "attacker=topsecret-state"})
+			hdr := map[string]string{"X-API-Key": tracingAPIKey, "Tracestate": "attacker=topsecret-state"}
+			tps := strings.Split(tc.tp, "\x00")
+			if len(tps) == 1 {
+				hdr["Traceparent"] = tc.tp
+			}
+			code := g.getMulti(t, "/users/7", hdr, tps)
 			if code != 200 {
 				t.Fatalf("status %d", code)
 			}

@@ -130,7 +130,9 @@ func (t *Tracer) Request() gatehouse.Middleware {
 				trace.WithSpanKind(trace.SpanKindServer),
 				trace.WithAttributes(semconv.HTTPRequestMethodKey.String(m), schemeOf(r)),
 			}
-			if r.Header.Get("Traceparent") != "" {
+			// A repeated traceparent is invalid (W3C Trace Context §3.2):
+			// which one a hop would read is not defined.
+			if tp := r.Header.Values("Traceparent"); len(tp) == 1 && tp[0] != "" {
 				in := trace.SpanContextFromContext(t.prop.Extract(ctx, propagation.HeaderCarrier(r.Header)))
 				switch {
 				case !in.IsValid():
