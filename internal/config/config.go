@@ -118,6 +118,8 @@ type Config struct {
 	// the public listener. It needs admin; when admin_auth sets a token
 	// the profiles need it too. A CPU profile costs CPU while it runs.
 	Pprof bool `yaml:"pprof"`
+	// Tracing configures OpenTelemetry tracing over OTLP/HTTP, off by default (see docs/observability.md).
+	Tracing Tracing `yaml:"tracing"`
 
 	// File is the path the config was loaded from (set by Load).
 	File string `yaml:"-"`

@@ -99,4 +99,16 @@ func checkInlineSecrets(p *Problems, c *Config) {
 			p.Warnf(k.path, "the Redis password is written inline in the config file: write the URL as a ${ENV} reference (e.g. store: ${REDIS_URL})")
 		}
 	}
+	for name, v := range c.Tracing.Headers {
+		path := "tracing.headers." + name
+		if v != "" && !c.fromEnv[path] && credentialHeader(name) {
+			p.Warnf(path, "a collector credential is written inline in the config file: write it as a ${ENV} reference")
+		}
+	}
+}
+
+// credentialHeader reports whether a header name usually carries a credential.
+func credentialHeader(name string) bool {
+	n := strings.ToLower(name)
+	return n == "authorization" || strings.Contains(n, "key") || strings.Contains(n, "token") || strings.Contains(n, "secret")
 }

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/httpx"
@@ -79,6 +80,10 @@ type Deps struct {
 	// passes one for its lifetime so that such a reload is cheap. Nil:
 	// every Build loads the spec.
 	Specs *openapi.Cache
+	// TracerProvider, when set, receives the spans of a pipeline whose
+	// config has tracing.enabled, instead of the OTLP exporter built from
+	// tracing.* (tests use an in-memory recorder). Nil: the config's.
+	TracerProvider trace.TracerProvider
 }
 
 // Pipeline is one compiled configuration: an immutable http.Handler plus
@@ -292,6 +297,10 @@ func Build(ctx context.Context, cfg *config.Config, deps Deps) (p *Pipeline, err
 	if err != nil {
 		return nil, err
 	}
+	tr, err := b.buildTracing(deps.TracerProvider, up)
+	if err != nil {
+		return nil, err
+	}
 
 	stages := []struct {
 		name  string
@@ -309,10 +318,11 @@ func Build(ctx context.Context, cfg *config.Config, deps Deps) (p *Pipeline, err
 	}
 	chain := []gatehouse.Middleware{
 		accessLog(log, m, trusted, cfg, now),
+		tr.Request(),
 		recoverPanics(log),
 		headers,
 		cors,
-		routes.middleware,
+		tr.Route(routes.middleware),
 	}
 	for _, s := range stages {
 		mw, err := s.build(ctx)
@@ -323,9 +333,10 @@ func Build(ctx context.Context, cfg *config.Config, deps Deps) (p *Pipeline, err
 			}
 			return nil, config.AtPath(s.name, fmt.Errorf("build %s stage: %w", s.name, err))
 		}
-		chain = append(chain, mw)
+		chain = append(chain, traced(tr, s.name, mw))
 	}
 	chain = append(chain, b.upstreamTaps...)
+	chain = append(chain, tr.Upstream())
 	if err := checkStrictPatterns(cfg, b.spec); err != nil {
 		return nil, err
 	}
