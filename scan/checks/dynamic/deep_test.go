@@ -33,6 +33,13 @@ type deepVuln struct {
 	// SQLiErr: the X-Tenant header is concatenated into SQL; an
 	// unbalanced quote answers the database error.
 	SQLiErr bool
+	// LockedDelete: DELETE /notes/{id} answers 403 to everyone (the
+	// cleanup cannot delete; it must say so).
+	LockedDelete bool
+	// Upsert: POST /notes answers 200 with the caller's existing note
+	// whatever it is sent (a get-or-create): the scan created nothing
+	// and must delete nothing.
+	Upsert bool
 }
 
 type deepNote struct {
@@ -48,6 +55,7 @@ type deep struct {
 
 	mu     sync.Mutex
 	notes  map[int]*deepNote
+	tags   int
 	nextID int
 	// foreignPuts counts PUTs by one caller on another's note: the
 	// probes must never aim there.
@@ -71,7 +79,15 @@ func newDeep(t *testing.T, v deepVuln) *deep {
 	if _, err := db.Exec(`CREATE TABLE reports (tenant TEXT, name TEXT); INSERT INTO reports VALUES ('acme', 'q1'), ('acme', 'q2')`); err != nil {
 		t.Fatal(err)
 	}
-	return &deep{v: v, db: db, notes: map[int]*deepNote{}, nextID: 10}
+	// Each member has a note the scan did not create: it must survive.
+	return &deep{v: v, db: db, notes: map[int]*deepNote{1: {owner: "alice", text: "mine"}, 2: {owner: "bob", text: "his"}}, nextID: 10}
+}
+
+// count returns how many notes and tags the API holds.
+func (a *deep) count() (notes, tags int) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return len(a.notes), a.tags
 }
 
 // slow sleeps as a database or shell would for the sleep a value carries.
@@ -145,6 +161,16 @@ func (a *deep) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		a.send(w, 200, out)
+	case r.Method == "POST" && r.URL.Path == "/notes" && a.v.Upsert:
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		for id, n := range a.notes {
+			if n.owner == user {
+				a.send(w, 200, map[string]any{"id": id, "owner": n.owner, "text": n.text})
+				return
+			}
+		}
+		a.send(w, 404, map[string]any{"error": "not found"})
 	case r.Method == "POST" && r.URL.Path == "/notes":
 		var in struct{ Text string }
 		_ = json.NewDecoder(r.Body).Decode(&in)
@@ -154,6 +180,23 @@ func (a *deep) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		a.notes[id] = &deepNote{owner: user, text: in.Text}
 		a.mu.Unlock()
 		a.send(w, 201, map[string]any{"id": id, "owner": user, "text": in.Text})
+	case r.Method == "GET" && r.URL.Path == "/notes":
+		out := []any{}
+		a.mu.Lock()
+		for id, n := range a.notes {
+			if n.owner == user {
+				out = append(out, map[string]any{"id": id, "owner": n.owner, "text": n.text})
+			}
+		}
+		a.mu.Unlock()
+		a.send(w, 200, out)
+	case r.Method == "POST" && r.URL.Path == "/tags":
+		a.mu.Lock()
+		a.tags++
+		a.nextID++
+		id := a.nextID
+		a.mu.Unlock()
+		a.send(w, 201, map[string]any{"id": id})
 	case len(seg) == 2 && seg[0] == "notes":
 		id, _ := strconv.Atoi(seg[1])
 		a.mu.Lock()
@@ -178,6 +221,10 @@ func (a *deep) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			a.mu.Unlock()
 			a.send(w, 200, map[string]any{"id": id, "owner": n.owner, "text": in.Text})
 		case "DELETE":
+			if a.v.LockedDelete {
+				a.send(w, 403, map[string]any{"error": "notes cannot be deleted"})
+				return
+			}
 			a.mu.Lock()
 			delete(a.notes, id)
 			a.mu.Unlock()
@@ -248,7 +295,23 @@ paths:
                         name: { type: string }
       responses:
         "200": { description: ok }
+  /tags:
+    post:
+      operationId: createTag
+      requestBody:
+        content:
+          application/json:
+            schema:
+              type: object
+              properties:
+                label: { type: string, enum: [red, blue] }
+      responses:
+        "201": { description: created }
   /notes:
+    get:
+      operationId: listNotes
+      responses:
+        "200": { description: ok }
     post:
       operationId: createNote
       requestBody:
@@ -390,4 +453,72 @@ func TestNoSQLInjectionNested(t *testing.T) {
 // The error-based check reaches a header declared as a parameter.
 func TestSQLiErrorHeader(t *testing.T) {
 	expectDeep(t, 1, dynamic.SQLiError{}, deepVuln{SQLiErr: true}, "listReports|header X-Tenant")
+}
+
+// Everything the scan creates where the spec has a DELETE is deleted at
+// the end, as its creator: the note count is back to the start, and the
+// notes the scan did not create are still there. Tags have no DELETE and
+// a locked API refuses: the result says what was left behind and why.
+func TestCleanupDeletesWhatTheScanCreated(t *testing.T) {
+	cs := []scan.Check{dynamic.SQLiError{}, dynamic.SQLiTime{Unit: toyUnit}, dynamic.NoSQLInjection{}, dynamic.BOLA{}, dynamic.MassAssignment{}, dynamic.InputValidation{}}
+	kept := func(res *scan.Result) map[string]int {
+		m := map[string]int{}
+		for _, c := range res.Cleanup {
+			if c.Status == scan.CleanKept {
+				m[c.Operation+": "+c.Reason]++
+			}
+		}
+		return m
+	}
+	t.Run("deletable", func(t *testing.T) {
+		res, api := scanDeep(t, deepVuln{}, cs...)
+		notes, tags := api.count()
+		if notes != 2 {
+			t.Errorf("%d notes after the scan, want the 2 it started with", notes)
+		}
+		api.mu.Lock()
+		if api.notes[1] == nil || api.notes[2] == nil {
+			t.Errorf("the cleanup deleted a note the scan did not create: %v", api.notes)
+		}
+		api.mu.Unlock()
+		deleted := 0
+		for _, c := range res.Cleanup {
+			switch {
+			case c.Operation == "createNote" && c.Status == scan.CleanGone:
+			case c.Operation == "createNote" && c.Status == scan.CleanDeleted:
+				deleted++
+				if c.Delete != "deleteNote" || c.Identity == "" || !strings.HasPrefix(c.Path, "/notes/") {
+					t.Errorf("incomplete record %+v", c)
+				}
+			case c.Operation == "createNote":
+				t.Errorf("note not deleted: %+v", c)
+			}
+		}
+		if deleted == 0 || tags == 0 {
+			t.Fatalf("the scan created %d notes (deleted) and %d tags: nothing tested", deleted, tags)
+		}
+		if k := kept(res); k["createTag: no DELETE operation on /tags/{…}"] != tags || len(k) != 1 {
+			t.Errorf("left behind %v, want the %d tags (no DELETE operation)", k, tags)
+		}
+		t.Logf("%s", strings.Join(scan.CleanupSummary(res.Cleanup), "; "))
+	})
+	t.Run("get-or-create", func(t *testing.T) {
+		res, api := scanDeep(t, deepVuln{Upsert: true}, cs...)
+		if notes, _ := api.count(); notes != 2 {
+			t.Errorf("%d notes after the scan, want the 2 it did not create", notes)
+		}
+		for _, c := range res.Cleanup {
+			if c.Operation == "createNote" {
+				t.Errorf("an existing note recorded as created: %+v", c)
+			}
+		}
+	})
+	t.Run("refused", func(t *testing.T) {
+		res, api := scanDeep(t, deepVuln{LockedDelete: true}, cs...)
+		notes, _ := api.count()
+		k := kept(res)
+		if notes <= 2 || k["createNote: DELETE refused: 403"] != notes-2 {
+			t.Errorf("%d notes after the scan; left behind %v: want each created note reported as refused", notes, k)
+		}
+	})
 }
