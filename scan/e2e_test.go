@@ -44,6 +44,9 @@ func scanDemo(t *testing.T, fixed bool) *scan.Result {
 		t.Fatal(err)
 	}
 	t.Logf("fixed=%v: %d requests, %d findings, wall time %s", fixed, res.Requests, len(res.Findings), time.Since(start).Round(time.Millisecond))
+	for _, l := range scan.CleanupSummary(res.Cleanup) {
+		t.Logf("%s", l)
+	}
 	for _, c := range res.Checks {
 		if c.Error != "" {
 			t.Errorf("check %s did not finish: %s", c.Meta.ID, c.Error)

@@ -191,6 +191,8 @@ func Run(ctx context.Context, t *Target, o Options) (*Result, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	pr.line("cleanup: deleting what the scan created")
+	res.Cleanup = t.cleanup(ctx)
 
 	outages, probes := h.snapshot()
 	res.HealthProbes = probes

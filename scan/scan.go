@@ -270,6 +270,9 @@ type Result struct {
 	HealthProbes int            `json:"health_probes,omitempty"`
 	// Guarded lists the operations the damage guard restricted and why.
 	Guarded []GuardedOp `json:"guarded,omitempty"`
+	// Cleanup lists the objects the scan created and what the cleanup at
+	// its end did with each (deleted, gone, kept and why).
+	Cleanup []Created `json:"cleanup,omitempty"`
 }
 
 // OutageReport is an Outage as reports show it.

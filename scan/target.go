@@ -40,6 +40,8 @@ type Target struct {
 
 	mu        sync.Mutex
 	baselines map[string]*Exchange // op ID + "\x00" + identity → exchange
+
+	created createdLog // objects the scan created, for the cleanup
 }
 
 // NewTarget returns a Target. base is the API root URL (paths of the spec
@@ -237,7 +239,13 @@ func (t *Target) Send(ctx context.Context, p *Prepared, id *Identity) (*Exchange
 			}
 		}
 	}
-	return t.Client.Do(ctx, t.Request(p, id))
+	r := t.Request(p, id)
+	ex, err := t.Client.Do(ctx, r)
+	if err == nil {
+		t.recordCreated(ctx, p, id, ex)
+		t.recordDeleted(r, ex)
+	}
+	return ex, err
 }
 
 // Do sends a raw request to path (target-wide checks).

@@ -121,4 +121,7 @@ func writeCoverage(w io.Writer, r *scan.Result) {
 		}
 		fmt.Fprintf(w, "target down after %s (check %s): %s, %s\n", o.Trigger, o.Check, o.Error, back)
 	}
+	for _, l := range scan.CleanupSummary(r.Cleanup) {
+		fmt.Fprintln(w, l)
+	}
 }

@@ -20,6 +20,7 @@ var htmlTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
 	"sev":     func(s scan.Severity) string { return s.String() },
 	"count":   func(m map[scan.Severity]int, s scan.Severity) int { return m[s] },
 	"covline": scan.CoverageLine,
+	"cleanup": scan.CleanupSummary,
 }).Parse(`<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -52,7 +53,8 @@ var htmlTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
 {{end}}
 <h2>Coverage</h2>
 <ul id="coverage">{{range .R.Checks}}{{if .Status}}<li class="cov-{{.Status}}">{{covline .}}</li>{{end}}{{end}}</ul>
-{{range .R.Guarded}}<p class="meta guarded">guarded: {{.Operation}} is {{.Policy}} ({{.Reason}}), called {{.Calls}} time(s)</p>
+{{range cleanup .R.Cleanup}}<p class="meta cleanup">{{.}}</p>
+{{end}}{{range .R.Guarded}}<p class="meta guarded">guarded: {{.Operation}} is {{.Policy}} ({{.Reason}}), called {{.Calls}} time(s)</p>
 {{end}}{{range .R.Checks}}{{if .Coverage}}<details class="cov-ops" id="coverage-{{.Meta.ID}}"><summary>{{.Meta.ID}} per operation</summary>
 <table><tr><th>operation</th><th>status</th><th>reason</th><th>requests</th></tr>
 {{range .Coverage}}<tr><td>{{if .Operation}}{{.Operation}}{{else}}(target-wide){{end}}</td><td>{{.Status}}</td><td>{{.Reason}}</td><td>{{.Requests}}</td></tr>

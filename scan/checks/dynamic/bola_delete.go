@@ -79,7 +79,7 @@ func bolaDelete(ctx context.Context, t *scan.Target, del, create, read *openapi.
 		if _, ok := v.(string); !ok || scan.SecretName(k) {
 			continue
 		}
-		if paramNames(param, k) {
+		if scan.ParamNames(param, k) {
 			body[k], idField = tag, k
 		} else if markerRank(k) == 3 { // names, titles, slugs: unique too
 			body[k] = tag + "-" + strings.ToLower(k)
@@ -92,13 +92,16 @@ func bolaDelete(ctx context.Context, t *scan.Target, del, create, read *openapi.
 	obj := ""
 	if m := jsonObject(exC.Body); m != nil {
 		for k, v := range m {
-			if s := fmt.Sprint(v); v != nil && (strings.EqualFold(k, "id") || paramNames(param, k)) && s != "" {
+			if s := fmt.Sprint(v); v != nil && (strings.EqualFold(k, "id") || scan.ParamNames(param, k)) && s != "" {
 				obj = s
-				if paramNames(param, k) {
+				if scan.ParamNames(param, k) {
 					break
 				}
 			}
 		}
+	}
+	if obj != "" && !scan.IsCreate(cp, exC) {
+		return nil, nil // an object that was there before (get-or-create): not ours to delete
 	}
 	if obj == "" && idField != "" {
 		obj = tag // a message-only answer: the object is named by what was sent
@@ -144,13 +147,4 @@ func bolaDelete(ctx context.Context, t *scan.Target, del, create, read *openapi.
 		Fix: bolaFix(del, param),
 	}.At(del).With(exB, "identity "+b.Name+" deletes "+a.Name+"'s object").With(after, "the owner's read afterwards").With(before, "the owner's read before")
 	return &f, nil
-}
-
-// paramNames reports whether body or response field k names the same
-// thing as path parameter param: equal without case, '_' and '-'
-// ("book_title" and "bookTitle"), or the parameter ends with the field
-// ("book_title" and "title").
-func paramNames(param, k string) bool {
-	p, f := scan.NormField(param), scan.NormField(k)
-	return f != "" && (p == f || strings.HasSuffix(p, f) && len(f) >= 3)
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"strings"
 
 	"github.com/gatehouse/gatehouse/openapi"
 	"github.com/gatehouse/gatehouse/scan"
@@ -16,13 +15,14 @@ import (
 //
 //   - login: a known username with a wrong password fails, while the same
 //     username with the password {"$ne": null}, then {"$gt": ""}, succeeds;
-//   - query parameters: param[$ne]=<no match> answers more JSON items than
+//   - query parameters (points): param[$ne]=<no match> answers more JSON items than
 //     both param=<no match> and the control param[ghscan]=<no match>
 //     (an API that ignores bracketed parameters answers the control with
 //     the same unfiltered list, so it is not reported), twice;
-//   - string properties of POST JSON bodies: {"f": {"$ne": <no match>}}
-//     judged the same way against {"f": <no match>} and the control
-//     {"f": {"ghscan": <no match>}}.
+//   - string properties of JSON bodies, top-level and nested (POST, PUT,
+//     PATCH; points): {"f": {"$ne": <no match>}} judged the same way
+//     against {"f": <no match>} and the control {"f": {"ghscan": <no
+//     match>}}, on operations whose valid answer is a list.
 type NoSQLInjection struct{}
 
 var _ scan.Check = NoSQLInjection{}
@@ -68,27 +68,72 @@ func (NoSQLInjection) Run(ctx context.Context, t *scan.Target, report func(scan.
 	if err := nosqlLogin(ctx, t, report); err != nil {
 		return err
 	}
-	for _, op := range ops(t, func(op *openapi.Operation) bool { return op.Method == http.MethodGet && !scan.IsLogout(op) }) {
-		for _, prm := range op.Params {
-			if prm == nil || !strings.EqualFold(prm.In, "query") {
-				continue
+	return nosqlPoints(ctx, t, report)
+}
+
+// nosqlNoMatch is the plain value no object matches.
+const nosqlNoMatch = "ghscan-nomatch-zq"
+
+// nosqlPoints probes the query and body points of every injectable
+// operation but the login (points: query parameters, top-level and nested
+// body strings of POST, PUT and PATCH; free-form strings without a
+// format), one at a time, the rest of the request valid. The operation's
+// valid answer must be a JSON list (an operation answering one object,
+// a create or an update, cannot show a filter bypass: 1 request and
+// nothing more). Then, per point: the plain value <no match> is the base;
+// the operator (param[$ne]=<no match> in a query, {"$ne": <no match>} in
+// a body) must answer more items than the base, twice, and more than the
+// control (param[ghscan]=, {"ghscan": ...}), which an API that ignores
+// what it did not expect answers like the operator: 4 requests per point.
+func nosqlPoints(ctx context.Context, t *scan.Target, report func(scan.Finding)) error {
+	for _, op := range injectable(t) {
+		if scan.IsLogin(op) {
+			continue
+		}
+		id, p0, ok := prepareInjection(t, op)
+		if !ok {
+			continue
+		}
+		var pts []point
+		for _, pt := range points(p0) {
+			if (pt.in == "query" || pt.in == "body") && (pt.schema == nil || freeString(pt.schema, true)) {
+				pts = append(pts, pt)
 			}
-			if s := scan.SchemaOf(prm.Schema); s == nil || !hasType(s, "string") || len(s.Enum) > 0 || s.Format != "" {
-				continue
+		}
+		if len(pts) == 0 {
+			continue
+		}
+		valid, err := t.Send(ctx, fresh(t, p0, id), id)
+		if err != nil {
+			if err := stopErr(ctx, err); err != nil {
+				return err
 			}
-			id := actor(t, op)
-			nomatch := "ghscan-nomatch-zq"
-			send := func(key string) (*scan.Exchange, error) {
-				p := t.Prepare(op, id)
-				p.Query.Del(prm.Name)
-				p.Query.Set(key, nomatch)
+			continue
+		}
+		if !granted(valid) || !isList(valid.Body) {
+			continue
+		}
+		for _, pt := range pts {
+			// send sends the point as the plain value (op == ""), as an
+			// operator or as the control.
+			send := func(op string) (*scan.Exchange, error) {
+				p := fresh(t, p0, id)
+				switch {
+				case op == "":
+					pt.set(p, nosqlNoMatch)
+				case pt.in == "query":
+					p.Query.Del(pt.name)
+					p.Query.Set(pt.name+"["+op+"]", nosqlNoMatch)
+				default:
+					pt.set(p, map[string]any{op: nosqlNoMatch})
+				}
 				ex, err := t.Send(ctx, p, id)
 				if err != nil {
 					return nil, stopErr(ctx, err)
 				}
 				return ex, nil
 			}
-			base, err := send(prm.Name)
+			base, err := send("")
 			if err != nil {
 				return err
 			}
@@ -98,7 +143,7 @@ func (NoSQLInjection) Run(ctx context.Context, t *scan.Target, report func(scan.
 			var inj *scan.Exchange
 			confirmed := true
 			for range 2 {
-				ex, err := send(prm.Name + "[$ne]")
+				ex, err := send("$ne")
 				if err != nil {
 					return err
 				}
@@ -111,84 +156,49 @@ func (NoSQLInjection) Run(ctx context.Context, t *scan.Target, report func(scan.
 			if !confirmed {
 				continue
 			}
-			ctl, err := send(prm.Name + "[ghscan]")
+			ctl, err := send("ghscan")
 			if err != nil {
 				return err
 			}
 			if ctl == nil || granted(ctl) && items(ctl.Body) >= items(inj.Body) {
-				continue // bracketed parameters are ignored: the list is just unfiltered
+				continue // the operator is ignored: the list is just unfiltered
+			}
+			form := fmt.Sprintf("{%q: {\"$ne\": %q}}", pt.name, nosqlNoMatch)
+			plain := fmt.Sprintf("{%q: %q}", pt.name, nosqlNoMatch)
+			control := fmt.Sprintf("{%q: {\"ghscan\": %q}}", pt.name, nosqlNoMatch)
+			if pt.in == "query" {
+				form = pt.name + "[$ne]=" + nosqlNoMatch
+				plain = pt.name + "=" + nosqlNoMatch
+				control = pt.name + "[ghscan]=" + nosqlNoMatch
 			}
 			report(scan.Finding{
-				Param:  "query " + prm.Name,
-				Detail: fmt.Sprintf("%s %s: %s[$ne]=%s answered %d items (twice), %s=%s answered %d and the control %s[ghscan]=%s answered %d: the operator reached the query.", op.Method, op.Template, prm.Name, nomatch, items(inj.Body), prm.Name, nomatch, items(base.Body), prm.Name, nomatch, items(ctl.Body)),
+				Param: pt.String(),
+				Detail: fmt.Sprintf("%s %s: %s answered %d items (twice), %s answered %d and the control %s answered %d: the operator reached the query.",
+					op.Method, op.Template, form, items(inj.Body), plain, items(base.Body), control, items(ctl.Body)),
 			}.At(op).With(base, "plain value").With(inj, "operator injected"))
 		}
 	}
-	return nosqlBody(ctx, t, report)
+	return nil
 }
 
-// nosqlBody probes the top-level string properties of POST JSON bodies
-// (login and logout excepted, one property at a time, the rest valid):
-// {"f": {"$ne": <no match>}} must answer more JSON items than
-// {"f": <no match>}, twice, and more than the control
-// {"f": {"ghscan": <no match>}}, which an API that ignores objects it did
-// not expect answers like the operator.
-func nosqlBody(ctx context.Context, t *scan.Target, report func(scan.Finding)) error {
-	const nomatch = "ghscan-nomatch-zq"
-	for _, sp := range stringPoints(t, true) {
-		if sp.in != "body" {
-			continue
-		}
-		op, id := sp.op, actor(t, sp.op)
-		send := func(v any) (*scan.Exchange, error) {
-			p := t.Prepare(op, id)
-			if p.BodyMap() == nil {
-				return nil, nil
-			}
-			sp.set(p, v)
-			ex, err := t.Send(ctx, p, id)
-			if err != nil {
-				return nil, stopErr(ctx, err)
-			}
-			return ex, nil
-		}
-		base, err := send(nomatch)
-		if err != nil {
-			return err
-		}
-		if base == nil || !granted(base) || items(base.Body) < 0 {
-			continue
-		}
-		var inj *scan.Exchange
-		confirmed := true
-		for range 2 {
-			ex, err := send(map[string]any{"$ne": nomatch})
-			if err != nil {
-				return err
-			}
-			if ex == nil || !granted(ex) || items(ex.Body) <= items(base.Body) {
-				confirmed = false
-				break
-			}
-			inj = ex
-		}
-		if !confirmed {
-			continue
-		}
-		ctl, err := send(map[string]any{"ghscan": nomatch})
-		if err != nil {
-			return err
-		}
-		if ctl == nil || granted(ctl) && items(ctl.Body) >= items(inj.Body) {
-			continue
-		}
-		report(scan.Finding{
-			Param: sp.String(),
-			Detail: fmt.Sprintf("%s %s: {%q: {\"$ne\": %q}} answered %d items (twice), {%q: %q} answered %d and the control {%q: {\"ghscan\": %q}} answered %d: the operator reached the query.",
-				op.Method, op.Template, sp.name, nomatch, items(inj.Body), sp.name, nomatch, items(base.Body), sp.name, nomatch, items(ctl.Body)),
-		}.At(op).With(base, "plain value").With(inj, "operator injected"))
+// isList reports whether a JSON answer is a list: an array, or an object
+// with an array property.
+func isList(b []byte) bool {
+	var v any
+	if json.Unmarshal(b, &v) != nil {
+		return false
 	}
-	return nil
+	switch x := v.(type) {
+	case []any:
+		return true
+	case map[string]any:
+		for _, e := range x {
+			if _, ok := e.([]any); ok {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // nosqlLogin tries {"$ne": null} and {"$gt": ""} as the password of a known

@@ -68,6 +68,66 @@ var patternNameRe = regexp.MustCompile(`(?i)e-?mail|url|uri$|link|website|homepa
 
 var digitsNameRe = regexp.MustCompile(`(?i)phone|^tel|mobile|fax|date$|^date|time$|zip|postal|(^|_)ip(v[46])?(_?addr(ess)?)?$|iban|ssn|isbn`)
 
+// strPoint is a string input a probe can replace: a query parameter of a
+// GET, or a top-level string property of a POST's JSON body.
+type strPoint struct {
+	op       *openapi.Operation
+	in, name string
+}
+
+func (sp strPoint) String() string { return sp.in + " " + sp.name }
+
+// get returns the point's valid value in p ("" when absent).
+func (sp strPoint) get(p *scan.Prepared) string {
+	if sp.in == "query" {
+		return p.Query.Get(sp.name)
+	}
+	s, _ := p.BodyMap()[sp.name].(string)
+	return s
+}
+
+// set replaces the point's value in p; the rest of p stays valid.
+func (sp strPoint) set(p *scan.Prepared, v any) {
+	if sp.in == "query" {
+		p.Query.Set(sp.name, fmt.Sprint(v))
+		return
+	}
+	if b := p.BodyMap(); b != nil {
+		b[sp.name] = v
+	}
+}
+
+// stringPoints lists the free-form string inputs of t's spec: query
+// parameters of GETs, then top-level string properties of POST JSON bodies.
+// Login and logout are left out: a probe there is a failed login, which
+// belongs to the login checks and their phase, not to a parallel probe.
+// PUT and PATCH bodies are left out too: probing them rewrites existing
+// objects that other checks read.
+func stringPoints(t *scan.Target, noFormat bool) []strPoint {
+	var out []strPoint
+	for _, op := range ops(t, func(op *openapi.Operation) bool { return op.Method == http.MethodGet }) {
+		for _, prm := range op.Params {
+			if prm != nil && strings.EqualFold(prm.In, "query") && freeString(scan.SchemaOf(prm.Schema), noFormat) {
+				out = append(out, strPoint{op, "query", prm.Name})
+			}
+		}
+	}
+	for _, op := range ops(t, func(op *openapi.Operation) bool {
+		return op.Method == http.MethodPost && !scan.IsLogin(op) && !scan.IsLogout(op) && t.Client.Allowed(op.Method)
+	}) {
+		bs := bodySchema(op)
+		if bs == nil || bs.Properties == nil {
+			continue
+		}
+		for name, ps := range bs.Properties.FromOldest() {
+			if freeString(scan.SchemaOf(ps), noFormat) {
+				out = append(out, strPoint{op, "body", name})
+			}
+		}
+	}
+	return out
+}
+
 // redosKind groups inputs by the evil inputs that fit them.
 func redosKind(name string, s *base.Schema) string {
 	l := strings.ToLower(name)

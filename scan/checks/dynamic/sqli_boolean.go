@@ -51,10 +51,9 @@ func same(a, b *scan.Exchange) bool {
 // Run implements scan.Check.
 func (SQLiBoolean) Run(ctx context.Context, t *scan.Target, report func(scan.Finding)) error {
 	for _, op := range injectable(t) {
-		who := actor(t, op)
-		p0 := t.Prepare(op, who)
+		who, p0, ok := prepareInjection(t, op)
 		pts := points(p0)
-		if len(pts) == 0 {
+		if !ok || len(pts) == 0 {
 			continue
 		}
 		send := func(pt point, v string) (*scan.Exchange, error) {

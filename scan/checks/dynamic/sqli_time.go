@@ -3,13 +3,8 @@ package dynamic
 import (
 	"context"
 	"fmt"
-	"net/http"
-	"strings"
 	"time"
 
-	"github.com/pb33f/libopenapi/datamodel/high/base"
-
-	"github.com/gatehouse/gatehouse/openapi"
 	"github.com/gatehouse/gatehouse/scan"
 )
 
@@ -56,92 +51,48 @@ const (
 	delaySlack          = 0.8
 )
 
-// strPoint is a string input a probe can replace: a query parameter of a
-// GET, or a top-level string property of a POST's JSON body.
-type strPoint struct {
-	op       *openapi.Operation
-	in, name string
-}
-
-func (sp strPoint) String() string { return sp.in + " " + sp.name }
-
-// get returns the point's valid value in p ("" when absent).
-func (sp strPoint) get(p *scan.Prepared) string {
-	if sp.in == "query" {
-		return p.Query.Get(sp.name)
-	}
-	s, _ := p.BodyMap()[sp.name].(string)
-	return s
-}
-
-// set replaces the point's value in p; the rest of p stays valid.
-func (sp strPoint) set(p *scan.Prepared, v any) {
-	if sp.in == "query" {
-		p.Query.Set(sp.name, fmt.Sprint(v))
-		return
-	}
-	if b := p.BodyMap(); b != nil {
-		b[sp.name] = v
-	}
-}
-
-// freeString reports whether s is a free-form string: no enum and, when
-// noFormat, no format (an e-mail or a date is validated before any query).
-func freeString(s *base.Schema, noFormat bool) bool {
-	return s != nil && hasType(s, "string") && len(s.Enum) == 0 && (!noFormat || s.Format == "") &&
-		(s.ReadOnly == nil || !*s.ReadOnly)
-}
-
-// stringPoints lists the free-form string inputs of t's spec: query
-// parameters of GETs, then top-level string properties of POST JSON bodies.
-// Login and logout are left out: a probe there is a failed login, which
-// belongs to the login checks and their phase, not to a parallel probe.
-// PUT and PATCH bodies are left out too: probing them rewrites existing
-// objects that other checks read.
-func stringPoints(t *scan.Target, noFormat bool) []strPoint {
-	var out []strPoint
-	for _, op := range ops(t, func(op *openapi.Operation) bool { return op.Method == http.MethodGet }) {
-		for _, prm := range op.Params {
-			if prm != nil && strings.EqualFold(prm.In, "query") && freeString(scan.SchemaOf(prm.Schema), noFormat) {
-				out = append(out, strPoint{op, "query", prm.Name})
-			}
-		}
-	}
-	for _, op := range ops(t, func(op *openapi.Operation) bool {
-		return op.Method == http.MethodPost && !scan.IsLogin(op) && !scan.IsLogout(op) && t.Client.Allowed(op.Method)
-	}) {
-		bs := bodySchema(op)
-		if bs == nil || bs.Properties == nil {
-			continue
-		}
-		for name, ps := range bs.Properties.FromOldest() {
-			if freeString(scan.SchemaOf(ps), noFormat) {
-				out = append(out, strPoint{op, "body", name})
-			}
-		}
-	}
-	return out
-}
+// maxTimePoints bounds the inputs the time-based probes try per
+// operation (in the order of points: path, query, headers, body, nested
+// body), so an operation costs at most 3 + maxTimePoints × payloads
+// requests when nothing is slow.
+const maxTimePoints = 8
 
 // timeProbe injects each payload template (with %d the delay in units) into
-// the free-form string inputs of stringPoints whose valid request succeeds
-// (query parameters of GETs, top-level string properties of POST bodies;
-// one input at a time, the rest of the request valid).
-// A finding needs: a baseline (3 valid requests) whose slowest answer is B;
-// payload(2) late by ≥ 0.8×2 units over B; payload(4) late by ≥ 0.8×4 units
-// and ≥ 1 unit more than payload(2); payload(0) not late by a unit; and
-// payload(2) late again. Inputs stop at their first finding.
+// the free-form string inputs (points: path, query and declared header
+// parameters, top-level and nested body strings, no enum, not read-only)
+// of every injectable operation but the login whose valid request
+// succeeds, one input at a time with the rest of the request valid. PUT
+// and PATCH are aimed at the actor's own object (prepareInjection).
+// A finding needs: a baseline (3 valid requests per operation) whose
+// slowest answer is B; payload(2) late by ≥ 0.8×2 units over B; payload(4)
+// late by ≥ 0.8×4 units and ≥ 1 unit more than payload(2); payload(0) not
+// late by a unit; and payload(2) late again. Inputs stop at their first
+// finding.
 func timeProbe(ctx context.Context, t *scan.Target, unit time.Duration, payloads []string, report func(scan.Finding)) error {
 	if unit <= 0 {
 		unit = time.Second
 	}
-	for _, sp := range stringPoints(t, false) {
-		op := sp.op
-		id := actor(t, op)
-		send := func(v *string) (*scan.Exchange, error) {
-			p := t.Prepare(op, id)
-			if v != nil {
-				sp.set(p, sp.get(p)+*v)
+	for _, op := range injectable(t) {
+		if scan.IsLogin(op) {
+			continue // a probe there is a failed login: the login checks' phase
+		}
+		id, p0, ok := prepareInjection(t, op)
+		if !ok {
+			continue
+		}
+		var pts []point
+		for _, pt := range points(p0) {
+			if (pt.schema == nil || freeString(pt.schema, false)) && len(pts) < maxTimePoints {
+				pts = append(pts, pt)
+			}
+		}
+		if len(pts) == 0 {
+			continue
+		}
+		send := func(pt *point, v string) (*scan.Exchange, error) {
+			p := fresh(t, p0, id)
+			if pt != nil {
+				pt.set(p, pt.get(p)+v)
 			}
 			ex, err := t.Send(ctx, p, id)
 			if err != nil {
@@ -150,9 +101,8 @@ func timeProbe(ctx context.Context, t *scan.Target, unit time.Duration, payloads
 			return ex, nil
 		}
 		var base time.Duration
-		ok := true
 		for range 3 {
-			ex, err := send(nil)
+			ex, err := send(nil, "")
 			if err != nil {
 				return err
 			}
@@ -166,45 +116,46 @@ func timeProbe(ctx context.Context, t *scan.Target, unit time.Duration, payloads
 			continue
 		}
 		late := func(d time.Duration, n int) bool { return d-base >= time.Duration(float64(n)*delaySlack*float64(unit)) }
-		for _, tmpl := range payloads {
-			var got [4]time.Duration
-			var last *scan.Exchange
-			steps := []int{delayLow, delayHigh, 0, delayLow}
-			found := true
-			for i, n := range steps {
-				v := fmt.Sprintf(tmpl, n)
-				ex, err := send(&v)
-				if err != nil {
-					return err
-				}
-				if ex == nil {
-					found = false
-					break
-				}
-				got[i] = ex.Duration
-				switch {
-				case n > 0 && !late(ex.Duration, n),
-					i == 1 && ex.Duration-got[0] < unit,
-					n == 0 && late(ex.Duration, 1):
-					found = false
+		for _, sp := range pts {
+			for _, tmpl := range payloads {
+				var got [4]time.Duration
+				var last *scan.Exchange
+				steps := []int{delayLow, delayHigh, 0, delayLow}
+				found := true
+				for i, n := range steps {
+					ex, err := send(&sp, fmt.Sprintf(tmpl, n))
+					if err != nil {
+						return err
+					}
+					if ex == nil {
+						found = false
+						break
+					}
+					got[i] = ex.Duration
+					switch {
+					case n > 0 && !late(ex.Duration, n),
+						i == 1 && ex.Duration-got[0] < unit,
+						n == 0 && late(ex.Duration, 1):
+						found = false
+					}
+					if !found {
+						break
+					}
+					if i == 1 {
+						last = ex
+					}
 				}
 				if !found {
-					break
+					continue
 				}
-				if i == 1 {
-					last = ex
-				}
+				report(scan.Finding{
+					Param: sp.String(),
+					Key:   tmpl,
+					Detail: fmt.Sprintf("%s %s: appending %q to %s delayed the answer in proportion: baseline ≤ %v; sleep %d: %v, %v; sleep %d: %v; sleep 0: %v (unit %v).",
+						op.Method, op.Template, fmt.Sprintf(tmpl, delayHigh), sp, base.Round(time.Millisecond), delayLow, got[0].Round(time.Millisecond), got[3].Round(time.Millisecond), delayHigh, got[1].Round(time.Millisecond), got[2].Round(time.Millisecond), unit),
+				}.At(op).With(last, fmt.Sprintf("sleep %d", delayHigh)))
+				break
 			}
-			if !found {
-				continue
-			}
-			report(scan.Finding{
-				Param: sp.String(),
-				Key:   tmpl,
-				Detail: fmt.Sprintf("%s %s: appending %q to %s delayed the answer in proportion: baseline ≤ %v; sleep %d: %v, %v; sleep %d: %v; sleep 0: %v (unit %v).",
-					op.Method, op.Template, fmt.Sprintf(tmpl, delayHigh), sp, base.Round(time.Millisecond), delayLow, got[0].Round(time.Millisecond), got[3].Round(time.Millisecond), delayHigh, got[1].Round(time.Millisecond), got[2].Round(time.Millisecond), unit),
-			}.At(op).With(last, fmt.Sprintf("sleep %d", delayHigh)))
-			break
 		}
 	}
 	return nil
