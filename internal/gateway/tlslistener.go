@@ -3,9 +3,12 @@ package gateway
 import (
 	"context"
 	"crypto/tls"
+	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -121,6 +124,12 @@ func (l *handshakeListener) handshake(raw net.Conn) {
 	delete(l.pending, raw)
 	l.mu.Unlock()
 	if err != nil {
+		// A plain-HTTP request on the TLS port gets the same short 400 as
+		// from net/http's own handshake.
+		var re tls.RecordHeaderError
+		if errors.As(err, &re) && re.Conn != nil && looksLikeHTTP(re.RecordHeader[:]) {
+			_, _ = io.WriteString(re.Conn, "HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n")
+		}
 		l.log.Debug("tls handshake failed", "remote", raw.RemoteAddr().String(), "error", err)
 		_ = raw.Close()
 		return
@@ -135,6 +144,17 @@ func (l *handshakeListener) handshake(raw net.Conn) {
 	case <-l.done:
 		_ = c.Close()
 	}
+}
+
+// looksLikeHTTP reports whether the first bytes of a connection are an
+// HTTP/1 request line rather than a TLS record.
+func looksLikeHTTP(hdr []byte) bool {
+	for _, m := range []string{"GET /", "HEAD ", "POST ", "PUT /", "OPTIO", "DELET", "PATCH", "CONNE", "TRACE"} {
+		if strings.HasPrefix(string(hdr), m) {
+			return true
+		}
+	}
+	return false
 }
 
 // Accept returns the next handshaken connection.

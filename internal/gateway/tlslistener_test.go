@@ -335,6 +335,45 @@ func TestTLSHandshakeDoesNotBlockAccept(t *testing.T) {
 	if res.StatusCode != 200 {
 		t.Fatalf("status %d", res.StatusCode)
 	}
+	// Plain HTTP on the TLS port: net/http's short 400, then closed.
+	_ = junk.SetReadDeadline(time.Now().Add(5 * time.Second))
+	b, err := io.ReadAll(junk)
+	if err != nil || !strings.HasPrefix(string(b), "HTTP/1.0 400 Bad Request") {
+		t.Fatalf("plain HTTP on the TLS port: %q, %v", b, err)
+	}
+}
+
+// TestTLSFramingStrictnessFollowsReload: over TLS too, a reload turns
+// request.strict_framing off and on, and rotates the certificate.
+func TestTLSFramingStrictnessFollowsReload(t *testing.T) {
+	e := startTLS(t, "")
+	fold := "GET /users/1 HTTP/1.1\r\nHost: gw.test\r\nX-Note: one\r\n two\r\nConnection: close\r\n\r\n"
+	for i, step := range []struct {
+		extra string
+		want  int
+	}{
+		{"", 400},
+		{"request:\n  strict_framing: false\n", 200},
+		{"request:\n  strict_framing: true\n", 400},
+	} {
+		if i > 0 {
+			cert, key, pool := testCert(t, t.TempDir()) // a new certificate with each reload
+			writeFile(t, e.cfgPath, configYAML(e.up.URL, "tls:\n  cert_file: "+strconv.Quote(cert)+"\n  key_file: "+strconv.Quote(key)+"\n"+step.extra))
+			res, err := http.Post(e.admin+"/-/reload", "", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			if err := <-e.reloaded; err != nil || res.StatusCode != 200 {
+				t.Fatalf("reload: %d %v", res.StatusCode, err)
+			}
+			e.pool = pool
+		}
+		resps, closed := tlsExchange(t, e.dial(t, "http/1.1"), fold)
+		if len(resps) != 1 || resps[0].StatusCode != step.want || !closed {
+			t.Fatalf("config %q: %d responses (closed %v), want one %d", step.extra, len(resps), closed, step.want)
+		}
+	}
 }
 
 // TestTLSGracefulShutdownDrains: a request in flight over HTTP/1.1 (through
