@@ -45,6 +45,7 @@ type Memory struct {
 	now    func() time.Time
 	tokens map[string]time.Time // jti -> until
 	subs   map[string]subEntry
+	binds  map[string]bindEntry // Binder
 }
 
 type subEntry struct{ before, until time.Time }
@@ -58,7 +59,7 @@ func NewMemory(max int, now func() time.Time) *Memory {
 	if now == nil {
 		now = time.Now
 	}
-	return &Memory{max: max, now: now, tokens: map[string]time.Time{}, subs: map[string]subEntry{}}
+	return &Memory{max: max, now: now, tokens: map[string]time.Time{}, subs: map[string]subEntry{}, binds: map[string]bindEntry{}}
 }
 
 var _ Store = (*Memory)(nil)
@@ -114,7 +115,7 @@ func (m *Memory) RevokeSubject(_ context.Context, subject string, before, until 
 
 // roomLocked makes room for one entry by dropping expired ones.
 func (m *Memory) roomLocked(now time.Time) error {
-	if len(m.tokens)+len(m.subs) < m.max {
+	if len(m.tokens)+len(m.subs)+len(m.binds) < m.max {
 		return nil
 	}
 	for k, u := range m.tokens {
@@ -127,7 +128,12 @@ func (m *Memory) roomLocked(now time.Time) error {
 			delete(m.subs, k)
 		}
 	}
-	if len(m.tokens)+len(m.subs) >= m.max {
+	for k, e := range m.binds {
+		if !e.until.After(now) {
+			delete(m.binds, k)
+		}
+	}
+	if len(m.tokens)+len(m.subs)+len(m.binds) >= m.max {
 		return ErrFull
 	}
 	return nil
@@ -157,8 +163,66 @@ func (m *Memory) Check(_ context.Context, jti, subject string, issuedAt time.Tim
 func (m *Memory) Len() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return len(m.tokens) + len(m.subs)
+	return len(m.tokens) + len(m.subs) + len(m.binds)
 }
 
 // Close implements Store; it is a no-op.
 func (m *Memory) Close() error { return nil }
+
+// Binder keeps one fingerprint per key until a time: the client an opaque
+// session cookie was issued to (the gateway's cookies.sessions.bind).
+// Implementations are safe for concurrent use.
+type Binder interface {
+	// Bind records fingerprint for key until until, unless key is already
+	// bound (to any fingerprint) and not expired: the first binding stays,
+	// so a later Set-Cookie of the same value cannot move it to another
+	// client. A binding to the same fingerprint is extended to until. It
+	// returns the fingerprint key is bound to afterwards.
+	Bind(ctx context.Context, key, fingerprint string, until time.Time) (string, error)
+	// Binding returns the fingerprint key is bound to, if any.
+	Binding(ctx context.Context, key string) (fingerprint string, ok bool, err error)
+}
+
+type bindEntry struct {
+	fp    string
+	until time.Time
+}
+
+var _ Binder = (*Memory)(nil)
+
+// Bind implements Binder; bindings count towards the store's maximum.
+func (m *Memory) Bind(_ context.Context, key, fingerprint string, until time.Time) (string, error) {
+	if key == "" {
+		return "", errors.New("revocation: empty binding key")
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := m.now()
+	if e, ok := m.binds[key]; ok && e.until.After(now) {
+		if e.fp == fingerprint && until.After(e.until) {
+			e.until = until
+			m.binds[key] = e
+		}
+		return e.fp, nil
+	}
+	if !until.After(now) {
+		return fingerprint, nil
+	}
+	if _, ok := m.binds[key]; !ok {
+		if err := m.roomLocked(now); err != nil {
+			return "", err
+		}
+	}
+	m.binds[key] = bindEntry{fp: fingerprint, until: until}
+	return fingerprint, nil
+}
+
+// Binding implements Binder.
+func (m *Memory) Binding(_ context.Context, key string) (string, bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if e, ok := m.binds[key]; ok && e.until.After(m.now()) {
+		return e.fp, true, nil
+	}
+	return "", false, nil
+}

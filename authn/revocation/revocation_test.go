@@ -62,3 +62,38 @@ func TestMemory(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestMemoryBinder: the first binding of a key stays (a second Bind to
+// another fingerprint returns the first and changes nothing), the same
+// fingerprint extends it, it expires, and it counts towards max.
+func TestMemoryBinder(t *testing.T) {
+	ctx := context.Background()
+	now := time.Unix(1_800_000_000, 0)
+	m := NewMemory(2, func() time.Time { return now })
+	if got, err := m.Bind(ctx, "k", "victim", now.Add(time.Minute)); err != nil || got != "victim" {
+		t.Fatalf("Bind = %q, %v", got, err)
+	}
+	if got, err := m.Bind(ctx, "k", "attacker", now.Add(time.Hour)); err != nil || got != "victim" {
+		t.Fatalf("second Bind = %q, %v; want the first binding kept", got, err)
+	}
+	if _, err := m.Bind(ctx, "k", "victim", now.Add(2*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(90 * time.Second) // past the first until, before the extension
+	if fp, ok, err := m.Binding(ctx, "k"); err != nil || !ok || fp != "victim" {
+		t.Fatalf("Binding = %q, %v, %v; want victim (extended)", fp, ok, err)
+	}
+	if err := m.RevokeToken(ctx, "j", now.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Bind(ctx, "k2", "x", now.Add(time.Hour)); !errors.Is(err, ErrFull) {
+		t.Fatalf("Bind over max = %v, want ErrFull", err)
+	}
+	now = now.Add(time.Hour)
+	if _, ok, _ := m.Binding(ctx, "k"); ok {
+		t.Fatal("binding did not expire")
+	}
+	if got, err := m.Bind(ctx, "k", "attacker", now.Add(time.Minute)); err != nil || got != "attacker" {
+		t.Fatalf("Bind after expiry = %q, %v", got, err)
+	}
+}

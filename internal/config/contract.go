@@ -63,7 +63,7 @@ type Request struct {
 	// StrictFraming refuses (400, connection closed) request header blocks
 	// with obs-fold lines or bare-LF line endings, beside what is always
 	// refused (Transfer-Encoding with Content-Length, and other framing
-	// ambiguities). Plain-HTTP listeners only. Default true.
+	// ambiguities). HTTP/1.x, plain and over TLS. Default true.
 	StrictFraming bool `yaml:"strict_framing"`
 }
 

@@ -42,8 +42,8 @@ import (
 // A body that breaks the chunked grammar ends the connection after the
 // offending byte (net/http refuses that body too).
 //
-// TLS connections are not wrapped: net/http needs the *tls.Conn itself for
-// ALPN (HTTP/2) and r.TLS. There net/http's own rules apply.
+// Over TLS the listener does the handshake and wraps HTTP/1.x connections
+// only (tlslistener.go); HTTP/2 has no such framing ambiguity.
 
 // framingRefusedLine is what net/http reads instead of a refused header
 // block: a request line without spaces, which it answers with 400 and

@@ -274,7 +274,7 @@ func (s *Server) Run(ctx context.Context) error {
 	t := cfg.Timeouts
 	errLog := slog.NewLogLogger(s.log.With("component", "http").Handler(), slog.LevelDebug)
 	public := &http.Server{
-		Handler:           s,
+		Handler:           s.h2Framing(s),
 		ReadHeaderTimeout: t.ReadHeader.D(),
 		ReadTimeout:       t.Read.D(),
 		WriteTimeout:      t.Write.D(),
@@ -298,13 +298,16 @@ func (s *Server) Run(ctx context.Context) error {
 	if cfg.Limits.MaxConns > 0 {
 		ln = netutil.LimitListener(ln, cfg.Limits.MaxConns)
 	}
+	// Request framing checks (framing.go) on HTTP/1.x, over TLS too
+	// (tlslistener.go: the handshake is done here, h2 goes to net/http as is).
+	fl := newFramingListener(ln, int(cfg.Limits.MaxHeaderBytes),
+		func() bool { return s.pipe.Load().cfg.Request.StrictFraming }, framingRefused(s.log, s.metrics))
 	if cfg.TLS.Enabled() {
 		public.TLSConfig = s.TLSConfig()
-		ln = tls.NewListener(ln, public.TLSConfig)
+		ln = newHandshakeListener(ln, public.TLSConfig, tlsHandshakeTimeout(t.ReadHeader.D(), t.Read.D(), t.Write.D()),
+			fl.(*framingListener).wrapTLS, s.log.With("component", "http"))
 	} else {
-		// Request framing checks (framing.go); plain HTTP/1.x only.
-		ln = newFramingListener(ln, int(cfg.Limits.MaxHeaderBytes),
-			func() bool { return s.pipe.Load().cfg.Request.StrictFraming }, framingRefused(s.log, s.metrics))
+		ln = fl
 	}
 	errc := make(chan error, 2)
 	go func() { errc <- public.Serve(ln) }()

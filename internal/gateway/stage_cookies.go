@@ -24,7 +24,29 @@ import (
 //     answer is rewritten with the attributes added (an upstream tap, so it
 //     sees the upstream's own headers). A Set-Cookie that does not parse is
 //     dropped rather than passed on unprotected.
+//
+// cookies.sessions (stage_sessions.go) runs right after the cross-origin
+// check.
 func (b *builder) buildCookies(ctx context.Context) (gatehouse.Middleware, error) {
+	policy, err := b.buildCookiePolicy(ctx)
+	if err != nil {
+		return nil, err
+	}
+	sessions, err := b.buildSessionCookies(ctx)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case sessions == nil:
+		return policy, nil
+	case policy == nil:
+		return sessions, nil
+	}
+	return gatehouse.Chain(policy, sessions), nil
+}
+
+// buildCookiePolicy compiles the attribute policy and the cross-origin check.
+func (b *builder) buildCookiePolicy(ctx context.Context) (gatehouse.Middleware, error) {
 	cc := &b.cfg.Cookies
 	if !cc.Enabled() {
 		return nil, nil

@@ -156,3 +156,54 @@ func (s *Store) Close() error {
 	}
 	return nil
 }
+
+var _ revocation.Binder = (*Store)(nil)
+
+func (s *Store) bindKey(key string) string { return s.prefix + "bind:" + key }
+
+// bindScript keeps the first fingerprint of a key (extending its TTL when
+// the same fingerprint binds again) and returns the fingerprint kept.
+var bindScript = redis.NewScript(`
+local cur = redis.call('GET', KEYS[1])
+if not cur then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return ARGV[1]
+end
+if cur == ARGV[1] then
+  local ttl = redis.call('PTTL', KEYS[1])
+  if ttl < tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+end
+return cur`)
+
+// Bind implements revocation.Binder with one script call (atomic across
+// replicas: two nodes binding the same key at once keep one fingerprint).
+func (s *Store) Bind(ctx context.Context, key, fingerprint string, until time.Time) (string, error) {
+	if key == "" {
+		return "", errors.New("redisstore: empty binding key")
+	}
+	ttl := until.Sub(s.now())
+	if ttl <= 0 {
+		return fingerprint, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	v, err := bindScript.Run(ctx, s.c, []string{s.bindKey(key)}, fingerprint, strconv.FormatInt(ttl.Milliseconds()+1, 10)).Text()
+	if err != nil {
+		return "", fmt.Errorf("redisstore: bind: %w", err)
+	}
+	return v, nil
+}
+
+// Binding implements revocation.Binder.
+func (s *Store) Binding(ctx context.Context, key string) (string, bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	v, err := s.c.Get(ctx, s.bindKey(key)).Result()
+	if errors.Is(err, redis.Nil) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("redisstore: binding: %w", err)
+	}
+	return v, true, nil
+}

@@ -186,3 +186,25 @@ func BenchmarkCheck(b *testing.B) {
 		}
 	}
 }
+
+// TestBinder: the first binding of a key stays across two store instances
+// (two replicas), the same fingerprint extends it, and an unknown key has
+// none.
+func TestBinder(t *testing.T) {
+	ctx := context.Background()
+	pfx := prefix()
+	a, b := open(t, pfx, nil), open(t, pfx, nil)
+	until := time.Now().Add(time.Minute)
+	if got, err := a.Bind(ctx, "k", "victim", until); err != nil || got != "victim" {
+		t.Fatalf("Bind = %q, %v", got, err)
+	}
+	if got, err := b.Bind(ctx, "k", "attacker", until.Add(time.Hour)); err != nil || got != "victim" {
+		t.Fatalf("Bind on the other instance = %q, %v; want victim kept", got, err)
+	}
+	if fp, ok, err := b.Binding(ctx, "k"); err != nil || !ok || fp != "victim" {
+		t.Fatalf("Binding = %q, %v, %v", fp, ok, err)
+	}
+	if _, ok, err := a.Binding(ctx, "unknown"); err != nil || ok {
+		t.Fatalf("Binding(unknown) = %v, %v", ok, err)
+	}
+}
