@@ -133,7 +133,11 @@ func TestAttackRequestSmugglingFramingTLS(t *testing.T) {
 	e := startTLS(t, "")
 	for _, alpn := range [][]string{{"http/1.1"}, nil} {
 		for i, tc := range framingAttacks {
-			t.Run(strings.Join(alpn, "")+"/"+tc.name, func(t *testing.T) {
+			variant := "alpn-http1.1"
+			if alpn == nil {
+				variant = "no-alpn"
+			}
+			t.Run(variant+"/"+tc.name, func(t *testing.T) {
 				before := e.up.requests.Load()
 				c := e.dial(t, alpn...)
 				if p := c.ConnectionState().NegotiatedProtocol; p != strings.Join(alpn, "") {
