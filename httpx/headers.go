@@ -16,6 +16,25 @@ func normName(k string) string {
 	return strings.ReplaceAll(strings.ToLower(k), "_", "-")
 }
 
+// appendNorm appends normName(k) to dst without allocating (when dst has
+// room) for ASCII names, which every name net/http accepts is; ok is false
+// for a name with a non-ASCII byte, which the caller folds with normName.
+func appendNorm(dst []byte, k string) (b []byte, ok bool) {
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		switch {
+		case c >= 0x80:
+			return dst, false
+		case 'A' <= c && c <= 'Z':
+			c += 'a' - 'A'
+		case c == '_':
+			c = '-'
+		}
+		dst = append(dst, c)
+	}
+	return dst, true
+}
+
 // StripIdentityHeaders deletes every header of h that an upstream could read
 // as a gatehouse identity header, whatever its case or '_'/'-' spelling, and
 // reports how many it removed.
@@ -41,8 +60,13 @@ func IdentityNames(names ...string) map[string]bool {
 // the library without the gateway (idempotent).
 func StripIdentity(h http.Header, names map[string]bool) int {
 	n := 0
+	var buf [64]byte
 	for k := range h {
-		if nk := normName(k); strings.HasPrefix(nk, IdentityHeaderPrefix) || names[nk] {
+		b, ok := appendNorm(buf[:0], k)
+		if !ok {
+			b = []byte(normName(k))
+		}
+		if strings.HasPrefix(string(b), IdentityHeaderPrefix) || names[string(b)] {
 			delete(h, k)
 			n++
 		}
@@ -62,9 +86,13 @@ var forwardingHeaders = []string{
 // IsForwardingHeader reports whether name (any case, '_' or '-') is a
 // forwarding header such as X-Forwarded-For, Forwarded or X-Real-IP.
 func IsForwardingHeader(name string) bool {
-	n := normName(name)
+	var buf [64]byte
+	b, ok := appendNorm(buf[:0], name)
+	if !ok {
+		b = []byte(normName(name))
+	}
 	for _, f := range forwardingHeaders {
-		if n == f {
+		if string(b) == f {
 			return true
 		}
 	}

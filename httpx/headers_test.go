@@ -70,3 +70,29 @@ func TestBodyOverListenerLimit(t *testing.T) {
 		t.Fatalf("Body = %v, want ErrBodyTooLarge wrapping *http.MaxBytesError", err)
 	}
 }
+
+// The allocation-free fold agrees with normName on every spelling,
+// including non-ASCII names (which fall back to normName).
+func TestAppendNormMatchesNormName(t *testing.T) {
+	for _, k := range []string{"X-Gatehouse-Subject", "x_gatehouse_sub", "X_FORWARDED_FOR", "Forwarded",
+		"X-Real-IP", "", "x-gatehouse-", "X-GATEHOUSE-ROLES", "\u212Aey", "X-Ä-Gatehouse", "Cf-Connecting-Ip", strings.Repeat("A_", 80)} {
+		b, ok := appendNorm(nil, k)
+		if !ok {
+			continue
+		}
+		if string(b) != normName(k) {
+			t.Errorf("appendNorm(%q) = %q, normName = %q", k, b, normName(k))
+		}
+	}
+	if _, ok := appendNorm(nil, "\u212Aey"); ok {
+		t.Error("appendNorm accepted a non-ASCII name")
+	}
+}
+
+func TestStripNoAllocs(t *testing.T) {
+	h := http.Header{"Authorization": {"x"}, "Accept": {"y"}, "X-Request-Id": {"z"}, "User-Agent": {"w"}}
+	names := IdentityNames("X-User-Id")
+	if n := testing.AllocsPerRun(100, func() { StripIdentity(h, names); StripForwardingHeaders(h) }); n != 0 {
+		t.Errorf("StripIdentity+StripForwardingHeaders on a clean request: %v allocs, want 0", n)
+	}
+}

@@ -114,31 +114,50 @@ func IsJSON(contentType string) bool {
 // that is about to be written. It is the pure core of Handler.
 func (p Policy) Apply(h http.Header, r *http.Request) {
 	if p.RemoveFingerprint {
-		for _, k := range Fingerprint {
-			h.Del(k)
+		// Any spelling of the key (Del would canonicalise each name,
+		// allocating for X-AspNet-Version and X-AspNetMvc-Version).
+		for k := range h {
+			for _, f := range Fingerprint {
+				if strings.EqualFold(k, f) {
+					delete(h, k)
+					break
+				}
+			}
 		}
+	}
+	// The fixed values share one backing array per response (one
+	// allocation instead of one per header); each is capped at length 1,
+	// so an append elsewhere copies instead of writing into its neighbour.
+	var vals []string
+	set := func(k, v string) {
+		if vals == nil {
+			vals = make([]string, 0, 6)
+		}
+		vals = append(vals, v)
+		n := len(vals)
+		h[k] = vals[n-1 : n : n]
 	}
 	if p.HSTSMaxAge > 0 && r.TLS != nil {
 		v := "max-age=" + strconv.FormatInt(int64(p.HSTSMaxAge/time.Second), 10)
 		if p.HSTSIncludeSubdomains {
 			v += "; includeSubDomains"
 		}
-		h.Set("Strict-Transport-Security", v)
+		set("Strict-Transport-Security", v)
 	}
 	if p.NoSniff {
-		h.Set("X-Content-Type-Options", "nosniff")
+		set("X-Content-Type-Options", "nosniff")
 	}
 	if p.JSONCSP != "" && IsJSON(h.Get("Content-Type")) {
-		h.Set("Content-Security-Policy", p.JSONCSP)
+		set("Content-Security-Policy", p.JSONCSP)
 	}
 	if p.ReferrerPolicy != "" {
-		h.Set("Referrer-Policy", p.ReferrerPolicy)
+		set("Referrer-Policy", p.ReferrerPolicy)
 	}
 	if p.CORP != "" {
-		h.Set("Cross-Origin-Resource-Policy", p.CORP)
+		set("Cross-Origin-Resource-Policy", p.CORP)
 	}
 	if p.NoStore || (p.NoStoreWithCredentials && p.HasCredentials(r)) {
-		h.Set("Cache-Control", "no-store")
+		set("Cache-Control", "no-store")
 		h.Del("Expires")
 	}
 	for _, k := range p.Remove {

@@ -2,6 +2,8 @@ package gateway
 
 import (
 	"fmt"
+	"strconv"
+	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -15,6 +17,56 @@ type Metrics struct {
 	Blocked      *prometheus.CounterVec
 	ReloadOK     prometheus.Gauge
 	ReloadOKTime prometheus.Gauge
+
+	// The children of Requests and Duration the access log used, so a
+	// request looks its series up in a small map instead of hashing label
+	// values (and formatting the code) each time. Operations come from the
+	// spec and codes are three digits, so the maps stay small.
+	mu   sync.RWMutex
+	reqs map[reqKey]prometheus.Counter
+	durs map[string]prometheus.Observer
+}
+
+type reqKey struct {
+	op   string
+	code int
+}
+
+// request returns Requests' counter for op and code.
+func (m *Metrics) request(op string, code int) prometheus.Counter {
+	k := reqKey{op, code}
+	m.mu.RLock()
+	c, ok := m.reqs[k]
+	m.mu.RUnlock()
+	if ok {
+		return c
+	}
+	c = m.Requests.WithLabelValues(op, strconv.Itoa(code))
+	m.mu.Lock()
+	if m.reqs == nil {
+		m.reqs = map[reqKey]prometheus.Counter{}
+	}
+	m.reqs[k] = c
+	m.mu.Unlock()
+	return c
+}
+
+// duration returns Duration's observer for op.
+func (m *Metrics) duration(op string) prometheus.Observer {
+	m.mu.RLock()
+	o, ok := m.durs[op]
+	m.mu.RUnlock()
+	if ok {
+		return o
+	}
+	o = m.Duration.WithLabelValues(op)
+	m.mu.Lock()
+	if m.durs == nil {
+		m.durs = map[string]prometheus.Observer{}
+	}
+	m.durs[op] = o
+	m.mu.Unlock()
+	return o
 }
 
 // NewMetrics registers the core metrics on reg, reusing collectors that are

@@ -82,9 +82,8 @@ func writeAccess(log *slog.Logger, m *Metrics, trusted httpx.TrustedProxies, r *
 	if op == "" {
 		op = "unmatched"
 	}
-	code := strconv.Itoa(status)
-	m.Requests.WithLabelValues(op, code).Inc()
-	m.Duration.WithLabelValues(op).Observe(d.Seconds())
+	m.request(op, status).Inc()
+	m.duration(op).Observe(d.Seconds())
 	if s.Stage != "" {
 		m.Blocked.WithLabelValues(s.Stage, reasonLabel(s.Reason)).Inc()
 	}

@@ -102,6 +102,7 @@ type Proxy struct {
 	onTrailers   func(context.Context, int)
 	publicHost   string
 	allowedHosts map[string]bool // lower case
+	fingerprint  []string        // secheaders.Fingerprint, canonical (Del would canonicalise, allocating, per response)
 }
 
 type targetKey struct{}
@@ -145,6 +146,9 @@ func New(o Options) (*Proxy, error) {
 	p := &Proxy{base: o.Upstream, trusted: o.Trusted, log: log.With("component", "proxy"), excerpt: o.Excerpt,
 		onTrailers: o.OnTrailersDropped, publicHost: o.PublicHost}
 	p.owned = append(p.owned, "X-Request-Id")
+	for _, k := range secheaders.Fingerprint {
+		p.fingerprint = append(p.fingerprint, http.CanonicalHeaderKey(k))
+	}
 	for _, h := range o.OwnedHeaders {
 		if h != "" {
 			p.owned = append(p.owned, http.CanonicalHeaderKey(h))
@@ -287,7 +291,7 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	switch {
 	case p.publicHost != "":
 		out.Header.Set("X-Forwarded-Host", p.publicHost)
-	case host != "" && p.allowedHosts[strings.ToLower(host)]:
+	case host != "" && len(p.allowedHosts) > 0 && p.allowedHosts[strings.ToLower(host)]:
 		out.Header.Set("X-Forwarded-Host", host)
 	}
 	if ip := p.trusted.ClientIP(in); ip.IsValid() {
@@ -305,7 +309,7 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	// delete what the gateway verified (the route stage also refuses such
 	// Connection tokens).
 	for k, vs := range in.Header {
-		if strings.HasPrefix(strings.ToLower(k), httpx.IdentityHeaderPrefix) {
+		if hasPrefixFold(k, httpx.IdentityHeaderPrefix) {
 			out.Header[k] = append([]string(nil), vs...)
 		}
 	}
@@ -414,9 +418,15 @@ func (p *Proxy) isTrustedPeer(r *http.Request) bool {
 
 func requestID(ctx context.Context) string { return gatehouse.RecordFrom(ctx).Snapshot().RequestID }
 
+// hasPrefixFold is strings.HasPrefix(strings.ToLower(s), prefix) for an
+// ASCII lower-case prefix, without allocating.
+func hasPrefixFold(s, prefix string) bool {
+	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
+}
+
 func (p *Proxy) modifyResponse(resp *http.Response) error {
-	for _, k := range secheaders.Fingerprint {
-		resp.Header.Del(k)
+	for _, k := range p.fingerprint {
+		delete(resp.Header, k)
 	}
 	if resp.StatusCode < 500 {
 		return nil
