@@ -116,11 +116,19 @@ type Prepared struct {
 	Header      http.Header
 	Body        any
 	ContentType string
+	// RawBody, when set, is sent instead of Body's JSON encoding (a body
+	// JSON cannot express, such as duplicate keys); Body stays the
+	// decoded intent.
+	RawBody []byte
 }
 
 // Clone returns a deep copy.
 func (p *Prepared) Clone() *Prepared {
-	q := &Prepared{Op: p.Op, Path: map[string]string{}, Query: url.Values{}, Header: p.Header.Clone(), ContentType: p.ContentType}
+	q := &Prepared{Op: p.Op, Path: map[string]string{}, Query: url.Values{}, Header: p.Header.Clone(), ContentType: p.ContentType,
+		RawBody: append([]byte(nil), p.RawBody...)}
+	if p.RawBody == nil {
+		q.RawBody = nil
+	}
 	for k, v := range p.Path {
 		q.Path[k] = v
 	}
@@ -212,8 +220,11 @@ func (t *Target) Request(p *Prepared, id *Identity) *Request {
 	}
 	id.Apply(h)
 	r := &Request{Method: p.Op.Method, URL: u, Header: h, Op: p.Op.ID, Identity: identityName(id)}
-	if p.Body != nil {
-		r.Body, _ = json.Marshal(p.Body)
+	if p.Body != nil || p.RawBody != nil {
+		r.Body = p.RawBody
+		if r.Body == nil {
+			r.Body, _ = json.Marshal(p.Body)
+		}
 		ct := p.ContentType
 		if ct == "" {
 			ct = "application/json"
