@@ -308,6 +308,9 @@ func (t *Target) Baseline(ctx context.Context, op *openapi.Operation, id *Identi
 
 // Login logs id in through its login operation and makes it send the token.
 func (t *Target) Login(ctx context.Context, id *Identity) error {
+	if id.Session {
+		return t.loginSession(ctx, id)
+	}
 	tok, err := t.FreshToken(ctx, id)
 	if err != nil {
 		return err
@@ -335,24 +338,10 @@ func (t *Target) FreshToken(ctx context.Context, id *Identity) (string, error) {
 	if op == nil {
 		return "", fmt.Errorf("identity %q: login operation %q is not in the spec", id.Name, id.LoginOp)
 	}
-	p := t.Prepare(op, nil)
-	body := p.BodyMap()
-	if body == nil {
-		body = map[string]any{}
-	}
-	for k, v := range id.LoginFields {
-		body[k] = v
-	}
-	p.Body = body
-	ex, err := t.Send(ctx, p, nil)
+	ex, err := t.sendLogin(ctx, op, id)
 	if err != nil {
-		return "", fmt.Errorf("login as %q: %w", id.Name, err)
+		return "", err
 	}
-	if !ex.OK() {
-		return "", fmt.Errorf("login as %q: %s %s answered %d", id.Name, op.Method, op.Template, ex.Status)
-	}
-	t.Store.Harvest(id.Name, op, ex.Body, true)
-	learnSelf(id, ex.Body)
 	if tok := findToken(ex.Body); tok != "" {
 		return tok, nil
 	}
