@@ -41,9 +41,9 @@ func scanBooks(t *testing.T, srv *bookapi.Server, safe bool) bookScan {
 	bs := bookScan{res: res, err: err, resets: srv.API.ResetCalls() - before, wall: time.Since(start)}
 	if err == nil {
 		t.Logf("safe=%v: %d requests, %d findings, %d resets, wall time %s", safe, res.Requests, len(res.Findings), bs.resets, bs.wall.Round(time.Millisecond))
-	for _, l := range scan.CleanupSummary(res.Cleanup) {
-		t.Logf("%s", l)
-	}
+		for _, l := range scan.CleanupSummary(res.Cleanup) {
+			t.Logf("%s", l)
+		}
 	}
 	return bs
 }

@@ -26,8 +26,17 @@ type Identity struct {
 	static http.Header
 	// LoginOp is the operationId of the login operation ("" for static identities).
 	LoginOp string
-	// LoginFields are the JSON body fields sent to LoginOp.
+	// LoginFields are the JSON body fields sent to LoginOp (form fields
+	// when the operation takes only a form).
 	LoginFields map[string]string
+	// Session marks a cookie-session identity: the login's answer is
+	// carried by the session cookies it sets (and a CSRF token where the
+	// API uses one), not by a bearer token.
+	Session bool
+	// CSRFHeader is the header a session identity echoes its CSRF token in
+	// ("" = by the token's source: X-XSRF-TOKEN for an XSRF-TOKEN cookie,
+	// X-CSRFToken for csrftoken, else X-CSRF-Token).
+	CSRFHeader string
 
 	mu    sync.Mutex
 	token string
@@ -59,6 +68,17 @@ func NewLoginIdentity(name, opID string, fields map[string]string) *Identity {
 			id.Learn(fields[k])
 		}
 	}
+	return id
+}
+
+// NewCookieIdentity returns a cookie-session identity: it logs in through
+// operation opID with the given fields and sends the session cookies the
+// answer sets, with the CSRF token echoed in a header when the API hands
+// one out (a cookie named like csrf/xsrf, or a csrf field of the login's
+// answer).
+func NewCookieIdentity(name, opID string, fields map[string]string) *Identity {
+	id := NewLoginIdentity(name, opID, fields)
+	id.Session = true
 	return id
 }
 
@@ -186,11 +206,12 @@ func (i *Identity) learnToken(tok string) {
 //	NAME=header:Authorization: Bearer eyJ...
 //	NAME=bearer:eyJ...
 //	NAME=login:<operationId>:user=alice,password=secret
+//	NAME=cookie:<operationId>:user=alice,password=secret   (session cookie)
 func ParseIdentity(s string) (*Identity, error) {
 	name, rest, ok := strings.Cut(s, "=")
 	name = strings.TrimSpace(name)
 	if !ok || name == "" {
-		return nil, fmt.Errorf("identity %q: want NAME=header:K: V, NAME=bearer:TOKEN or NAME=login:OPERATION:k=v[,k=v]", redactArg(s))
+		return nil, fmt.Errorf("identity %q: want NAME=header:K: V, NAME=bearer:TOKEN, NAME=login:OPERATION:k=v[,k=v] or NAME=cookie:OPERATION:k=v[,k=v]", redactArg(s))
 	}
 	kind, arg, _ := strings.Cut(rest, ":")
 	switch kind {
@@ -206,10 +227,10 @@ func ParseIdentity(s string) (*Identity, error) {
 		h := http.Header{}
 		h.Set("Authorization", "Bearer "+strings.TrimSpace(arg))
 		return NewHeaderIdentity(name, h), nil
-	case "login":
+	case "login", "cookie":
 		op, kv, _ := strings.Cut(arg, ":")
 		if op == "" {
-			return nil, fmt.Errorf("identity %q: login form is NAME=login:OPERATION:k=v[,k=v]", name)
+			return nil, fmt.Errorf("identity %q: %s form is NAME=%s:OPERATION:k=v[,k=v]", name, kind, kind)
 		}
 		fields := map[string]string{}
 		for _, p := range strings.Split(kv, ",") {
@@ -222,9 +243,12 @@ func ParseIdentity(s string) (*Identity, error) {
 			}
 			fields[strings.TrimSpace(k)] = v
 		}
+		if kind == "cookie" {
+			return NewCookieIdentity(name, op, fields), nil
+		}
 		return NewLoginIdentity(name, op, fields), nil
 	}
-	return nil, fmt.Errorf("identity %q: unknown kind %q (want header, bearer or login)", name, kind)
+	return nil, fmt.Errorf("identity %q: unknown kind %q (want header, bearer, login or cookie)", name, kind)
 }
 
 func redactArg(s string) string {

@@ -27,7 +27,10 @@ func TestParseIdentity(t *testing.T) {
 		{in: "noequals", bad: true},
 		{in: "=bearer:x", bad: true},
 		{in: "x=header:nocolon", bad: true},
-		{in: "x=cookie:a", bad: true},
+		{in: "x=session:a", bad: true},
+		{in: "x=cookie::a=b", bad: true},
+		{in: "x=cookie:op:novalue", bad: true},
+		{in: "carol=cookie:login:username=carol,password=pw", name: "carol", loginOp: "login", fields: map[string]string{"username": "carol", "password": "pw"}},
 		{in: "x=login::a=b", bad: true},
 		{in: "x=login:op:novalue", bad: true},
 	}
@@ -48,7 +51,8 @@ func TestParseIdentity(t *testing.T) {
 			}
 			h := http.Header{}
 			id.Apply(h)
-			if id.Name != tt.name || h.Get("Authorization") != tt.header || id.LoginOp != tt.loginOp || id.Privileged != tt.privileged {
+			if id.Name != tt.name || h.Get("Authorization") != tt.header || id.LoginOp != tt.loginOp || id.Privileged != tt.privileged ||
+				id.Session != strings.Contains(tt.in, "=cookie:") {
 				t.Errorf("ParseIdentity(%q) = %+v (Authorization %q)", tt.in, id, h.Get("Authorization"))
 			}
 			for k, v := range tt.fields {

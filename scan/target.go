@@ -116,11 +116,19 @@ type Prepared struct {
 	Header      http.Header
 	Body        any
 	ContentType string
+	// RawBody, when set, is sent instead of Body's JSON encoding (a body
+	// JSON cannot express, such as duplicate keys); Body stays the
+	// decoded intent.
+	RawBody []byte
 }
 
 // Clone returns a deep copy.
 func (p *Prepared) Clone() *Prepared {
-	q := &Prepared{Op: p.Op, Path: map[string]string{}, Query: url.Values{}, Header: p.Header.Clone(), ContentType: p.ContentType}
+	q := &Prepared{Op: p.Op, Path: map[string]string{}, Query: url.Values{}, Header: p.Header.Clone(), ContentType: p.ContentType,
+		RawBody: append([]byte(nil), p.RawBody...)}
+	if p.RawBody == nil {
+		q.RawBody = nil
+	}
 	for k, v := range p.Path {
 		q.Path[k] = v
 	}
@@ -212,8 +220,11 @@ func (t *Target) Request(p *Prepared, id *Identity) *Request {
 	}
 	id.Apply(h)
 	r := &Request{Method: p.Op.Method, URL: u, Header: h, Op: p.Op.ID, Identity: identityName(id)}
-	if p.Body != nil {
-		r.Body, _ = json.Marshal(p.Body)
+	if p.Body != nil || p.RawBody != nil {
+		r.Body = p.RawBody
+		if r.Body == nil {
+			r.Body, _ = json.Marshal(p.Body)
+		}
 		ct := p.ContentType
 		if ct == "" {
 			ct = "application/json"
@@ -297,6 +308,9 @@ func (t *Target) Baseline(ctx context.Context, op *openapi.Operation, id *Identi
 
 // Login logs id in through its login operation and makes it send the token.
 func (t *Target) Login(ctx context.Context, id *Identity) error {
+	if id.Session {
+		return t.loginSession(ctx, id)
+	}
 	tok, err := t.FreshToken(ctx, id)
 	if err != nil {
 		return err
@@ -324,24 +338,10 @@ func (t *Target) FreshToken(ctx context.Context, id *Identity) (string, error) {
 	if op == nil {
 		return "", fmt.Errorf("identity %q: login operation %q is not in the spec", id.Name, id.LoginOp)
 	}
-	p := t.Prepare(op, nil)
-	body := p.BodyMap()
-	if body == nil {
-		body = map[string]any{}
-	}
-	for k, v := range id.LoginFields {
-		body[k] = v
-	}
-	p.Body = body
-	ex, err := t.Send(ctx, p, nil)
+	ex, err := t.sendLogin(ctx, op, id)
 	if err != nil {
-		return "", fmt.Errorf("login as %q: %w", id.Name, err)
+		return "", err
 	}
-	if !ex.OK() {
-		return "", fmt.Errorf("login as %q: %s %s answered %d", id.Name, op.Method, op.Template, ex.Status)
-	}
-	t.Store.Harvest(id.Name, op, ex.Body, true)
-	learnSelf(id, ex.Body)
 	if tok := findToken(ex.Body); tok != "" {
 		return tok, nil
 	}

@@ -56,6 +56,12 @@ type scanIdentity struct {
 	Login      *struct {
 		Operation string            `yaml:"operation"`
 		Fields    map[string]string `yaml:"fields"`
+		// Cookie: the session is carried by the cookies the login sets
+		// (a cookie-session identity), not by a token in its answer.
+		Cookie bool `yaml:"cookie"`
+		// CSRFHeader: the header the CSRF token is echoed in (default:
+		// by the token's source, X-CSRF-Token otherwise).
+		CSRFHeader string `yaml:"csrf_header"`
 	} `yaml:"login"`
 }
 
@@ -97,6 +103,10 @@ func (si scanIdentity) identity(path string, i int) (*scan.Identity, error) {
 			f[k] = expand(v)
 		}
 		id = scan.NewLoginIdentity(si.Name, si.Login.Operation, f)
+		if si.Login.Cookie {
+			id = scan.NewCookieIdentity(si.Name, si.Login.Operation, f)
+			id.CSRFHeader = si.Login.CSRFHeader
+		}
 	case len(si.Headers) > 0:
 		h := http.Header{}
 		for k, v := range si.Headers {
@@ -170,6 +180,7 @@ Identities (repeatable; two regular users make BOLA testable, an "admin..." one 
   --identity alice=login:login:username=alice,password=alice-pw   log in through operation "login"
   --identity bob=header:Authorization: Bearer eyJ...               send a static header
   --identity carol=bearer:eyJ...                                   shorthand for the above
+  --identity dave=cookie:login:username=dave,password=dave-pw      log in, carried by the session cookie (CSRF token echoed)
 Names starting with "admin" are privileged; a --scan-config file can say so explicitly.
 
 Each finding carries redacted evidence, a curl command and the gatehouse setting that fixes it.
@@ -349,7 +360,7 @@ Exit status: 0 no finding at or above --fail-on, 1 findings at or above it (or, 
 	f := cmd.Flags()
 	f.StringVar(&specPath, "spec", "", "OpenAPI 3.0/3.1 or Swagger 2.0 document of the API")
 	f.StringVar(&target, "target", "", "base URL of the running API, e.g. http://127.0.0.1:5000")
-	f.StringArrayVar(&idFlags, "identity", nil, "identity NAME=header:K: V | NAME=bearer:TOKEN | NAME=login:OPERATION:k=v,... (repeatable)")
+	f.StringArrayVar(&idFlags, "identity", nil, "identity NAME=header:K: V | NAME=bearer:TOKEN | NAME=login:OPERATION:k=v,... | NAME=cookie:OPERATION:k=v,... (repeatable)")
 	f.StringVar(&configPath, "scan-config", "", "YAML file with identities and defaults for these flags")
 	f.StringVar(&checkList, "checks", "", "check IDs and categories to run, e.g. authn,bola,GH2050 or all,-injection (default all)")
 	f.StringVar(&format, "format", "console", "report format: "+strings.Join(report.Formats, ", "))

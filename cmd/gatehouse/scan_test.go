@@ -115,6 +115,23 @@ func TestScanCommandExitCodes(t *testing.T) {
 			}
 		}
 	})
+	t.Run("cookie identity on a token API: exit 2 naming the missing session cookie", func(t *testing.T) {
+		cfg := filepath.Join(t.TempDir(), "scan.yaml")
+		if err := os.WriteFile(cfg, []byte(`identities:
+  - name: alice
+    login: { operation: login, fields: { username: alice, password: alice-pw }, cookie: true, csrf_header: X-XSRF-TOKEN }
+`), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		for _, args := range [][]string{
+			{"--spec", spec, "--target", url, "--checks", "bola", "--identity", "alice=cookie:login:username=alice,password=alice-pw"},
+			{"--spec", spec, "--target", url, "--checks", "bola", "--scan-config", cfg},
+		} {
+			if _, errOut, code := runScanCmd(t, args...); code != 2 || !strings.Contains(errOut, "no session cookie") {
+				t.Errorf("%v: exit %d (%s), want 2 naming the missing session cookie", args, code, errOut)
+			}
+		}
+	})
 	t.Run("scan config file", func(t *testing.T) {
 		cfg := filepath.Join(t.TempDir(), "scan.yaml")
 		t.Setenv("ALICE_PW", "alice-pw")

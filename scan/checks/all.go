@@ -43,6 +43,7 @@ func Dynamic() []scan.Check {
 		dynamic.CommandInjection{},
 		dynamic.PathTraversal{},
 		dynamic.ReDoS{},
+		dynamic.ParameterPollution{},
 		dynamic.SecurityHeaders{},
 		dynamic.CORS{},
 		dynamic.VersionDisclosure{},

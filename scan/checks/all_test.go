@@ -29,10 +29,10 @@ func TestSelect(t *testing.T) {
 	}{
 		{"", all, false},
 		{"all", all, false},
-		{"injection", 6, false},
+		{"injection", 7, false},
 		{"GH2010,bfla", 2, false},
 		{"gh2010", 1, false},
-		{"all,-injection", all - 6, false},
+		{"all,-injection", all - 7, false},
 		{"-misconfig", all - 7, false},
 		{"nosuch", 0, true},
 	}

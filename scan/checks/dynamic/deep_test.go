@@ -1,10 +1,12 @@
 package dynamic_test
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -40,6 +42,10 @@ type deepVuln struct {
 	// whatever it is sent (a get-or-create): the scan created nothing
 	// and must delete nothing.
 	Upsert bool
+	// Pollution: POST /members checks the first "role" of the body but
+	// stores the last; GET /note?note_id= authorizes the first note_id but
+	// answers the last.
+	Pollution bool
 }
 
 type deepNote struct {
@@ -53,10 +59,11 @@ type deep struct {
 	v  deepVuln
 	db *sql.DB
 
-	mu     sync.Mutex
-	notes  map[int]*deepNote
-	tags   int
-	nextID int
+	mu      sync.Mutex
+	notes   map[int]*deepNote
+	tags    int
+	members map[int]map[string]any
+	nextID  int
 	// foreignPuts counts PUTs by one caller on another's note: the
 	// probes must never aim there.
 	foreignPuts int
@@ -80,7 +87,8 @@ func newDeep(t *testing.T, v deepVuln) *deep {
 		t.Fatal(err)
 	}
 	// Each member has a note the scan did not create: it must survive.
-	return &deep{v: v, db: db, notes: map[int]*deepNote{1: {owner: "alice", text: "mine"}, 2: {owner: "bob", text: "his"}}, nextID: 10}
+	return &deep{v: v, db: db, notes: map[int]*deepNote{1: {owner: "alice", text: "mine"}, 2: {owner: "bob", text: "his"}}, nextID: 10,
+		members: map[int]map[string]any{}}
 }
 
 // count returns how many notes and tags the API holds.
@@ -190,6 +198,63 @@ func (a *deep) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		a.mu.Unlock()
 		a.send(w, 200, out)
+	case r.Method == "POST" && r.URL.Path == "/members":
+		raw, _ := io.ReadAll(r.Body)
+		var in struct{ Name, Role string }
+		if json.Unmarshal(raw, &in) != nil { // encoding/json: the last duplicate wins
+			a.send(w, 400, map[string]any{"error": "bad json"})
+			return
+		}
+		checked := in.Role
+		if a.v.Pollution { // the permission check reads the first occurrence
+			checked = firstRole(raw)
+		}
+		if checked == "admin" {
+			a.send(w, 403, map[string]any{"error": "only admins may create admins"})
+			return
+		}
+		a.mu.Lock()
+		a.nextID++
+		m := map[string]any{"id": a.nextID, "name": in.Name, "role": in.Role, "owner": user}
+		a.members[a.nextID] = m
+		a.mu.Unlock()
+		a.send(w, 201, m)
+	case len(seg) == 2 && seg[0] == "members":
+		id, _ := strconv.Atoi(seg[1])
+		a.mu.Lock()
+		m := a.members[id]
+		if m != nil && m["owner"] == user && r.Method == "DELETE" {
+			delete(a.members, id)
+			a.mu.Unlock()
+			w.WriteHeader(204)
+			return
+		}
+		a.mu.Unlock()
+		if m == nil || m["owner"] != user || r.Method != "GET" {
+			a.send(w, 404, map[string]any{"error": "not found"})
+			return
+		}
+		a.send(w, 200, m)
+	case r.Method == "GET" && r.URL.Path == "/note":
+		vals := r.URL.Query()["note_id"]
+		if len(vals) == 0 {
+			a.send(w, 400, map[string]any{"error": "note_id required"})
+			return
+		}
+		checked, used := vals[0], vals[0]
+		if a.v.Pollution {
+			used = vals[len(vals)-1]
+		}
+		a.mu.Lock()
+		c, _ := strconv.Atoi(checked)
+		u, _ := strconv.Atoi(used)
+		cn, un := a.notes[c], a.notes[u]
+		a.mu.Unlock()
+		if cn == nil || cn.owner != user || un == nil {
+			a.send(w, 404, map[string]any{"error": "not found"})
+			return
+		}
+		a.send(w, 200, map[string]any{"id": u, "owner": un.owner, "text": un.text})
 	case r.Method == "POST" && r.URL.Path == "/tags":
 		a.mu.Lock()
 		a.tags++
@@ -264,6 +329,30 @@ func (a *deep) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// firstRole returns the first "role" of a JSON object, as a streaming
+// validator that stops at the first match would read it.
+func firstRole(raw []byte) string {
+	d := json.NewDecoder(bytes.NewReader(raw))
+	if tok, err := d.Token(); err != nil || tok != json.Delim('{') {
+		return ""
+	}
+	for d.More() {
+		k, err := d.Token()
+		if err != nil {
+			return ""
+		}
+		var v any
+		if d.Decode(&v) != nil {
+			return ""
+		}
+		if k == "role" {
+			s, _ := v.(string)
+			return s
+		}
+	}
+	return ""
+}
+
 const deepSpec = `openapi: 3.1.0
 info: { title: deep, version: "1" }
 security:
@@ -293,6 +382,39 @@ paths:
                       type: object
                       properties:
                         name: { type: string }
+      responses:
+        "200": { description: ok }
+  /members:
+    post:
+      operationId: createMember
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema:
+              type: object
+              required: [name]
+              properties:
+                name: { type: string }
+                role: { type: string, enum: [member, admin] }
+      responses:
+        "201": { description: created }
+  /members/{member_id}:
+    parameters:
+      - { name: member_id, in: path, required: true, schema: { type: integer } }
+    get:
+      operationId: getMember
+      responses:
+        "200": { description: ok }
+    delete:
+      operationId: deleteMember
+      responses:
+        "204": { description: deleted }
+  /note:
+    get:
+      operationId: readNote
+      parameters:
+        - { name: note_id, in: query, required: true, schema: { type: integer }, example: 1 }
       responses:
         "200": { description: ok }
   /tags:
@@ -521,4 +643,13 @@ func TestCleanupDeletesWhatTheScanCreated(t *testing.T) {
 			t.Errorf("%d notes after the scan; left behind %v: want each created note reported as refused", notes, k)
 		}
 	})
+}
+
+// A duplicated JSON key and a repeated query parameter are found only by
+// their effect: the privileged role stored (read back) where the role alone
+// was refused, another's note answered where its id alone was refused.
+// The correct API parses once (the last key wins for both the check and
+// the store; the same note_id is checked and answered): silent.
+func TestParameterPollution(t *testing.T) {
+	expectDeep(t, 1, dynamic.ParameterPollution{}, deepVuln{Pollution: true}, "createMember|body role", "readNote|query note_id")
 }

@@ -1,0 +1,138 @@
+package scan
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/gatehouse/gatehouse/openapi"
+)
+
+// ErrNoSession: a cookie-session login answered 2xx but set no cookie.
+var ErrNoSession = errors.New("no session cookie in login response")
+
+// sendLogin sends id's login fields to op (a JSON body, or a form when op
+// takes only application/x-www-form-urlencoded) and returns the 2xx
+// answer; the answer's values are learnt by id and harvested as its own.
+func (t *Target) sendLogin(ctx context.Context, op *openapi.Operation, id *Identity) (*Exchange, error) {
+	p := t.Prepare(op, nil)
+	if p.ContentType == "" && takesForm(op) {
+		form := url.Values{}
+		for k, v := range id.LoginFields {
+			form.Set(k, v)
+		}
+		p.ContentType, p.RawBody = "application/x-www-form-urlencoded", []byte(form.Encode())
+	} else {
+		body := p.BodyMap()
+		if body == nil {
+			body = map[string]any{}
+		}
+		for k, v := range id.LoginFields {
+			body[k] = v
+		}
+		p.Body = body
+	}
+	ex, err := t.Send(ctx, p, nil)
+	if err != nil {
+		return nil, fmt.Errorf("login as %q: %w", id.Name, err)
+	}
+	if !ex.OK() {
+		return nil, fmt.Errorf("login as %q: %s %s answered %d", id.Name, op.Method, op.Template, ex.Status)
+	}
+	t.Store.Harvest(id.Name, op, ex.Body, true)
+	learnSelf(id, ex.Body)
+	return ex, nil
+}
+
+// takesForm reports whether op's request body is a URL-encoded form.
+func takesForm(op *openapi.Operation) bool {
+	rb := op.Op.RequestBody
+	if rb == nil || rb.Content == nil {
+		return false
+	}
+	for ct := range rb.Content.FromOldest() {
+		if strings.HasPrefix(ct, "application/x-www-form-urlencoded") {
+			return true
+		}
+	}
+	return false
+}
+
+// csrfName reports whether a cookie or field name carries a CSRF token.
+func csrfName(k string) bool {
+	l := strings.ToLower(k)
+	return strings.Contains(l, "csrf") || strings.Contains(l, "xsrf")
+}
+
+// csrfHeaderFor returns the header a CSRF token from cookie (a cookie name;
+// "" for a field of the login's answer) is echoed in, by the frameworks'
+// conventions: Angular's XSRF-TOKEN cookie → X-XSRF-TOKEN, Django's
+// csrftoken cookie → X-CSRFToken, else X-CSRF-Token.
+func csrfHeaderFor(cookie string) string {
+	switch strings.ToLower(cookie) {
+	case "xsrf-token":
+		return "X-XSRF-TOKEN"
+	case "csrftoken":
+		return "X-CSRFToken"
+	}
+	return "X-CSRF-Token"
+}
+
+// loginSession logs a cookie-session identity in: it sends the login and
+// keeps the cookies the answer sets (cleared ones left out) as the
+// identity's Cookie header. A CSRF token, from a cookie named like
+// csrf/xsrf or else from a csrf field of the answer, is echoed in
+// id.CSRFHeader (or the header its source's framework uses).
+func (t *Target) loginSession(ctx context.Context, id *Identity) error {
+	if !id.CanLogin() {
+		return fmt.Errorf("identity %q has no login operation", id.Name)
+	}
+	op := t.Operation(id.LoginOp)
+	if op == nil {
+		return fmt.Errorf("identity %q: login operation %q is not in the spec", id.Name, id.LoginOp)
+	}
+	ex, err := t.sendLogin(ctx, op, id)
+	if err != nil {
+		return err
+	}
+	var pairs []string
+	csrf, source := "", ""
+	for _, c := range (&http.Response{Header: ex.Header}).Cookies() {
+		if c.Value == "" || c.MaxAge < 0 {
+			continue
+		}
+		pairs = append(pairs, c.Name+"="+c.Value)
+		if csrfName(c.Name) && csrf == "" {
+			csrf, source = c.Value, c.Name
+		}
+	}
+	if len(pairs) == 0 {
+		return fmt.Errorf("login as %q: %w", id.Name, ErrNoSession)
+	}
+	if csrf == "" {
+		var m map[string]any
+		if json.Unmarshal(ex.Body, &m) == nil {
+			for k, v := range m {
+				if s, ok := v.(string); ok && s != "" && csrfName(k) {
+					csrf, source = s, "" // a field: no cookie convention
+				}
+			}
+		}
+	}
+	h := http.Header{"Cookie": {strings.Join(pairs, "; ")}}
+	if csrf != "" {
+		name := id.CSRFHeader
+		if name == "" {
+			name = csrfHeaderFor(source)
+		}
+		h.Set(name, csrf)
+	}
+	id.mu.Lock()
+	id.auth = h
+	id.mu.Unlock()
+	return nil
+}
