@@ -77,15 +77,6 @@ type strPoint struct {
 
 func (sp strPoint) String() string { return sp.in + " " + sp.name }
 
-// get returns the point's valid value in p ("" when absent).
-func (sp strPoint) get(p *scan.Prepared) string {
-	if sp.in == "query" {
-		return p.Query.Get(sp.name)
-	}
-	s, _ := p.BodyMap()[sp.name].(string)
-	return s
-}
-
 // set replaces the point's value in p; the rest of p stays valid.
 func (sp strPoint) set(p *scan.Prepared, v any) {
 	if sp.in == "query" {
