@@ -22,7 +22,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"golang.org/x/net/netutil"
 
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/logbuf"
@@ -296,7 +295,9 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 	}
 	if cfg.Limits.MaxConns > 0 {
-		ln = netutil.LimitListener(ln, cfg.Limits.MaxConns)
+		// Our own limit listener (limitlistener.go): netutil's hides
+		// CloseWrite, so refused requests' answers arrived as resets.
+		ln = newLimitListener(ln, cfg.Limits.MaxConns)
 	}
 	// Request framing checks (framing.go) on HTTP/1.x, over TLS too
 	// (tlslistener.go: the handshake is done here, h2 goes to net/http as is).

@@ -70,10 +70,10 @@ type tlsEnv struct {
 	pool *x509.CertPool
 }
 
-func startTLS(t *testing.T, extra string) *tlsEnv {
+func startTLS(t *testing.T, extra string, opts ...envOpt) *tlsEnv {
 	t.Helper()
 	cert, key, pool := testCert(t, t.TempDir())
-	e := start(t, "tls:\n  cert_file: "+strconv.Quote(cert)+"\n  key_file: "+strconv.Quote(key)+"\n"+extra)
+	e := start(t, "tls:\n  cert_file: "+strconv.Quote(cert)+"\n  key_file: "+strconv.Quote(key)+"\n"+extra, opts...)
 	addr := strings.TrimPrefix(e.base, "http://")
 	e.base = "https://" + addr
 	return &tlsEnv{env: e, addr: addr, pool: pool}
