@@ -12,7 +12,7 @@ import (
 // are validated (id pattern), and Swagger 2.0 templates equal up to names
 // route by method.
 func TestRoutingAdjacentEnumAndNameOnly(t *testing.T) {
-	enum, err := os.ReadFile(filepath.Join("..", "openapi", "testdata", "regress", "adjacent-enum.yaml"))
+	enum, err := os.ReadFile(filepath.Join("..", "..", "openapi", "testdata", "regress", "adjacent-enum.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +46,7 @@ func TestRoutingAdjacentEnumAndNameOnly(t *testing.T) {
 		}
 	}
 
-	pets, err := os.ReadFile(filepath.Join("..", "openapi", "testdata", "regress", "swagger2-names.yaml"))
+	pets, err := os.ReadFile(filepath.Join("..", "..", "openapi", "testdata", "regress", "swagger2-names.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
