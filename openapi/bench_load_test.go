@@ -19,7 +19,7 @@ var (
 func needFile(tb testing.TB, path string) {
 	tb.Helper()
 	if _, err := os.Stat(path); err != nil {
-		tb.Skipf("real spec not available: %v", err)
+		tb.Skipf("real spec not available (the ../shared/specs documents are not in the repository): %v", err)
 	}
 }
 

@@ -227,7 +227,7 @@ func startRedisArgs(t testing.TB, extra ...string) *redisProc {
 		if os.Getenv("GATEHOUSE_REQUIRE_REDIS") == "1" {
 			t.Fatal("redis-server not installed but GATEHOUSE_REQUIRE_REDIS=1")
 		}
-		t.Skip("redis-server not installed")
+		t.Skip("redis-server not installed: this test starts and stops its own Redis (apt-get install redis-server)")
 	}
 	p := &redisProc{t: t, port: freePort(t), extra: extra}
 	p.start()

@@ -1,3 +1,9 @@
+//go:build !nodemo
+
+// The demo (a deliberately vulnerable API on SQLite, scanned, protected and
+// scanned again) is left out of release builds: -tags nodemo (scripts/release,
+// deploy/) drops this file, the vulnerable APIs and the SQLite driver.
+
 package main
 
 import (

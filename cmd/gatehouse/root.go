@@ -1,9 +1,12 @@
 package main
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"slices"
+	"strings"
 
 	"github.com/spf13/cobra"
 )
@@ -30,15 +33,9 @@ var version = ""
 
 func newRootCmd() *cobra.Command {
 	root := &cobra.Command{
-		Use:   "gatehouse",
-		Short: "API security gateway, scanner and auditor driven by the OpenAPI contract",
-		Long: `gatehouse protects and tests HTTP/JSON APIs using their OpenAPI contract as the policy.
-
-  serve     run the security gateway (reverse proxy) in front of an API
-  validate  check a gateway config offline and report every problem with file:line:col
-  audit     review an OpenAPI document (and a gateway config) for security blunders, with a score
-  init      write a secure-by-default gateway config and a constraints overlay for an API
-  version   print the version`,
+		Use:           "gatehouse",
+		Short:         "API security gateway, scanner and auditor driven by the OpenAPI contract",
+		Long:          `gatehouse protects and tests HTTP/JSON APIs using their OpenAPI contract as the policy.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
@@ -47,7 +44,37 @@ func newRootCmd() *cobra.Command {
 	for _, f := range subcommands {
 		root.AddCommand(f())
 	}
+	root.Long += "\n\n" + commandOverview(root)
 	return root
+}
+
+// commandOrder is the order of the overview in the top-level help: the
+// three jobs first, then the helpers. Commands not listed follow by name.
+var commandOrder = []string{"serve", "scan", "audit", "demo", "init", "validate", "token", "apikey", "version"}
+
+// commandOverview lists every registered command with its short help, so
+// the overview cannot miss one (a build with -tags nodemo has no demo).
+func commandOverview(root *cobra.Command) string {
+	cmds := root.Commands()
+	rank := func(c *cobra.Command) int {
+		for i, n := range commandOrder {
+			if c.Name() == n {
+				return i
+			}
+		}
+		return len(commandOrder)
+	}
+	slices.SortStableFunc(cmds, func(a, b *cobra.Command) int {
+		return cmp.Or(cmp.Compare(rank(a), rank(b)), strings.Compare(a.Name(), b.Name()))
+	})
+	var b strings.Builder
+	for _, c := range cmds {
+		if c.Hidden || !c.IsAvailableCommand() {
+			continue
+		}
+		fmt.Fprintf(&b, "  %-9s %s\n", c.Name(), strings.ToLower(c.Short[:1])+c.Short[1:])
+	}
+	return strings.TrimRight(b.String(), "\n")
 }
 
 // subcommands is appended to by each command file's init, so that files owned

@@ -221,10 +221,10 @@ var detectPlaces = []place{
 // sqliLists reads the PayloadsAllTheThings SQL injection Intruder lists one
 // by one (every non-empty line a payload).
 func sqliLists(t testing.TB) (names []string, lists map[string][]string) {
-	dir := filepath.Join(testutil.RepoRoot(t), "..", "shared", "payloads", "payloadsallthethings", "SQL Injection", "Intruder")
+	dir := testutil.PayloadDir(t, "SQL Injection", "Intruder")
 	ents, err := os.ReadDir(dir)
 	if err != nil {
-		t.Skipf("payload lists absent (%s): detection not measured", dir)
+		t.Fatal(err)
 	}
 	lists = map[string][]string{}
 	for _, e := range ents {

@@ -31,7 +31,7 @@ func startAuthnRedis(t *testing.T) *authnRedis {
 		if os.Getenv("GATEHOUSE_REQUIRE_REDIS") == "1" {
 			t.Fatal("redis-server not installed but GATEHOUSE_REQUIRE_REDIS=1")
 		}
-		t.Skip("redis-server not installed")
+		t.Skip("redis-server not installed: this test starts and stops its own Redis (apt-get install redis-server)")
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -57,14 +57,24 @@ func ReadLines(t testing.TB, path string) []string {
 	return out
 }
 
-// PayloadFamilies reads ../shared/payloads/payloadsallthethings: one family
+// PayloadDir returns a folder of the PayloadsAllTheThings lists copied into
+// the repository (testdata/payloads/payloadsallthethings, MIT, see its
+// README), e.g. PayloadDir(t, "SQL Injection", "Intruder"). It skips the
+// test, naming the folder, when it is absent.
+func PayloadDir(t testing.TB, elem ...string) string {
+	t.Helper()
+	dir := filepath.Join(append([]string{RepoRoot(t), "testdata", "payloads", "payloadsallthethings"}, elem...)...)
+	if _, err := os.Stat(dir); err != nil {
+		t.Skipf("payload lists absent (%s): detection rates not measured", dir)
+	}
+	return dir
+}
+
+// PayloadFamilies reads testdata/payloads/payloadsallthethings: one family
 // per top-level folder, every non-empty line a payload. It skips the test
 // when the lists are absent.
 func PayloadFamilies(t testing.TB) map[string][]string {
-	root := filepath.Join(RepoRoot(t), "..", "shared", "payloads", "payloadsallthethings")
-	if _, err := os.Stat(root); err != nil {
-		t.Skipf("payload lists absent (%s): detection rates not measured", root)
-	}
+	root := PayloadDir(t)
 	fams := map[string][]string{}
 	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() || d.Name() == "LICENSE" {

@@ -17,7 +17,7 @@ func RedisURL(t testing.TB) string {
 		if os.Getenv("GATEHOUSE_REQUIRE_REDIS") == "1" {
 			t.Fatal("GATEHOUSE_TEST_REDIS is not set but GATEHOUSE_REQUIRE_REDIS=1")
 		}
-		t.Skip("GATEHOUSE_TEST_REDIS not set; skipping test that needs a real Redis")
+		t.Skip("GATEHOUSE_TEST_REDIS not set: this test needs a real Redis (export GATEHOUSE_TEST_REDIS=redis://127.0.0.1:6379/0; .ci/run starts one)")
 	}
 	return u
 }

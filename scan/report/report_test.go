@@ -246,7 +246,7 @@ func TestHTMLRendersInChromium(t *testing.T) {
 		if os.Getenv("CI") != "" {
 			t.Fatal("chromium not installed in CI")
 		}
-		t.Skip("chromium not installed")
+		t.Skip("chromium not installed: the HTML report is not rendered in a browser (apt-get install chromium; .ci/run installs it)")
 	}
 	dir := t.TempDir()
 	file := filepath.Join(dir, "report.html")

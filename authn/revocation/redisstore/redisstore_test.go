@@ -170,7 +170,7 @@ func TestTwoInstances(t *testing.T) {
 func BenchmarkCheck(b *testing.B) {
 	url := os.Getenv("GATEHOUSE_TEST_REDIS")
 	if url == "" {
-		b.Skip("GATEHOUSE_TEST_REDIS not set")
+		b.Skip("GATEHOUSE_TEST_REDIS not set: this benchmark needs a real Redis (export GATEHOUSE_TEST_REDIS=redis://127.0.0.1:6379/0)")
 	}
 	s, err := redisstore.Open(url, redisstore.Options{Prefix: prefix()})
 	if err != nil {
