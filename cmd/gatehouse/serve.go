@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -67,34 +65,13 @@ logged and the running config keeps serving.`,
 }
 
 func runServe(ctx context.Context, file string, enableReload, watch bool) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	s, err := gateway.NewServer(ctx, gateway.ServerOptions{ConfigPath: file, EnableReload: enableReload, Watch: watch})
-	if err != nil {
-		var ve *config.ValidationError
-		if errors.As(err, &ve) {
-			for _, p := range ve.Problems {
-				os.Stderr.WriteString(p.String() + "\n")
-			}
-			return &exitError{code: 1, err: errors.New("invalid config")}
+	err := gateway.RunProcess(ctx, gateway.ServerOptions{ConfigPath: file, EnableReload: enableReload, Watch: watch})
+	var ve *config.ValidationError
+	if errors.As(err, &ve) {
+		for _, p := range ve.Problems {
+			os.Stderr.WriteString(p.String() + "\n")
 		}
-		return err
+		return &exitError{code: 1, err: errors.New("invalid config")}
 	}
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-	go func() {
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-hup:
-				_ = s.Reload(ctx)
-			}
-		}
-	}()
-	return s.Run(ctx)
+	return err
 }

@@ -86,7 +86,8 @@ func randHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-// TestMemoryBoundedUnderTokenAndKeyFloods runs the real binary with a JWT
+// TestMemoryBoundedUnderTokenAndKeyFloods runs a real gateway process (this test binary
+// as `gatehouse serve`, see TestMain) with a JWT
 // issuer (JWKS over loopback), API keys and a per-IP rate limit keyed
 // through trusted X-Forwarded-For (max_keys: 1000), and floods it twice
 // with the same mix of distinct attacker values: garbage JWT-shaped
@@ -100,15 +101,15 @@ func randHex(n int) string {
 // The figures are logged exactly.
 func TestMemoryBoundedUnderTokenAndKeyFloods(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds and runs the gatehouse binary")
+		t.Skip("runs a gateway process")
 	}
 	if testutil.RaceEnabled() {
-		// The binary would be a -race build: its RSS (97 MB idle, +55 MiB
+		// The process would be a -race build: its RSS (97 MB idle, +55 MiB
 		// under the flood in CI) is not the gateway's. The plain run of
-		// go test ./... measures the real binary.
-		t.Skip("RSS bounds apply to the plain binary, not to a -race build")
+		// go test ./... measures a plain process.
+		t.Skip("RSS bounds apply to a plain build, not to a -race build")
 	}
-	bin := rlBuildBinary(t)
+	bin := gatehouseProcess(t)
 	issuerKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	otherKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	pub, _ := issuerKey.PublicKey.ECDH()

@@ -26,7 +26,6 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/gateway"
-	"github.com/gatehouse/gatehouse/internal/testutil"
 )
 
 const rlSpec = `openapi: 3.0.3
@@ -396,28 +395,6 @@ func rlWaitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-var (
-	rlBinOnce sync.Once
-	rlBin     string
-	rlBinErr  error
-)
-
-func rlBuildBinary(t *testing.T) string {
-	rlBinOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "gatehouse-rl-bin")
-		if err != nil {
-			rlBinErr = err
-			return
-		}
-		rlBin = filepath.Join(dir, "gatehouse")
-		rlBinErr = testutil.GoBuild(rlBin, "github.com/gatehouse/gatehouse/cmd/gatehouse")
-	})
-	if rlBinErr != nil {
-		t.Fatal(rlBinErr)
-	}
-	return rlBin
-}
-
 type rlProc struct {
 	url string
 	cmd *exec.Cmd
@@ -514,10 +491,10 @@ func allowedSlack(d time.Duration) int { return int(d / (600 * time.Millisecond)
 
 func TestRateLimitTwoGatewaysSharedRedis(t *testing.T) {
 	if testing.Short() {
-		t.Skip("-short: builds the binary and runs processes")
+		t.Skip("-short: runs gateway processes")
 	}
 	rd := rlStartRedis(t)
-	bin := rlBuildBinary(t)
+	bin := gatehouseProcess(t)
 	up := newRLUpstream(t)
 	redisURL := "redis://" + rd.addr() + "/0"
 

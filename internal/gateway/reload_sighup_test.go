@@ -64,14 +64,15 @@ func writeAtomic(t *testing.T, path, data string) {
 	}
 }
 
-// TestSIGHUPSpecReplacedByCyclicDocument runs the real binary: its spec is
+// TestSIGHUPSpecReplacedByCyclicDocument runs a real gateway process (see
+// TestMain): its spec is
 // replaced by a cyclic document, SIGHUP reloads, and the process keeps
 // serving with the old pipeline (before the fix it died of a stack overflow).
 func TestSIGHUPSpecReplacedByCyclicDocument(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds and runs the gatehouse binary")
+		t.Skip("runs a gateway process")
 	}
-	bin := rlBuildBinary(t)
+	bin := gatehouseProcess(t)
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = io.WriteString(w, `{"ok":true}`)

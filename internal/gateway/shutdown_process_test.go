@@ -27,7 +27,7 @@ paths:
       responses: {"200": {description: ok}}
 `
 
-// TestSIGTERMUnderLoadDrainsInFlight runs the real binary behind an
+// TestSIGTERMUnderLoadDrainsInFlight runs a real gateway process (see TestMain) behind an
 // upstream that answers after 300 ms. 32 requests are in flight at the
 // upstream and 8 more clients keep sending when SIGTERM arrives. The
 // listener must close at once (new connections refused), every request
@@ -35,9 +35,9 @@ paths:
 // the process must exit 0 within timeouts.shutdown.
 func TestSIGTERMUnderLoadDrainsInFlight(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds and runs the gatehouse binary")
+		t.Skip("runs a gateway process")
 	}
-	bin := rlBuildBinary(t)
+	bin := gatehouseProcess(t)
 	const (
 		inflight     = 32
 		upstreamWait = 300 * time.Millisecond
