@@ -70,7 +70,8 @@ func TestClassify(t *testing.T) {
 }
 
 // hammer is a check that tries every operation three times as alice and
-// then tries to change alice's password and bob's.
+// then tries to change alice's password and carol's, as alice and
+// anonymously.
 type hammer struct{}
 
 func (hammer) Meta() scan.Meta { return scan.Meta{ID: "GH9001", Title: "hammer", Severity: scan.High} }
@@ -86,10 +87,12 @@ func (hammer) Run(ctx context.Context, t *scan.Target, _ func(scan.Finding)) err
 	_, _ = t.Do(ctx, http.MethodPost, "/reset", nil, alice)
 	op := t.Operation("changePassword")
 	for _, who := range []string{"alice", "carol"} {
-		p := t.Prepare(op, alice)
-		p.Path["username"] = who
-		p.Body = map[string]any{"password": "' OR 1=1 --"}
-		_, _ = t.Send(ctx, p, alice)
+		for _, as := range []*scan.Identity{alice, nil} {
+			p := t.Prepare(op, as)
+			p.Path["username"] = who
+			p.Body = map[string]any{"password": "' OR 1=1 --"}
+			_, _ = t.Send(ctx, p, as)
+		}
 	}
 	return nil
 }
@@ -107,6 +110,10 @@ func TestGuardProtectsTheTarget(t *testing.T) {
 	}{
 		{"normal", false, nil, map[string]int{"POST /reset": 1, "POST /maintenance/fixtures": 1, "GET /createdb": 1,
 			"DELETE /books": 1, "POST /rebuild": 1, "GET /stats": 0, "DELETE /books/b1": 3,
+			// changePassword is a credential change: never sent as alice
+			// (an API changing the caller's own record whatever the path
+			// says would change hers), nor naming her; anonymously for
+			// carol, once.
 			"PUT /users/alice/password": 0, "PUT /users/carol/password": 1}},
 		{"safe", true, nil, map[string]int{"POST /reset": 0, "POST /maintenance/fixtures": 0, "GET /createdb": 0,
 			"DELETE /books": 0, "POST /rebuild": 0, "GET /stats": 0, "DELETE /books/b1": 0, "PUT /users/carol/password": 0}},
