@@ -49,11 +49,42 @@ var (
 		"me": true, "profile": true, "self": true, "customer": true, "customers": true}
 )
 
+// CredentialExtension reads op's x-gatehouse-credential, the gateway's
+// mark of an operation that sets a password (docs/contract.md): true, a
+// bare string (the password field) or a mapping with field. It reports
+// whether the mark is there (false and absent are not) and the password
+// field it names ("" when none).
+func CredentialExtension(op *openapi.Operation) (marked bool, field string) {
+	if op == nil || op.Op == nil || op.Op.Extensions == nil {
+		return false, ""
+	}
+	n := op.Op.Extensions.GetOrZero("x-gatehouse-credential")
+	if n == nil {
+		return false, ""
+	}
+	var b bool
+	if n.Decode(&b) == nil {
+		return b, ""
+	}
+	var s string
+	if n.Decode(&s) == nil {
+		return s != "", s
+	}
+	var m struct {
+		Field string `yaml:"field"`
+	}
+	if n.Decode(&m) == nil {
+		return true, m.Field
+	}
+	return true, ""
+}
+
 // IsCredentialChange reports whether op changes the credential of an
-// existing account: marked x-gatehouse-credential: true, or a PUT, PATCH
-// or POST (not a login, logout or registration) whose JSON request body
-// declares a password-like property and whose operationId, summary or
-// static path says password/passwd/pwd/credential, or a PUT/PATCH on an
+// existing account: a PUT, PATCH or POST (not a login, logout or
+// registration: a POST whose words say register, signup, create, invite...)
+// marked x-gatehouse-credential, or whose JSON request body declares a
+// password-like property and whose operationId, summary or static path
+// says password/passwd/pwd/credential, or a PUT/PATCH of such a body on an
 // account (a user-like path parameter such as {username}, or a
 // users/account/me/profile path). Such an operation is never sent as one
 // of the scan's own identities, nor naming one (see the damage guard), and
@@ -61,9 +92,6 @@ var (
 func IsCredentialChange(op *openapi.Operation) bool {
 	if op == nil || op.Op == nil {
 		return false
-	}
-	if extTrue(op, "x-gatehouse-credential") {
-		return true
 	}
 	switch op.Method {
 	case http.MethodPut, http.MethodPatch, http.MethodPost:
@@ -73,7 +101,8 @@ func IsCredentialChange(op *openapi.Operation) bool {
 	if IsLogin(op) || IsLogout(op) {
 		return false
 	}
-	hasPw := false
+	marked, _ := CredentialExtension(op)
+	hasPw := marked
 	for _, k := range bodyProperties(op) {
 		if PasswordField(k) {
 			hasPw = true
@@ -97,7 +126,7 @@ func IsCredentialChange(op *openapi.Operation) bool {
 	}
 	ws = append(ws, words(strings.Join(static, "/"))...)
 	ws = append(ws, words(op.Op.Summary)...)
-	cred := false
+	cred := marked
 	for _, w := range ws {
 		if op.Method == http.MethodPost && creationWords[w] {
 			return false // a registration sets a first password: not a change

@@ -66,6 +66,24 @@ paths:
       operationId: rotateKey
       x-gatehouse-credential: true
       responses: { "200": { description: ok } }
+  /me/secret:
+    put:
+      operationId: setSecret
+      x-gatehouse-credential: { field: new_secret, user_fields: [username] }
+      requestBody: { content: { application/json: { schema: { type: object, properties: { new_secret: { type: string } } } } } }
+      responses: { "200": { description: ok } }
+  /signup:
+    post:
+      operationId: signUp
+      x-gatehouse-credential: password
+      requestBody: { content: { application/json: { schema: { type: object, properties: { username: { type: string }, password: { type: string } } } } } }
+      responses: { "200": { description: ok } }
+  /pin:
+    put:
+      operationId: setPin
+      x-gatehouse-credential: false
+      requestBody: { content: { application/json: { schema: { type: object, properties: { pin: { type: string } } } } } }
+      responses: { "200": { description: ok } }
   /devices/{id}:
     put:
       operationId: configureDevice
@@ -86,6 +104,9 @@ func TestIsCredentialChange(t *testing.T) {
 		"login": false, "registerUser": false, "addUser": false, "changePassword": true, "updateUser": true,
 		"updateMe": true, "changeIt": true, "setPassport": false, "updateBook": false, "rotateKey": true,
 		"configureDevice": false, // a device's password: no account path, no password word in its name
+		// the gateway's password-policy mark: a change, unless the
+		// operation registers an account
+		"setSecret": true, "signUp": false, "setPin": false,
 	}
 	for _, op := range spec.Operations {
 		w, ok := want[op.ID]
@@ -94,6 +115,11 @@ func TestIsCredentialChange(t *testing.T) {
 		}
 		if got := scan.IsCredentialChange(op); got != w {
 			t.Errorf("IsCredentialChange(%s) = %v, want %v", op.ID, got, w)
+		}
+	}
+	for id, want := range map[string]string{"setSecret": "new_secret", "signUp": "password", "rotateKey": "", "changePassword": ""} {
+		if _, got := scan.CredentialExtension(spec.Operation(id)); got != want {
+			t.Errorf("CredentialExtension(%s) field = %q, want %q", id, got, want)
 		}
 	}
 	for k, w := range map[string]bool{"password": true, "newPassword": true, "new_pass": true, "pwd": true, "passwd": true,

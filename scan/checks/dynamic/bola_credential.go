@@ -226,11 +226,18 @@ func bolaCredential(ctx context.Context, t *scan.Target, op *openapi.Operation, 
 	}
 	newPw := strongPassword()
 	pwFields := 0
+	_, extField := scan.CredentialExtension(op) // the gateway's mark names the new-password field
+	if _, ok := body[extField]; extField != "" && !ok {
+		body[extField] = ""
+	}
 	for k, val := range body {
 		if _, ok := val.(string); !ok && val != nil {
 			continue
 		}
 		switch {
+		case k == extField:
+			body[k] = newPw
+			pwFields++
 		case scan.CurrentPasswordField(k):
 			body[k] = x.password // the attacker knows only its own
 		case scan.PasswordField(k):

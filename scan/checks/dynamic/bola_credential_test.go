@@ -33,7 +33,8 @@ const (
 // answered 200 with a message, a registration that answers only a message.
 type pwAPI struct {
 	mode      pwMode
-	noReg     bool // registration refused (400)
+	noReg     bool   // registration refused (400)
+	field     string // the new password's field ("" = newPassword)
 	mu        sync.Mutex
 	passwords map[string]string // username → password
 	tokens    map[string]string // token → username
@@ -82,6 +83,13 @@ func (a *pwAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case r.Method == "PUT" && strings.HasPrefix(r.URL.Path, "/users/") && strings.HasSuffix(r.URL.Path, "/password"):
 		name := strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/users/"), "/password")
 		a.changes[name]++
+		if a.field != "" {
+			in["newPassword"] = in[a.field]
+		}
+		if in["newPassword"] == "" {
+			a.send(w, 400, map[string]string{"message": "newPassword is required"})
+			return
+		}
 		if caller == "" {
 			a.send(w, 401, map[string]string{"message": "login required"})
 			return
@@ -229,6 +237,22 @@ func TestBOLACredentialVulnerable(t *testing.T) {
 				t.Errorf("%d password change requests, want 1", n)
 			}
 		})
+	}
+}
+
+// A password field the scanner cannot tell by its name is found through
+// the gateway's x-gatehouse-credential mark, which names it.
+func TestBOLACredentialMarkedField(t *testing.T) {
+	spec := strings.Replace(pwSpec, "properties: { currentPassword: { type: string }, newPassword: { type: string } }", "properties: { secret: { type: string } }", 1)
+	spec = strings.Replace(spec, "      operationId: changePassword\n", "      operationId: changePassword\n      x-gatehouse-credential: { field: secret }\n", 1)
+	if spec == pwSpec {
+		t.Fatal("spec not rewritten")
+	}
+	api := newPwAPI(pwAnyone)
+	api.field = "secret"
+	res := scanPw(t, api, spec, false)
+	if len(res.Findings) != 1 || res.Findings[0].Operation != "changePassword" {
+		t.Fatalf("findings = %+v, want the takeover through the marked field", res.Findings)
 	}
 }
 
