@@ -236,6 +236,11 @@ func TestBOLACredentialVulnerable(t *testing.T) {
 			if n != 1 {
 				t.Errorf("%d password change requests, want 1", n)
 			}
+			// 2 registrations, 2 logins, the control login, the change,
+			// the victim's login with the attacker's password.
+			if r := res.Checks[0].Requests; r != 7 {
+				t.Errorf("GH2010 sent %d requests, want 7", r)
+			}
 		})
 	}
 }
@@ -259,13 +264,20 @@ func TestBOLACredentialMarkedField(t *testing.T) {
 // Silent where the change is refused, answered 200 without any effect, or
 // applied to the caller's own account; the operation is still tested.
 func TestBOLACredentialSilent(t *testing.T) {
-	for name, mode := range map[string]pwMode{"own account only": pwOwnOnly, "current password of the named account": pwNamedCurrent,
-		"changes the caller's own record": pwOwnRecord, "200 without effect": pwFakeOK} {
+	for name, tc := range map[string]struct {
+		mode     pwMode
+		requests int // refused: 7 as above; 2xx: + the victim's own password, which still logs in
+	}{"own account only": {pwOwnOnly, 7}, "current password of the named account": {pwNamedCurrent, 7},
+		"changes the caller's own record": {pwOwnRecord, 8}, "200 without effect": {pwFakeOK, 8}} {
 		t.Run(name, func(t *testing.T) {
+			mode := tc.mode
 			api := newPwAPI(mode)
 			res := scanPw(t, api, pwSpec, false)
 			for _, f := range res.Findings {
 				t.Errorf("false positive: %s %s %s: %s", f.CheckID, f.Operation, f.Param, f.Detail)
+			}
+			if r := res.Checks[0].Requests; r != tc.requests {
+				t.Errorf("GH2010 sent %d requests, want %d", r, tc.requests)
 			}
 			if oc := pwCoverage(res, "changePassword"); oc.Status != scan.CoverTested || oc.Requests != 1 {
 				t.Errorf("changePassword coverage = %+v, want tested with 1 request", oc)
