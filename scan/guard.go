@@ -147,6 +147,7 @@ type guard struct {
 
 	policy map[string]OpPolicy // op ID → policy (absent = normal)
 	why    map[string]string
+	cred   map[string]bool // op ID → IsCredentialChange
 
 	mu     sync.Mutex
 	called map[string]int
@@ -154,13 +155,16 @@ type guard struct {
 
 func newGuard(t *Target, safe bool, exclude []string) (*guard, error) {
 	g := &guard{spec: t.Spec, base: t.Base.Path, safe: safe, t: t,
-		policy: map[string]OpPolicy{}, why: map[string]string{}, called: map[string]int{}}
+		policy: map[string]OpPolicy{}, why: map[string]string{}, cred: map[string]bool{}, called: map[string]int{}}
 	if t.Spec == nil {
 		return g, nil
 	}
 	for _, op := range t.Spec.Operations {
 		if p, why := Classify(op); p != OpNormal {
 			g.policy[op.ID], g.why[op.ID] = p, why
+		}
+		if IsCredentialChange(op) {
+			g.cred[op.ID] = true
 		}
 	}
 	for _, x := range exclude {
@@ -273,12 +277,10 @@ func (g *guard) credentials(r *Request, opID string) error {
 		d.UseNumber()
 		_ = d.Decode(&body)
 	}
-	if g.spec != nil {
-		if op := g.spec.Operation(opID); op != nil && IsCredentialChange(op) {
-			for _, id := range g.t.Identities {
-				if r.Identity == id.Name || g.pathNames(r, id) || g.bodyNames(body, id) {
-					return fmt.Errorf("%w %q: %s changes credentials", errCredentials, id.Name, opID)
-				}
+	if g.cred[opID] {
+		for _, id := range g.t.Identities {
+			if r.Identity == id.Name || g.pathNames(r, id) || g.bodyNames(body, id) {
+				return fmt.Errorf("%w %q: %s changes credentials", errCredentials, id.Name, opID)
 			}
 		}
 	}

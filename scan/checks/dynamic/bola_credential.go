@@ -26,9 +26,10 @@ import (
 // on V's login, never the status:
 //
 //   - V now logs in with the password X chose: a finding; or
-//   - X's request was answered 2xx, V's own password no longer logs in
-//     (not throttled: no 429 or 5xx), and X does not log in with the new
-//     password either: a finding.
+//   - X's request was answered 2xx, V's own password no longer logs in,
+//     refused exactly as the wrong password was before the change (not a
+//     lockout, a 429 or a 5xx), and X does not log in with the new password
+//     either: a finding.
 //
 // An API that refuses, answers 2xx without any effect, or changes the
 // caller's own (X's) password instead stays silent. When the operation
@@ -300,6 +301,9 @@ func bolaCredential(ctx context.Context, t *scan.Target, op *openapi.Operation, 
 		}
 		if oldWorks || old.Status == http.StatusTooManyRequests || old.Status >= 500 {
 			return nil, "", nil // nothing changed for the victim (or throttled: no verdict)
+		}
+		if old.Status != before.Status || scan.Similarity(old.Body, before.Body) < 0.9 {
+			return nil, "", nil // not refused like a wrong password (locked out after two failures?): no verdict
 		}
 		exOwn, ownWorks, err := try(x, newPw)
 		if err != nil || exOwn == nil {

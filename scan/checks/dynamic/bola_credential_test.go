@@ -27,6 +27,8 @@ const (
 	pwNamedCurrent                // correct: currentPassword must be the named account's own
 	pwOwnRecord                   // 200, but changes the caller's own password whatever the path says
 	pwFakeOK                      // 200 "Password changed." and changes nothing
+	pwMangled                     // sets the named account's password to a mangled form of the new one
+	pwFakeOKLockout               // as pwFakeOK, and an account locks after 2 failed logins
 )
 
 // pwAPI is a small Flask-style API: usernames in paths, a failed login
@@ -39,11 +41,12 @@ type pwAPI struct {
 	passwords map[string]string // username → password
 	tokens    map[string]string // token → username
 	changes   map[string]int    // PUT …/password calls per path username
+	failures  map[string]int    // failed logins per username
 }
 
 func newPwAPI(mode pwMode) *pwAPI {
 	return &pwAPI{mode: mode, passwords: map[string]string{"alice": "alice-pw", "bob": "bob-pw"},
-		tokens: map[string]string{}, changes: map[string]int{}}
+		tokens: map[string]string{}, changes: map[string]int{}, failures: map[string]int{}}
 }
 
 func (a *pwAPI) send(w http.ResponseWriter, status int, v any) {
@@ -60,6 +63,10 @@ func (a *pwAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	caller := a.tokens[strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")]
 	switch {
 	case r.Method == "POST" && r.URL.Path == "/login":
+		if a.mode == pwFakeOKLockout && a.failures[in["username"]] >= 2 {
+			a.send(w, 200, map[string]string{"message": "account locked, contact support"})
+			return
+		}
 		if pw, ok := a.passwords[in["username"]]; ok && pw == in["password"] && pw != "" {
 			var b [12]byte
 			_, _ = rand.Read(b[:])
@@ -68,6 +75,7 @@ func (a *pwAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			a.send(w, 200, map[string]string{"message": "ok", "token": tok})
 			return
 		}
+		a.failures[in["username"]]++
 		a.send(w, 200, map[string]string{"message": "invalid credentials"})
 	case r.Method == "POST" && r.URL.Path == "/register":
 		if a.noReg {
@@ -121,7 +129,9 @@ func (a *pwAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			a.passwords[name] = in["newPassword"]
 		case pwOwnRecord:
 			a.passwords[caller] = in["newPassword"]
-		case pwFakeOK:
+		case pwMangled:
+			a.passwords[name] = in["newPassword"] + "\x00mangled"
+		case pwFakeOK, pwFakeOKLockout:
 		}
 		a.send(w, 200, map[string]string{"message": "Password changed."})
 	default:
@@ -245,6 +255,24 @@ func TestBOLACredentialVulnerable(t *testing.T) {
 	}
 }
 
+// An API that breaks the victim's password without setting the one sent:
+// V's own password now fails like a wrong one, and the attacker's own
+// account did not change: found, by the second proof.
+func TestBOLACredentialVictimLockedOut(t *testing.T) {
+	api := newPwAPI(pwMangled)
+	res := scanPw(t, api, pwSpec, false)
+	if len(res.Findings) != 1 || !strings.Contains(res.Findings[0].Detail, "the victim's own password no longer logs in") {
+		t.Fatalf("findings = %+v, want the takeover by V's failing password", res.Findings)
+	}
+	if n := len(res.Findings[0].Evidence); n != 3 {
+		t.Errorf("%d evidence items, want 3", n)
+	}
+	// 7 as above, + V's own password, + X's login with the new one.
+	if r := res.Checks[0].Requests; r != 9 {
+		t.Errorf("GH2010 sent %d requests, want 9", r)
+	}
+}
+
 // A password field the scanner cannot tell by its name is found through
 // the gateway's x-gatehouse-credential mark, which names it.
 func TestBOLACredentialMarkedField(t *testing.T) {
@@ -268,7 +296,10 @@ func TestBOLACredentialSilent(t *testing.T) {
 		mode     pwMode
 		requests int // refused: 7 as above; 2xx: + the victim's own password, which still logs in
 	}{"own account only": {pwOwnOnly, 7}, "current password of the named account": {pwNamedCurrent, 7},
-		"changes the caller's own record": {pwOwnRecord, 8}, "200 without effect": {pwFakeOK, 8}} {
+		"changes the caller's own record": {pwOwnRecord, 8}, "200 without effect": {pwFakeOK, 8},
+		// V's own password fails after the two failed logins, but as a
+		// lockout, not as a wrong password: no verdict
+		"200 without effect, lockout after 2 failures": {pwFakeOKLockout, 8}} {
 		t.Run(name, func(t *testing.T) {
 			mode := tc.mode
 			api := newPwAPI(mode)
