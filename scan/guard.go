@@ -328,7 +328,7 @@ func (g *guard) pathNames(r *Request, id *Identity) bool {
 	}
 	names := g.names(id)
 	for _, seg := range strings.Split(u.Path, "/") {
-		if names[seg] {
+		if names[strings.ToLower(seg)] {
 			return true
 		}
 	}
@@ -343,7 +343,7 @@ func (g *guard) bodyNames(body map[string]any, id *Identity) bool {
 	}
 	names := g.names(id)
 	for _, v := range body {
-		if s := scalar(v); s != "" && names[s] {
+		if s := scalar(v); s != "" && names[strings.ToLower(s)] {
 			return true
 		}
 	}
@@ -351,17 +351,18 @@ func (g *guard) bodyNames(body map[string]any, id *Identity) bool {
 }
 
 // names returns id's account names (non-secret login values) and its own
-// harvested user ids.
+// harvested user ids, lower-cased (usernames and e-mails are often matched
+// without case: "ALICE" names alice).
 func (g *guard) names(id *Identity) map[string]bool {
 	names := map[string]bool{}
 	for k, v := range id.LoginFields {
 		if !secretField(k) && v != "" {
-			names[v] = true
+			names[strings.ToLower(v)] = true
 		}
 	}
 	if g.t.Store != nil {
 		for _, v := range g.t.Store.Owned(id.Name, "me") {
-			names[v] = true
+			names[strings.ToLower(v)] = true
 		}
 	}
 	return names
