@@ -124,6 +124,9 @@ func (c *Client) Remaining() int {
 // Used returns the number of requests sent so far.
 func (c *Client) Used() int { return int(c.used.Load()) }
 
+// Safe reports whether the Client runs in safe mode.
+func (c *Client) Safe() bool { return c.opts.Safe }
+
 // Allowed reports whether safe mode lets method through.
 func (c *Client) Allowed(method string) bool {
 	if !c.opts.Safe {

@@ -18,6 +18,7 @@ type bookScan struct {
 	res    *scan.Result
 	err    error
 	resets int // POST /reset calls the server saw during this scan
+	pwd    int // PUT /users/{username}/password calls it saw
 	wall   time.Duration
 }
 
@@ -35,12 +36,12 @@ func scanBooks(t *testing.T, srv *bookapi.Server, safe bool) bookScan {
 	if err != nil {
 		t.Fatal(err)
 	}
-	before := srv.API.ResetCalls()
+	before, pwBefore := srv.API.ResetCalls(), srv.API.PasswordCalls()
 	start := time.Now()
 	res, err := scan.Run(context.Background(), tg, scan.Options{Checks: checks.Dynamic(), Parallel: 2, Safe: safe})
-	bs := bookScan{res: res, err: err, resets: srv.API.ResetCalls() - before, wall: time.Since(start)}
+	bs := bookScan{res: res, err: err, resets: srv.API.ResetCalls() - before, pwd: srv.API.PasswordCalls() - pwBefore, wall: time.Since(start)}
 	if err == nil {
-		t.Logf("safe=%v: %d requests, %d findings, %d resets, wall time %s", safe, res.Requests, len(res.Findings), bs.resets, bs.wall.Round(time.Millisecond))
+		t.Logf("safe=%v: %d requests, %d findings, %d resets, %d password changes, wall time %s", safe, res.Requests, len(res.Findings), bs.resets, bs.pwd, bs.wall.Round(time.Millisecond))
 		for _, l := range scan.CleanupSummary(res.Cleanup) {
 			t.Logf("%s", l)
 		}
@@ -70,6 +71,7 @@ var bookBlunders = []struct {
 	{"BOLA read of another member's book note", "GH2010 getBook", true},
 	{"BOLA write of another member's email", "GH2010 updateEmail", true},
 	{"BOLA write of another member's book", "GH2010 updateBook", true},
+	{"BOLA on another member's password (account takeover)", "GH2010 changePassword", true},
 	{"SQL injection through the book_title path parameter (error)", "GH2050 getBook", true},
 	{"SQL injection through the book_title path parameter (boolean)", "GH2051 getBook", true},
 	{"SQL injection through the author field of the PUT body", "GH2050 updateBook", true},
@@ -102,6 +104,13 @@ func TestEndToEndBookAPI(t *testing.T) {
 		for _, f := range s.res.Findings {
 			got[f.CheckID+" "+f.Operation] = true
 			t.Logf("%-8s %s %-14s %-22s %s", f.Severity, f.CheckID, f.Operation, f.Param, f.Detail)
+			if f.CheckID == "GH2010" && f.Operation == "changePassword" {
+				// An account takeover, fixed by an owner rule on the claim
+				// that names the holder (bookapi's tokens carry no sub).
+				if f.Severity != scan.Critical || !strings.Contains(f.Fix, "claim: username") || !strings.Contains(f.Curl, "/users/ghscan") {
+					t.Errorf("password takeover finding: severity %s, fix %q, curl %s", f.Severity, f.Fix, f.Curl)
+				}
+			}
 		}
 		found := 0
 		for _, b := range bookBlunders {
@@ -154,6 +163,9 @@ func TestEndToEndBookAPI(t *testing.T) {
 		if s.resets != 0 {
 			t.Errorf("safe scan called POST /reset %d times", s.resets)
 		}
+		if s.pwd != 0 {
+			t.Errorf("safe scan called PUT /users/{username}/password %d times", s.pwd)
+		}
 		if len(s.res.Findings) == 0 {
 			t.Error("safe scan found nothing")
 		}
@@ -170,6 +182,9 @@ func TestEndToEndBookAPI(t *testing.T) {
 			}
 			if s.resets > 1 {
 				t.Errorf("scan %d called POST /reset %d times", i+1, s.resets)
+			}
+			if s.pwd == 0 {
+				t.Errorf("scan %d never tried PUT /users/{username}/password", i+1)
 			}
 		}
 	})

@@ -147,6 +147,7 @@ type guard struct {
 
 	policy map[string]OpPolicy // op ID → policy (absent = normal)
 	why    map[string]string
+	cred   map[string]bool // op ID → IsCredentialChange
 
 	mu     sync.Mutex
 	called map[string]int
@@ -154,13 +155,16 @@ type guard struct {
 
 func newGuard(t *Target, safe bool, exclude []string) (*guard, error) {
 	g := &guard{spec: t.Spec, base: t.Base.Path, safe: safe, t: t,
-		policy: map[string]OpPolicy{}, why: map[string]string{}, called: map[string]int{}}
+		policy: map[string]OpPolicy{}, why: map[string]string{}, cred: map[string]bool{}, called: map[string]int{}}
 	if t.Spec == nil {
 		return g, nil
 	}
 	for _, op := range t.Spec.Operations {
 		if p, why := Classify(op); p != OpNormal {
 			g.policy[op.ID], g.why[op.ID] = p, why
+		}
+		if IsCredentialChange(op) {
+			g.cred[op.ID] = true
 		}
 	}
 	for _, x := range exclude {
@@ -254,18 +258,33 @@ var errCredentials = errors.New("would touch the credentials of the scan's own i
 // request other than the identity's login whose JSON body sets one of its
 // login fields to a different value while the path names that identity (its
 // account name or its own harvested id), or a PUT/PATCH without path
-// parameters sent as that identity ("change my password"). Login probes
-// with an identity's name and a wrong or injected password (user
-// enumeration, rate limit, NoSQL login bypass) stay allowed: they change
-// nothing stored.
+// parameters sent as that identity ("change my password"). A credential
+// change operation (IsCredentialChange: PUT /users/{username}/password)
+// is refused whenever it is sent as one of the identities (an API that
+// changes the caller's own record whatever the path says would change
+// it), or its path or JSON body names one: GH2010 tries those on
+// throwaway accounts it registers itself. Login probes with an
+// identity's name and a wrong or injected password (user enumeration,
+// rate limit, NoSQL login bypass) stay allowed: they change nothing
+// stored.
 func (g *guard) credentials(r *Request, opID string) error {
-	if len(r.Body) == 0 || g.t == nil {
+	if g.t == nil {
 		return nil
 	}
-	d := json.NewDecoder(bytes.NewReader(r.Body))
-	d.UseNumber()
 	var body map[string]any
-	if d.Decode(&body) != nil || body == nil {
+	if len(r.Body) > 0 {
+		d := json.NewDecoder(bytes.NewReader(r.Body))
+		d.UseNumber()
+		_ = d.Decode(&body)
+	}
+	if g.cred[opID] {
+		for _, id := range g.t.Identities {
+			if r.Identity == id.Name || g.pathNames(r, id) || g.bodyNames(body, id) {
+				return fmt.Errorf("%w %q: %s changes credentials", errCredentials, id.Name, opID)
+			}
+		}
+	}
+	if body == nil {
 		return nil
 	}
 	for _, id := range g.t.Identities {
@@ -307,21 +326,44 @@ func (g *guard) pathNames(r *Request, id *Identity) bool {
 	if err != nil {
 		return false
 	}
-	names := map[string]bool{}
-	for k, v := range id.LoginFields {
-		if !secretField(k) && v != "" {
-			names[v] = true
-		}
-	}
-	if g.t.Store != nil {
-		for _, v := range g.t.Store.Owned(id.Name, "me") {
-			names[v] = true
-		}
-	}
+	names := g.names(id)
 	for _, seg := range strings.Split(u.Path, "/") {
-		if names[seg] {
+		if names[strings.ToLower(seg)] {
 			return true
 		}
 	}
 	return false
+}
+
+// bodyNames reports whether a top-level string of body is one of id's
+// account names or its own user id.
+func (g *guard) bodyNames(body map[string]any, id *Identity) bool {
+	if len(body) == 0 {
+		return false
+	}
+	names := g.names(id)
+	for _, v := range body {
+		if s := scalar(v); s != "" && names[strings.ToLower(s)] {
+			return true
+		}
+	}
+	return false
+}
+
+// names returns id's account names (non-secret login values) and its own
+// harvested user ids, lower-cased (usernames and e-mails are often matched
+// without case: "ALICE" names alice).
+func (g *guard) names(id *Identity) map[string]bool {
+	names := map[string]bool{}
+	for k, v := range id.LoginFields {
+		if !secretField(k) && v != "" {
+			names[strings.ToLower(v)] = true
+		}
+	}
+	if g.t.Store != nil {
+		for _, v := range g.t.Store.Owned(id.Name, "me") {
+			names[strings.ToLower(v)] = true
+		}
+	}
+	return names
 }

@@ -48,6 +48,11 @@ paths:
       parameters: [ { name: username, in: path, required: true, schema: { type: string } } ]
       requestBody: { content: { application/json: { schema: { type: object, properties: { password: { type: string } } } } } }
       responses: { "200": { description: ok } }
+  /account/change-password:
+    post:
+      operationId: changeAnyPassword
+      requestBody: { content: { application/json: { schema: { type: object, properties: { username: { type: string }, newPassword: { type: string } } } } } }
+      responses: { "200": { description: ok } }
 `
 
 func TestClassify(t *testing.T) {
@@ -60,6 +65,7 @@ func TestClassify(t *testing.T) {
 		"GET /createdb": scan.OpDestructive, "listBooks": scan.OpNormal, "deleteBooks": scan.OpDestructive,
 		"getBook": scan.OpNormal, "deleteBook": scan.OpNormal, "stats": scan.OpExcluded,
 		"rebuildIndex": scan.OpDestructive, "exportAll": scan.OpNormal, "changePassword": scan.OpNormal,
+		"changeAnyPassword": scan.OpNormal,
 	}
 	for _, op := range spec.Operations {
 		got, why := scan.Classify(op)
@@ -70,7 +76,8 @@ func TestClassify(t *testing.T) {
 }
 
 // hammer is a check that tries every operation three times as alice and
-// then tries to change alice's password and bob's.
+// then tries to change alice's password and carol's, as alice and
+// anonymously.
 type hammer struct{}
 
 func (hammer) Meta() scan.Meta { return scan.Meta{ID: "GH9001", Title: "hammer", Severity: scan.High} }
@@ -85,11 +92,20 @@ func (hammer) Run(ctx context.Context, t *scan.Target, _ func(scan.Finding)) err
 	// A raw request to the reset path, without an operation label.
 	_, _ = t.Do(ctx, http.MethodPost, "/reset", nil, alice)
 	op := t.Operation("changePassword")
-	for _, who := range []string{"alice", "carol"} {
-		p := t.Prepare(op, alice)
-		p.Path["username"] = who
-		p.Body = map[string]any{"password": "' OR 1=1 --"}
-		_, _ = t.Send(ctx, p, alice)
+	for _, who := range []string{"alice", "carol", "ALICE"} {
+		for _, as := range []*scan.Identity{alice, nil} {
+			p := t.Prepare(op, as)
+			p.Path["username"] = who
+			p.Body = map[string]any{"password": "' OR 1=1 --"}
+			_, _ = t.Send(ctx, p, as)
+		}
+	}
+	// The account named in the body, anonymously: alice's never, carol's.
+	body := t.Operation("changeAnyPassword")
+	for _, who := range []string{"Alice", "carol"} {
+		p := t.Prepare(body, nil)
+		p.Body = map[string]any{"username": who, "newPassword": "' OR 1=1 --"}
+		_, _ = t.Send(ctx, p, nil)
 	}
 	return nil
 }
@@ -107,7 +123,12 @@ func TestGuardProtectsTheTarget(t *testing.T) {
 	}{
 		{"normal", false, nil, map[string]int{"POST /reset": 1, "POST /maintenance/fixtures": 1, "GET /createdb": 1,
 			"DELETE /books": 1, "POST /rebuild": 1, "GET /stats": 0, "DELETE /books/b1": 3,
-			"PUT /users/alice/password": 0, "PUT /users/carol/password": 1}},
+			// changePassword is a credential change: never sent as alice
+			// (an API changing the caller's own record whatever the path
+			// says would change hers), nor naming her in any case, in
+			// the path or the body.
+			"PUT /users/alice/password": 0, "PUT /users/carol/password": 1, "PUT /users/ALICE/password": 0,
+			"POST /account/change-password": 1}},
 		{"safe", true, nil, map[string]int{"POST /reset": 0, "POST /maintenance/fixtures": 0, "GET /createdb": 0,
 			"DELETE /books": 0, "POST /rebuild": 0, "GET /stats": 0, "DELETE /books/b1": 0, "PUT /users/carol/password": 0}},
 		{"exclude", false, []string{"exportAll", "POST /reset"}, map[string]int{"POST /reset": 0, "GET /export": 0, "POST /rebuild": 1}},

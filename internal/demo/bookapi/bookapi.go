@@ -15,6 +15,9 @@
 //     logged-in caller with another member's profile or private book note.
 //   - BOLA write: PUT /users/{username}/email and PUT /books/{book_title}
 //     change another member's email or book.
+//   - BOLA on a credential: PUT /users/{username}/password sets another
+//     member's password for any logged-in caller (account takeover); the
+//     fixed build lets a member change only their own.
 //   - SQL injection reachable only through the path parameter of
 //     GET /books/{book_title} and the author field of a PUT /books/{book_title}
 //     body (string concatenation into SQLite; error text in the answer).
@@ -140,6 +143,7 @@ type API struct {
 	reads    map[string]*window
 
 	resets    atomic.Int64
+	pwChanges atomic.Int64
 	lastSteps atomic.Int64
 	crashes   atomic.Int64
 	down      atomic.Bool
@@ -183,6 +187,10 @@ func (a *API) Close() error {
 
 // ResetCalls returns how many times POST /reset was called.
 func (a *API) ResetCalls() int { return int(a.resets.Load()) }
+
+// PasswordCalls returns how many requests reached PUT
+// /users/{username}/password (refused and anonymous ones included).
+func (a *API) PasswordCalls() int { return int(a.pwChanges.Load()) }
 
 // Crashes returns how many times malformed input crashed the vulnerable build.
 func (a *API) Crashes() int { return int(a.crashes.Load()) }
@@ -249,6 +257,10 @@ func (a *API) routes() {
 	m.HandleFunc("GET /users", a.authed(a.listUsers))
 	m.HandleFunc("GET /users/{username}", a.authed(a.getUser))
 	m.HandleFunc("PUT /users/{username}/email", a.authed(a.updateEmail))
+	m.HandleFunc("PUT /users/{username}/password", func(w http.ResponseWriter, r *http.Request) {
+		a.pwChanges.Add(1) // every request, anonymous ones too
+		a.authed(a.changePassword)(w, r)
+	})
 	m.HandleFunc("GET /books", a.authed(a.listBooks))
 	m.HandleFunc("POST /books", a.authed(a.addBook))
 	m.HandleFunc("GET /books/{book_title}", a.authed(a.getBook))

@@ -139,6 +139,50 @@ func TestBOLAWrite(t *testing.T) {
 	})
 }
 
+// BOLA on a credential: mila sets otto's password. On the vulnerable build
+// otto's old password stops working and mila's choice logs in as otto; the
+// fixed build refuses (403) and otto's password is unchanged. Both builds
+// let a member change their own password (the fixed one: 10 characters or
+// more).
+func TestBOLAPasswordChange(t *testing.T) {
+	both(t, func(t *testing.T, c *client, fixed bool) {
+		mila := c.login("mila", pw("mila"))
+		loginWorks := func(user, pass string) bool {
+			code, m := c.do("POST", "/auth/login", "", `{"username":"`+user+`","password":"`+pass+`"}`)
+			return code == 200 && m["accessToken"] != nil
+		}
+		code, m := c.do("PUT", "/users/otto/password", mila, `{"newPassword":"mila-owns-otto-now-1"}`)
+		takenOver := loginWorks("otto", "mila-owns-otto-now-1")
+		oldWorks := loginWorks("otto", pw("otto"))
+		if takenOver == fixed || oldWorks != fixed || (code == 200) == fixed {
+			t.Errorf("mila PUT otto's password = %d %v; otto logs in with mila's password: %v, with his old one: %v (fixed=%v)",
+				code, m, takenOver, oldWorks, fixed)
+		}
+		if fixed && code != 403 {
+			t.Errorf("fixed build answered %d to another member's password change, want 403", code)
+		}
+		// Anonymous callers are refused in both builds.
+		if code, _ := c.do("PUT", "/users/otto/password", "", `{"newPassword":"anonymous-wins-1"}`); code != 401 || loginWorks("otto", "anonymous-wins-1") {
+			t.Errorf("anonymous password change = %d", code)
+		}
+		// A member changes their own password in both builds.
+		if code, m := c.do("PUT", "/users/mila/password", mila, `{"newPassword":"mila-new-password-7"}`); code != 200 {
+			t.Fatalf("own password change = %d %v", code, m)
+		}
+		if !loginWorks("mila", "mila-new-password-7") || loginWorks("mila", pw("mila")) {
+			t.Error("own password change had no effect")
+		}
+		// The fixed build refuses a short one; the vulnerable build takes it.
+		code, _ = c.do("PUT", "/users/mila/password", mila, `{"newPassword":"1"}`)
+		if (code == 200) == fixed {
+			t.Errorf("own password change to \"1\" = %d (fixed=%v)", code, fixed)
+		}
+		if n := c.srv.API.PasswordCalls(); n != 4 {
+			t.Errorf("PasswordCalls = %d, want 4", n)
+		}
+	})
+}
+
 func TestSQLInjectionThroughPath(t *testing.T) {
 	both(t, func(t *testing.T, c *client, fixed bool) {
 		otto := c.login("otto", pw("otto")) // his own book: only the injection differs
@@ -406,7 +450,7 @@ func TestSpecLoads(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Every route of the API is in the spec and vice versa.
-	want := []string{"getStatus", "resetDatabase", "registerUser", "loginUser", "listUsers", "getUser", "updateEmail",
+	want := []string{"getStatus", "resetDatabase", "registerUser", "loginUser", "listUsers", "getUser", "updateEmail", "changePassword",
 		"listBooks", "addBook", "getBook", "updateBook", "exportUsers"}
 	got := map[string]bool{}
 	for _, op := range spec.Operations {

@@ -179,6 +179,44 @@ func (a *API) updateEmail(w http.ResponseWriter, r *http.Request) {
 	a.message(w, http.StatusOK, "Email updated.")
 }
 
+// changePassword sets the password of the account the path names. The
+// vulnerable build never asks whose account it is (any logged-in member
+// takes over any other); the fixed build lets members change only their
+// own, to a password of MinPassword characters or more.
+func (a *API) changePassword(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("username")
+	if a.opts.Fixed && current(r).Username != name {
+		a.message(w, http.StatusForbidden, "You can only change your own password")
+		return
+	}
+	var in struct {
+		NewPassword string `json:"newPassword"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
+		a.message(w, http.StatusBadRequest, "Invalid JSON")
+		return
+	}
+	if in.NewPassword == "" || len(in.NewPassword) > 128 {
+		a.message(w, http.StatusBadRequest, "newPassword is required (128 characters at most)")
+		return
+	}
+	if a.opts.Fixed && len(in.NewPassword) < MinPassword {
+		a.message(w, http.StatusBadRequest, "Password too weak: use at least 10 characters")
+		return
+	}
+	a.mu.Lock()
+	u := a.users[name]
+	if u != nil {
+		u.Hash = hashPassword(in.NewPassword)
+	}
+	a.mu.Unlock()
+	if u == nil {
+		a.message(w, http.StatusNotFound, "User not found")
+		return
+	}
+	a.message(w, http.StatusOK, "Password updated.")
+}
+
 func (a *API) exportUsers(w http.ResponseWriter, r *http.Request) {
 	if a.opts.Fixed && !current(r).Admin {
 		a.message(w, http.StatusForbidden, "Administrators only")

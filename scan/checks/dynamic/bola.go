@@ -39,6 +39,12 @@ import (
 //   - deletes: only of objects the check itself created (bola_delete.go):
 //     gone for the owner after the other identity's DELETE.
 //
+//   - credential changes (PUT /users/{username}/password...): only on
+//     throwaway accounts the check registers itself, never in safe mode
+//     (bola_credential.go): the victim's account logs in with the password
+//     the attacker set, or its own password stops working while the
+//     attacker's does not change. Critical: an account takeover.
+//
 // Administrative-looking operations are left to GH2011.
 type BOLA struct{}
 
@@ -81,7 +87,8 @@ func (BOLA) Run(ctx context.Context, t *scan.Target, report func(scan.Finding)) 
 		default:
 			return false
 		}
-		return pathParamRe.MatchString(op.Template) && !scan.LooksAdmin(op) && !scan.IsLogin(op) && !scan.IsLogout(op)
+		return pathParamRe.MatchString(op.Template) && !scan.LooksAdmin(op) && !scan.IsLogin(op) && !scan.IsLogout(op) &&
+			!(op.Method != http.MethodGet && scan.IsCredentialChange(op)) // bola_credential.go, on throwaway accounts
 	}) {
 		if !t.Client.Allowed(op.Method) {
 			continue
@@ -110,7 +117,10 @@ func (BOLA) Run(ctx context.Context, t *scan.Target, report func(scan.Finding)) 
 			}
 		}
 	}
-	return bolaDeletes(ctx, t, report)
+	if err := bolaDeletes(ctx, t, report); err != nil {
+		return err
+	}
+	return bolaCredentials(ctx, t, report)
 }
 
 func bolaPair(ctx context.Context, t *scan.Target, op *openapi.Operation, param, key string, a, b *scan.Identity, tried map[string]bool) (*scan.Finding, error) {
