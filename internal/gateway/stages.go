@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gatehouse/gatehouse"
@@ -41,8 +42,8 @@ func accessLog(log *slog.Logger, m *Metrics, trusted httpx.TrustedProxies, cfg *
 			}
 			r.Header.Set("X-Request-Id", id) // forwarded upstream: one ID in both logs
 			w.Header().Set("X-Request-Id", id)
-			rec := &gatehouse.Record{RequestID: id}
-			ctx := httpx.WithBodyCache(gatehouse.NewRecordContext(r.Context(), rec))
+			ctx, rec := gatehouse.NewRequestContext(r.Context(), id)
+			ctx = httpx.WithBodyCache(ctx)
 			if expose {
 				ctx = problem.WithExposeDetails(ctx)
 			}
@@ -50,13 +51,17 @@ func accessLog(log *slog.Logger, m *Metrics, trusted httpx.TrustedProxies, cfg *
 			if n := httpx.StripIdentity(r.Header, identity); n > 0 {
 				rec.Set("stripped_identity_headers", strconv.Itoa(n))
 			}
-			sw := &httpx.StatusWriter{ResponseWriter: w}
+			sw := statusWriters.Get().(*httpx.StatusWriter)
+			sw.ResponseWriter = w
 			defer func() {
 				v := recover()
 				writeAccess(alog, m, trusted, r, rec, sw, now().Sub(start), v != nil)
 				if v != nil {
 					panic(v)
 				}
+				// Reused only after a normal return, cleared first.
+				*sw = httpx.StatusWriter{}
+				statusWriters.Put(sw)
 			}()
 			if r.ContentLength > maxBody {
 				rec.Block("limits", "body_too_large")
@@ -70,6 +75,9 @@ func accessLog(log *slog.Logger, m *Metrics, trusted httpx.TrustedProxies, cfg *
 		})
 	}
 }
+
+// statusWriters recycles accessLog's per-request writers.
+var statusWriters = sync.Pool{New: func() any { return new(httpx.StatusWriter) }}
 
 func writeAccess(log *slog.Logger, m *Metrics, trusted httpx.TrustedProxies, r *http.Request,
 	rec *gatehouse.Record, sw *httpx.StatusWriter, d time.Duration, aborted bool) {
@@ -311,7 +319,11 @@ func (s *routeStage) middleware(next http.Handler) http.Handler {
 		}
 		rec.OperationID = op.ID
 		rt := &gatehouse.Route{OperationID: op.ID, Method: op.Method, Template: op.Template,
-			Path: m.Path, Params: m.Params, Tags: op.Tags, Mode: mode}
+			Path: m.Path, RawPath: m.RawPath, Params: m.Params, Tags: op.Tags, Mode: mode}
+		if gatehouse.SetRoute(r.Context(), rt) { // the request context's slot: no new context
+			next.ServeHTTP(w, r)
+			return
+		}
 		ctx := proxy.WithTargetPath(gatehouse.WithRoute(r.Context(), rt), m.RawPath)
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})

@@ -113,10 +113,17 @@ func WithTargetPath(ctx context.Context, rawPath string) context.Context {
 	return context.WithValue(ctx, targetKey{}, rawPath)
 }
 
-// TargetPath returns the path set by WithTargetPath.
+// TargetPath returns the path set by WithTargetPath or, without one, the
+// RawPath of the request's matched route (gatehouse.Route, set by the
+// gateway's route stage: no context value of its own per request).
 func TargetPath(ctx context.Context) (string, bool) {
-	p, ok := ctx.Value(targetKey{}).(string)
-	return p, ok
+	if p, ok := ctx.Value(targetKey{}).(string); ok {
+		return p, true
+	}
+	if rt := gatehouse.RouteFrom(ctx); rt != nil && rt.RawPath != "" {
+		return rt.RawPath, true
+	}
+	return "", false
 }
 
 // New builds a Proxy.

@@ -364,3 +364,25 @@ func TestConnectionCannotDeleteOwnedHeaders(t *testing.T) {
 		}
 	}
 }
+
+// The target path comes from WithTargetPath, else from the matched route's
+// RawPath; a route without RawPath (built outside the gateway's router)
+// gives none, so ServeHTTP refuses instead of forwarding the raw path.
+func TestTargetPathSources(t *testing.T) {
+	base, _ := gatehouse.NewRequestContext(context.Background(), "id")
+	if p, ok := TargetPath(base); ok {
+		t.Fatalf("TargetPath without a route = %q, true", p)
+	}
+	routed := gatehouse.WithRoute(base, &gatehouse.Route{Path: "/a b"})
+	if p, ok := TargetPath(routed); ok {
+		t.Fatalf("TargetPath of a route without RawPath = %q, true", p)
+	}
+	slot, _ := gatehouse.NewRequestContext(context.Background(), "id")
+	gatehouse.SetRoute(slot, &gatehouse.Route{Path: "/a b", RawPath: "/a%20b"})
+	if p, ok := TargetPath(slot); !ok || p != "/a%20b" {
+		t.Fatalf("TargetPath from the route slot = %q, %v", p, ok)
+	}
+	if p, ok := TargetPath(WithTargetPath(slot, "/explicit")); !ok || p != "/explicit" {
+		t.Fatalf("TargetPath with WithTargetPath = %q, %v, want /explicit", p, ok)
+	}
+}
