@@ -3,6 +3,7 @@ package gateway
 import (
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
@@ -28,7 +29,7 @@ const maxLoggedPath = 256
 // audit record and the shared body cache, removes client-sent identity
 // headers, enforces the body limit, and writes one log line and the request
 // metrics when the request ends. No header value is ever logged.
-func accessLog(log *slog.Logger, m *Metrics, trusted httpx.TrustedProxies, cfg *config.Config, now func() time.Time) gatehouse.Middleware {
+func accessLog(log *slog.Logger, jsonOut io.Writer, m *Metrics, trusted httpx.TrustedProxies, cfg *config.Config, now func() time.Time) gatehouse.Middleware {
 	maxBody := int64(cfg.Limits.MaxBody)
 	expose := cfg.Errors.ExposeDetails
 	alog := log.With("component", "access")
@@ -55,7 +56,7 @@ func accessLog(log *slog.Logger, m *Metrics, trusted httpx.TrustedProxies, cfg *
 			sw.ResponseWriter = w
 			defer func() {
 				v := recover()
-				writeAccess(alog, m, trusted, r, rec, sw, now().Sub(start), v != nil)
+				writeAccess(alog, jsonOut, m, trusted, r, rec, sw, now().Sub(start), v != nil)
 				if v != nil {
 					panic(v)
 				}
@@ -79,7 +80,10 @@ func accessLog(log *slog.Logger, m *Metrics, trusted httpx.TrustedProxies, cfg *
 // statusWriters recycles accessLog's per-request writers.
 var statusWriters = sync.Pool{New: func() any { return new(httpx.StatusWriter) }}
 
-func writeAccess(log *slog.Logger, m *Metrics, trusted httpx.TrustedProxies, r *http.Request,
+// writeAccess writes the request's metrics and its access line: through
+// log or, when jsonOut is set (the Server's own JSON log output), with the
+// allocation-free encoder of the same bytes (writeAccessJSON).
+func writeAccess(log *slog.Logger, jsonOut io.Writer, m *Metrics, trusted httpx.TrustedProxies, r *http.Request,
 	rec *gatehouse.Record, sw *httpx.StatusWriter, d time.Duration, aborted bool) {
 	s := rec.Snapshot()
 	status := sw.Status
@@ -99,36 +103,18 @@ func writeAccess(log *slog.Logger, m *Metrics, trusted httpx.TrustedProxies, r *
 	if len(path) > maxLoggedPath {
 		path = path[:maxLoggedPath] + "..."
 	}
-	attrs := []slog.Attr{
-		slog.String("request_id", s.RequestID),
-		slog.String("method", r.Method),
-		slog.String("path", strings.ToValidUTF8(path, "?")),
-		slog.String("operation_id", s.OperationID),
-		slog.Int("status", status),
-		slog.String("stage", s.Stage),
-		slog.String("reason", s.Reason),
-		slog.String("subject", s.Subject),
-		slog.Float64("latency_ms", float64(d.Microseconds())/1000),
-		slog.Int64("bytes", sw.Bytes),
-		slog.String("client_ip", trusted.ClientIP(r).String()),
-		slog.Any("monitored", s.Monitored),
+	f := accessFields{
+		requestID: s.RequestID, method: r.Method, path: strings.ToValidUTF8(path, "?"),
+		operationID: s.OperationID, status: status, stage: s.Stage, reason: s.Reason,
+		subject: s.Subject, latencyMS: float64(d.Microseconds()) / 1000, bytes: sw.Bytes,
+		clientIP: trusted.ClientIP(r), monitored: s.Monitored, aborted: aborted, attrs: s.Attrs,
 	}
-	if aborted {
-		attrs = append(attrs, slog.Bool("aborted", true))
+	if jsonOut != nil {
+		writeAccessJSON(jsonOut, time.Now(), &f)
+		return
 	}
-	if len(s.Attrs) > 0 {
-		keys := make([]string, 0, len(s.Attrs))
-		for k := range s.Attrs {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		extra := make([]any, 0, len(keys))
-		for _, k := range keys {
-			extra = append(extra, slog.String(k, s.Attrs[k]))
-		}
-		attrs = append(attrs, slog.Group("attrs", extra...))
-	}
-	log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
+	var buf [14]slog.Attr
+	log.LogAttrs(r.Context(), slog.LevelInfo, "request", f.slogAttrs(buf[:])...)
 }
 
 // recoverPanics turns a panic in an inner stage into a generic 500 (the
