@@ -41,8 +41,16 @@ func accessLog(log *slog.Logger, jsonOut io.Writer, m *Metrics, trusted httpx.Tr
 			if !httpx.SafeRequestID(id) {
 				id = httpx.NewRequestID()
 			}
-			r.Header.Set("X-Request-Id", id) // forwarded upstream: one ID in both logs
-			w.Header().Set("X-Request-Id", id)
+			// Forwarded upstream (one ID in both logs) and answered. The two
+			// headers share one value slice (capacity 1: an Add on either
+			// copies, never writes into the other); a client's own single
+			// canonical value is kept as it is.
+			idv := r.Header["X-Request-Id"]
+			if len(idv) != 1 || idv[0] != id {
+				idv = []string{id}
+				r.Header["X-Request-Id"] = idv
+			}
+			w.Header()["X-Request-Id"] = idv
 			ctx, rec := gatehouse.NewRequestContext(r.Context(), id)
 			ctx = httpx.WithBodyCache(ctx)
 			if expose {
