@@ -195,6 +195,16 @@ func TestForwardingHeaders(t *testing.T) {
 		if got := h.Get("X-Forwarded-Host"); got == "evil.example" {
 			t.Errorf("X-Forwarded-Host spoofed")
 		}
+		// No public host or allowlist: no X-Forwarded-Host at all, and each
+		// forwarding header the proxy sets holds exactly its one value.
+		if v := h.Values("X-Forwarded-Host"); len(v) != 0 {
+			t.Errorf("X-Forwarded-Host = %q without public_host or an allowlist", v)
+		}
+		for k, want := range map[string]string{"X-Forwarded-For": "127.0.0.1", "X-Forwarded-Proto": "http", "X-Real-Ip": "127.0.0.1"} {
+			if v := h.Values(k); len(v) != 1 || v[0] != want {
+				t.Errorf("%s = %q, want [%q]", k, v, want)
+			}
+		}
 		for _, k := range []string{"Forwarded", "True-Client-Ip", "X-Forwarded_for", "X-Secret-Hop", "Keep-Alive", "Te", "Upgrade", "Proxy-Connection", "X_gatehouse_sub"} {
 			if v, ok := h[http.CanonicalHeaderKey(k)]; ok {
 				t.Errorf("%s forwarded: %q", k, v)
