@@ -14,6 +14,10 @@ type Route struct {
 	// Path is the canonical, decoded path that was matched; it is what the
 	// gateway forwards upstream (re-encoded).
 	Path string
+	// RawPath is Path re-encoded canonically ("/users/a%20b"): exactly what
+	// the gateway forwards upstream. Empty when the route was not built by
+	// the gateway's router.
+	RawPath string
 	// Params holds the decoded path parameters by name.
 	Params map[string]string
 	Tags   []string

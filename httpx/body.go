@@ -34,8 +34,24 @@ type parsedBody struct {
 // every later stage (ownership rules, validation, login throttling) sees the
 // same bytes.
 func WithBodyCache(ctx context.Context) context.Context {
-	return context.WithValue(ctx, bodyKey{}, &bodyCache{})
+	return &bodyCtx{Context: ctx}
 }
+
+// bodyCtx is WithBodyCache's context: the cache and the context holding it
+// in one allocation (context.WithValue would add a second).
+type bodyCtx struct {
+	context.Context
+	c bodyCache
+}
+
+func (b *bodyCtx) Value(key any) any {
+	if _, ok := key.(bodyKey); ok {
+		return &b.c
+	}
+	return b.Context.Value(key)
+}
+
+func (b *bodyCtx) String() string { return "httpx.WithBodyCache" }
 
 // Body returns the request body, reading at most max bytes (max <= 0: 1 MiB),
 // and resets r.Body so the request can still be forwarded. With a body cache

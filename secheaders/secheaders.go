@@ -26,6 +26,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -113,6 +114,27 @@ func IsJSON(contentType string) bool {
 // Apply sets the policy's headers on h, the response header of a request r
 // that is about to be written. It is the pure core of Handler.
 func (p Policy) Apply(h http.Header, r *http.Request) {
+	hsts := ""
+	if r.TLS != nil {
+		hsts = p.hsts()
+	}
+	p.apply(h, r, hsts)
+}
+
+// hsts is the Strict-Transport-Security value ("" when HSTSMaxAge is 0).
+func (p *Policy) hsts() string {
+	if p.HSTSMaxAge <= 0 {
+		return ""
+	}
+	v := "max-age=" + strconv.FormatInt(int64(p.HSTSMaxAge/time.Second), 10)
+	if p.HSTSIncludeSubdomains {
+		v += "; includeSubDomains"
+	}
+	return v
+}
+
+// apply is Apply with the HSTS value computed once, when Handler is built.
+func (p *Policy) apply(h http.Header, r *http.Request, hsts string) {
 	if p.RemoveFingerprint {
 		// Any spelling of the key (Del would canonicalise each name,
 		// allocating for X-AspNet-Version and X-AspNetMvc-Version).
@@ -137,12 +159,8 @@ func (p Policy) Apply(h http.Header, r *http.Request) {
 		n := len(vals)
 		h[k] = vals[n-1 : n : n]
 	}
-	if p.HSTSMaxAge > 0 && r.TLS != nil {
-		v := "max-age=" + strconv.FormatInt(int64(p.HSTSMaxAge/time.Second), 10)
-		if p.HSTSIncludeSubdomains {
-			v += "; includeSubDomains"
-		}
-		set("Strict-Transport-Security", v)
+	if hsts != "" && r.TLS != nil {
+		set("Strict-Transport-Security", hsts)
 	}
 	if p.NoSniff {
 		set("X-Content-Type-Options", "nosniff")
@@ -174,12 +192,31 @@ func (p Policy) Handler(next http.Handler) http.Handler {
 	if p.isZero() {
 		return next
 	}
+	hp := &headerPolicy{p: p, hsts: p.hsts()}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		hw := &hookWriter{ResponseWriter: w, hook: func(h http.Header) { p.Apply(h, r) }}
+		hw := hookWriters.Get().(*hookWriter)
+		*hw = hookWriter{ResponseWriter: w, policy: hp, r: r}
 		next.ServeHTTP(hw, r)
 		hw.before() // a handler that wrote nothing still gets the headers (implicit 200)
+		// Reused only after a normal return: a panicking handler may have
+		// handed hw to code that still runs (the server's recovery path).
+		*hw = hookWriter{}
+		hookWriters.Put(hw)
 	})
 }
+
+// headerPolicy is a Policy with what does not depend on the request
+// computed once, when Handler builds the middleware.
+type headerPolicy struct {
+	p    Policy
+	hsts string
+}
+
+// hookWriters recycles the per-request writers of Handler (one allocation
+// less per request). A writer is put back only after the handler returned
+// and is cleared first, so no request's writer or request is reachable from
+// the pool.
+var hookWriters = sync.Pool{New: func() any { return new(hookWriter) }}
 
 func (p Policy) isZero() bool {
 	return p.HSTSMaxAge == 0 && !p.NoSniff && p.JSONCSP == "" && p.ReferrerPolicy == "" &&
@@ -187,16 +224,23 @@ func (p Policy) isZero() bool {
 		len(p.Remove) == 0 && len(p.Set) == 0
 }
 
-// hookWriter runs hook once, just before the header is sent.
+// hookWriter runs hook (CORS), or applies policy to the response of r
+// (Handler), once, just before the header is sent.
 type hookWriter struct {
 	http.ResponseWriter
-	hook  func(http.Header)
-	wrote bool
+	hook   func(http.Header)
+	policy *headerPolicy
+	r      *http.Request
+	wrote  bool
 }
 
 func (w *hookWriter) before() {
 	if !w.wrote {
 		w.wrote = true
+		if w.policy != nil {
+			w.policy.p.apply(w.ResponseWriter.Header(), w.r, w.policy.hsts)
+			return
+		}
 		w.hook(w.ResponseWriter.Header())
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -84,6 +85,13 @@ type Deps struct {
 	// config has tracing.enabled, instead of the OTLP exporter built from
 	// tracing.* (tests use an in-memory recorder). Nil: the config's.
 	TracerProvider trace.TracerProvider
+	// AccessJSON, when set, receives the access log lines directly, in the
+	// bytes slog.NewJSONHandler would write for Logger (component=access,
+	// level INFO), from an allocation-free encoder instead of through
+	// Logger. Set it only when Logger is exactly slog.NewJSONHandler on this
+	// writer with no other attributes, and INFO enabled (the Server does
+	// so for the logger it builds itself). Nil: the lines go through Logger.
+	AccessJSON io.Writer
 }
 
 // Pipeline is one compiled configuration: an immutable http.Handler plus
@@ -317,7 +325,7 @@ func Build(ctx context.Context, cfg *config.Config, deps Deps) (p *Pipeline, err
 		{"response", b.buildResponseFilter},
 	}
 	chain := []gatehouse.Middleware{
-		accessLog(log, m, trusted, cfg, now),
+		accessLog(log, deps.AccessJSON, m, trusted, cfg, now),
 		tr.Request(),
 		recoverPanics(log),
 		headers,

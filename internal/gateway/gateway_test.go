@@ -401,6 +401,30 @@ func TestSecurityHeadersAndCORS(t *testing.T) {
 			}
 		}
 	})
+	// Two IDs (or one in a lower-case spelling beside a canonical one):
+	// upstream and client see exactly one value, the same.
+	t.Run("request id duplicates", func(t *testing.T) {
+		for _, ids := range [][2]string{{"first-id", "second-id"}, {"first-id", "bad id"}, {"bad id", "second-id"}} {
+			req, err := http.NewRequest("GET", e.base+"/users/1", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header["X-Request-Id"] = []string{ids[0], ids[1]}
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_ = res.Body.Close()
+			got := res.Header.Values("X-Request-Id")
+			up := e.up.lastReq().Header.Values("X-Request-Id")
+			if len(got) != 1 || len(up) != 1 || got[0] != up[0] {
+				t.Fatalf("ids %q: client got %q, upstream saw %q; want one and the same", ids, got, up)
+			}
+			if got[0] == ids[1] || strings.ContainsAny(got[0], " \\") {
+				t.Errorf("ids %q: kept %q", ids, got[0])
+			}
+		}
+	})
 }
 
 func TestUpstream5xxRewrittenAndLogged(t *testing.T) {

@@ -105,7 +105,7 @@ rate_limits:
 			b.Fatal(err)
 		}
 		log := slog.New(slog.NewJSONHandler(io.Discard, nil))
-		p, err := Build(context.Background(), cfg, Deps{Logger: log})
+		p, err := Build(context.Background(), cfg, Deps{Logger: log, AccessJSON: io.Discard})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -90,6 +90,9 @@ type Server struct {
 	// logw buffers the config-built logger's output while Run serves
 	// (nil when ServerOptions.Logger is set); see internal/logbuf.
 	logw *logbuf.Writer
+	// accessJSON is logw when the access lines may bypass slog (JSON
+	// format, INFO enabled): Deps.AccessJSON.
+	accessJSON io.Writer
 }
 
 // NewLogger builds the process logger from the log section.
@@ -120,6 +123,9 @@ func NewServer(ctx context.Context, opts ServerOptions) (*Server, error) {
 		}
 		s.logw = logbuf.New(out, 0, 0) // writes through until Run starts it
 		s.log = NewLogger(cfg.Log, s.logw)
+		if cfg.Log.Format != "text" && s.log.Enabled(ctx, slog.LevelInfo) {
+			s.accessJSON = s.logw // the same bytes as s.log's JSON handler, without slog
+		}
 	}
 	if s.reg == nil {
 		s.reg = prometheus.NewRegistry()
@@ -142,7 +148,7 @@ func NewServer(ctx context.Context, opts ServerOptions) (*Server, error) {
 }
 
 func (s *Server) deps() Deps {
-	return Deps{Logger: s.log, Registry: s.reg, Metrics: s.metrics, Now: s.now, Limits: s.limits, Specs: s.specs}
+	return Deps{Logger: s.log, Registry: s.reg, Metrics: s.metrics, Now: s.now, Limits: s.limits, Specs: s.specs, AccessJSON: s.accessJSON}
 }
 
 // Pipeline returns the pipeline currently serving.

@@ -3,12 +3,14 @@ package gateway
 import (
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gatehouse/gatehouse"
@@ -27,7 +29,7 @@ const maxLoggedPath = 256
 // audit record and the shared body cache, removes client-sent identity
 // headers, enforces the body limit, and writes one log line and the request
 // metrics when the request ends. No header value is ever logged.
-func accessLog(log *slog.Logger, m *Metrics, trusted httpx.TrustedProxies, cfg *config.Config, now func() time.Time) gatehouse.Middleware {
+func accessLog(log *slog.Logger, jsonOut io.Writer, m *Metrics, trusted httpx.TrustedProxies, cfg *config.Config, now func() time.Time) gatehouse.Middleware {
 	maxBody := int64(cfg.Limits.MaxBody)
 	expose := cfg.Errors.ExposeDetails
 	alog := log.With("component", "access")
@@ -39,10 +41,18 @@ func accessLog(log *slog.Logger, m *Metrics, trusted httpx.TrustedProxies, cfg *
 			if !httpx.SafeRequestID(id) {
 				id = httpx.NewRequestID()
 			}
-			r.Header.Set("X-Request-Id", id) // forwarded upstream: one ID in both logs
-			w.Header().Set("X-Request-Id", id)
-			rec := &gatehouse.Record{RequestID: id}
-			ctx := httpx.WithBodyCache(gatehouse.NewRecordContext(r.Context(), rec))
+			// Forwarded upstream (one ID in both logs) and answered. The two
+			// headers share one value slice (capacity 1: an Add on either
+			// copies, never writes into the other); a client's own single
+			// canonical value is kept as it is.
+			idv := r.Header["X-Request-Id"]
+			if len(idv) != 1 || idv[0] != id {
+				idv = []string{id}
+				r.Header["X-Request-Id"] = idv
+			}
+			w.Header()["X-Request-Id"] = idv
+			ctx, rec := gatehouse.NewRequestContext(r.Context(), id)
+			ctx = httpx.WithBodyCache(ctx)
 			if expose {
 				ctx = problem.WithExposeDetails(ctx)
 			}
@@ -50,13 +60,17 @@ func accessLog(log *slog.Logger, m *Metrics, trusted httpx.TrustedProxies, cfg *
 			if n := httpx.StripIdentity(r.Header, identity); n > 0 {
 				rec.Set("stripped_identity_headers", strconv.Itoa(n))
 			}
-			sw := &httpx.StatusWriter{ResponseWriter: w}
+			sw := statusWriters.Get().(*httpx.StatusWriter)
+			sw.ResponseWriter = w
 			defer func() {
 				v := recover()
-				writeAccess(alog, m, trusted, r, rec, sw, now().Sub(start), v != nil)
+				writeAccess(alog, jsonOut, m, trusted, r, rec, sw, now().Sub(start), v != nil)
 				if v != nil {
 					panic(v)
 				}
+				// Reused only after a normal return, cleared first.
+				*sw = httpx.StatusWriter{}
+				statusWriters.Put(sw)
 			}()
 			if r.ContentLength > maxBody {
 				rec.Block("limits", "body_too_large")
@@ -71,7 +85,13 @@ func accessLog(log *slog.Logger, m *Metrics, trusted httpx.TrustedProxies, cfg *
 	}
 }
 
-func writeAccess(log *slog.Logger, m *Metrics, trusted httpx.TrustedProxies, r *http.Request,
+// statusWriters recycles accessLog's per-request writers.
+var statusWriters = sync.Pool{New: func() any { return new(httpx.StatusWriter) }}
+
+// writeAccess writes the request's metrics and its access line: through
+// log or, when jsonOut is set (the Server's own JSON log output), with the
+// allocation-free encoder of the same bytes (writeAccessJSON).
+func writeAccess(log *slog.Logger, jsonOut io.Writer, m *Metrics, trusted httpx.TrustedProxies, r *http.Request,
 	rec *gatehouse.Record, sw *httpx.StatusWriter, d time.Duration, aborted bool) {
 	s := rec.Snapshot()
 	status := sw.Status
@@ -91,36 +111,18 @@ func writeAccess(log *slog.Logger, m *Metrics, trusted httpx.TrustedProxies, r *
 	if len(path) > maxLoggedPath {
 		path = path[:maxLoggedPath] + "..."
 	}
-	attrs := []slog.Attr{
-		slog.String("request_id", s.RequestID),
-		slog.String("method", r.Method),
-		slog.String("path", strings.ToValidUTF8(path, "?")),
-		slog.String("operation_id", s.OperationID),
-		slog.Int("status", status),
-		slog.String("stage", s.Stage),
-		slog.String("reason", s.Reason),
-		slog.String("subject", s.Subject),
-		slog.Float64("latency_ms", float64(d.Microseconds())/1000),
-		slog.Int64("bytes", sw.Bytes),
-		slog.String("client_ip", trusted.ClientIP(r).String()),
-		slog.Any("monitored", s.Monitored),
+	f := accessFields{
+		requestID: s.RequestID, method: r.Method, path: strings.ToValidUTF8(path, "?"),
+		operationID: s.OperationID, status: status, stage: s.Stage, reason: s.Reason,
+		subject: s.Subject, latencyMS: float64(d.Microseconds()) / 1000, bytes: sw.Bytes,
+		clientIP: trusted.ClientIP(r), monitored: s.Monitored, aborted: aborted, attrs: s.Attrs,
 	}
-	if aborted {
-		attrs = append(attrs, slog.Bool("aborted", true))
+	if jsonOut != nil {
+		writeAccessJSON(jsonOut, time.Now(), &f)
+		return
 	}
-	if len(s.Attrs) > 0 {
-		keys := make([]string, 0, len(s.Attrs))
-		for k := range s.Attrs {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		extra := make([]any, 0, len(keys))
-		for _, k := range keys {
-			extra = append(extra, slog.String(k, s.Attrs[k]))
-		}
-		attrs = append(attrs, slog.Group("attrs", extra...))
-	}
-	log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
+	var buf [14]slog.Attr
+	log.LogAttrs(r.Context(), slog.LevelInfo, "request", f.slogAttrs(buf[:])...)
 }
 
 // recoverPanics turns a panic in an inner stage into a generic 500 (the
@@ -311,7 +313,11 @@ func (s *routeStage) middleware(next http.Handler) http.Handler {
 		}
 		rec.OperationID = op.ID
 		rt := &gatehouse.Route{OperationID: op.ID, Method: op.Method, Template: op.Template,
-			Path: m.Path, Params: m.Params, Tags: op.Tags, Mode: mode}
+			Path: m.Path, RawPath: m.RawPath, Params: m.Params, Tags: op.Tags, Mode: mode}
+		if gatehouse.SetRoute(r.Context(), rt) { // the request context's slot: no new context
+			next.ServeHTTP(w, r)
+			return
+		}
 		ctx := proxy.WithTargetPath(gatehouse.WithRoute(r.Context(), rt), m.RawPath)
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})

@@ -113,10 +113,17 @@ func WithTargetPath(ctx context.Context, rawPath string) context.Context {
 	return context.WithValue(ctx, targetKey{}, rawPath)
 }
 
-// TargetPath returns the path set by WithTargetPath.
+// TargetPath returns the path set by WithTargetPath or, without one, the
+// RawPath of the request's matched route (gatehouse.Route, set by the
+// gateway's route stage: no context value of its own per request).
 func TargetPath(ctx context.Context) (string, bool) {
-	p, ok := ctx.Value(targetKey{}).(string)
-	return p, ok
+	if p, ok := ctx.Value(targetKey{}).(string); ok {
+		return p, true
+	}
+	if rt := gatehouse.RouteFrom(ctx); rt != nil && rt.RawPath != "" {
+		return rt.RawPath, true
+	}
+	return "", false
 }
 
 // New builds a Proxy.
@@ -274,7 +281,30 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 			}
 		}
 	}
-	pr.SetXForwarded() // appends the peer to a kept X-Forwarded-For
+	// What pr.SetXForwarded does (X-Forwarded-For: the peer appended to a
+	// kept value; X-Forwarded-Proto), with the values of these headers and
+	// X-Real-Ip in one backing array (capacity-capped per header, so an
+	// append to one copies instead of writing into its neighbour) and no
+	// X-Forwarded-Host from the client's Host: that one is decided below.
+	vals := make([]string, 0, 3)
+	put := func(k, v string) {
+		vals = append(vals, v)
+		n := len(vals)
+		out.Header[k] = vals[n-1 : n : n]
+	}
+	if peer, _, err := net.SplitHostPort(in.RemoteAddr); err == nil {
+		if prior := out.Header["X-Forwarded-For"]; len(prior) > 0 {
+			peer = strings.Join(prior, ", ") + ", " + peer
+		}
+		put("X-Forwarded-For", peer)
+	} else {
+		delete(out.Header, "X-Forwarded-For")
+	}
+	if in.TLS == nil {
+		put("X-Forwarded-Proto", "http")
+	} else {
+		put("X-Forwarded-Proto", "https")
+	}
 	host := in.Host
 	if trusted {
 		if v := in.Header.Get("X-Forwarded-Proto"); v != "" {
@@ -295,7 +325,7 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 		out.Header.Set("X-Forwarded-Host", host)
 	}
 	if ip := p.trusted.ClientIP(in); ip.IsValid() {
-		out.Header.Set("X-Real-Ip", ip.String())
+		put("X-Real-Ip", ip.String())
 	}
 	// Identity headers are stripped from the client request before authn
 	// runs; this catches any '_' spelling a later stage may have let in.

@@ -195,6 +195,16 @@ func TestForwardingHeaders(t *testing.T) {
 		if got := h.Get("X-Forwarded-Host"); got == "evil.example" {
 			t.Errorf("X-Forwarded-Host spoofed")
 		}
+		// No public host or allowlist: no X-Forwarded-Host at all, and each
+		// forwarding header the proxy sets holds exactly its one value.
+		if v := h.Values("X-Forwarded-Host"); len(v) != 0 {
+			t.Errorf("X-Forwarded-Host = %q without public_host or an allowlist", v)
+		}
+		for k, want := range map[string]string{"X-Forwarded-For": "127.0.0.1", "X-Forwarded-Proto": "http", "X-Real-Ip": "127.0.0.1"} {
+			if v := h.Values(k); len(v) != 1 || v[0] != want {
+				t.Errorf("%s = %q, want [%q]", k, v, want)
+			}
+		}
 		for _, k := range []string{"Forwarded", "True-Client-Ip", "X-Forwarded_for", "X-Secret-Hop", "Keep-Alive", "Te", "Upgrade", "Proxy-Connection", "X_gatehouse_sub"} {
 			if v, ok := h[http.CanonicalHeaderKey(k)]; ok {
 				t.Errorf("%s forwarded: %q", k, v)
@@ -362,5 +372,27 @@ func TestConnectionCannotDeleteOwnedHeaders(t *testing.T) {
 		if got := h.Get(k); got != want {
 			t.Errorf("upstream %s = %q, want %q", k, got, want)
 		}
+	}
+}
+
+// The target path comes from WithTargetPath, else from the matched route's
+// RawPath; a route without RawPath (built outside the gateway's router)
+// gives none, so ServeHTTP refuses instead of forwarding the raw path.
+func TestTargetPathSources(t *testing.T) {
+	base, _ := gatehouse.NewRequestContext(context.Background(), "id")
+	if p, ok := TargetPath(base); ok {
+		t.Fatalf("TargetPath without a route = %q, true", p)
+	}
+	routed := gatehouse.WithRoute(base, &gatehouse.Route{Path: "/a b"})
+	if p, ok := TargetPath(routed); ok {
+		t.Fatalf("TargetPath of a route without RawPath = %q, true", p)
+	}
+	slot, _ := gatehouse.NewRequestContext(context.Background(), "id")
+	gatehouse.SetRoute(slot, &gatehouse.Route{Path: "/a b", RawPath: "/a%20b"})
+	if p, ok := TargetPath(slot); !ok || p != "/a%20b" {
+		t.Fatalf("TargetPath from the route slot = %q, %v", p, ok)
+	}
+	if p, ok := TargetPath(WithTargetPath(slot, "/explicit")); !ok || p != "/explicit" {
+		t.Fatalf("TargetPath with WithTargetPath = %q, %v, want /explicit", p, ok)
 	}
 }
