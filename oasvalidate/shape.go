@@ -131,7 +131,7 @@ func NewShapeCache(opts ShapeOptions) *ShapeCache {
 func (sc *ShapeCache) Compile(proxy *base.SchemaProxy) (*Shape, error) {
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
-	s, err := sc.c.proxy(proxy)
+	s, err := sc.c.proxyAt(proxy, true)
 	for _, sh := range sc.c.list[sc.done:] {
 		sh.finish()
 	}
@@ -188,7 +188,11 @@ func refKey(p *base.SchemaProxy) string {
 	return ref
 }
 
-func (c *shapeCompiler) proxy(p *base.SchemaProxy) (*Shape, error) {
+func (c *shapeCompiler) proxy(p *base.SchemaProxy) (*Shape, error) { return c.proxyAt(p, false) }
+
+// proxyAt compiles p; top tells that p is the schema of a parameter, body
+// or response (ShapeCache.Compile), not one reached from another schema.
+func (c *shapeCompiler) proxyAt(p *base.SchemaProxy, top bool) (*Shape, error) {
 	if p == nil {
 		return nil, nil
 	}
@@ -211,8 +215,19 @@ func (c *shapeCompiler) proxy(p *base.SchemaProxy) (*Shape, error) {
 			return s, nil
 		}
 	}
-	// Rendered outside libopenapi's cache: the shape keeps nothing of it.
-	sch, err := RenderSchema(p)
+	// The operation's own schema (top) is rendered by libopenapi, which
+	// keeps it: the validators and the authorizer read it too. Everything
+	// below it is rendered outside libopenapi's cache: the shapes keep
+	// nothing of it.
+	var sch *base.Schema
+	var err error
+	if top {
+		if sch = p.Schema(); sch == nil {
+			err = p.GetBuildError()
+		}
+	} else {
+		sch, err = RenderSchema(p)
+	}
 	if sch == nil {
 		if err != nil {
 			return nil, fmt.Errorf("build schema %q: %w", p.GetReference(), err)
