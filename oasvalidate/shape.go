@@ -123,7 +123,7 @@ func ShapesFor(doc *v3.Document, kind string, opts func() ShapeOptions) *ShapeCa
 
 // NewShapeCache returns an empty cache compiling with opts.
 func NewShapeCache(opts ShapeOptions) *ShapeCache {
-	return &ShapeCache{c: &shapeCompiler{byRef: map[string]*Shape{}, bySchema: map[*base.Schema]*Shape{}, opts: opts}}
+	return &ShapeCache{c: &shapeCompiler{byRef: map[string]*Shape{}, bySchema: map[any]*Shape{}, opts: opts}}
 }
 
 // Compile is CompileShapeWith with the cache's options, reusing every shape
@@ -131,7 +131,7 @@ func NewShapeCache(opts ShapeOptions) *ShapeCache {
 func (sc *ShapeCache) Compile(proxy *base.SchemaProxy) (*Shape, error) {
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
-	s, err := sc.c.proxy(proxy)
+	s, err := sc.c.proxyAt(proxy, true)
 	for _, sh := range sc.c.list[sc.done:] {
 		sh.finish()
 	}
@@ -149,9 +149,12 @@ type patternShape struct {
 
 type shapeCompiler struct {
 	byRef    map[string]*Shape
-	bySchema map[*base.Schema]*Shape
+	bySchema map[any]*Shape // by YAML node (schemaID)
 	list     []*Shape
 	opts     ShapeOptions
+	// cached renders through libopenapi's cache (p.Schema()), as before
+	// RenderSchema: the reference the tests compare shapes against.
+	cached bool
 }
 
 // CompileShape compiles the schema behind proxy (nil proxy: nil Shape).
@@ -166,7 +169,7 @@ func CompileShape(proxy *base.SchemaProxy) (*Shape, error) {
 // branch that does not compile is left untestable (Select falls back to the
 // union), not an error.
 func CompileShapeWith(proxy *base.SchemaProxy, opts ShapeOptions) (*Shape, error) {
-	c := &shapeCompiler{byRef: map[string]*Shape{}, bySchema: map[*base.Schema]*Shape{}, opts: opts}
+	c := &shapeCompiler{byRef: map[string]*Shape{}, bySchema: map[any]*Shape{}, opts: opts}
 	s, err := c.proxy(proxy)
 	if err != nil {
 		return nil, err
@@ -185,7 +188,11 @@ func refKey(p *base.SchemaProxy) string {
 	return ref
 }
 
-func (c *shapeCompiler) proxy(p *base.SchemaProxy) (*Shape, error) {
+func (c *shapeCompiler) proxy(p *base.SchemaProxy) (*Shape, error) { return c.proxyAt(p, false) }
+
+// proxyAt compiles p; top tells that p is the schema of a parameter, body
+// or response (ShapeCache.Compile), not one reached from another schema.
+func (c *shapeCompiler) proxyAt(p *base.SchemaProxy, top bool) (*Shape, error) {
 	if p == nil {
 		return nil, nil
 	}
@@ -196,6 +203,56 @@ func (c *shapeCompiler) proxy(p *base.SchemaProxy) (*Shape, error) {
 			return s, nil
 		}
 	}
+	// An inline schema is its YAML node: known nodes are not rendered again
+	// (a rebuild on an unchanged document renders nothing).
+	if c.cached {
+		return c.proxyCached(p, key)
+	}
+	var node any
+	if lp := p.GoLow(); key == "" && lp != nil && lp.GetValueNode() != nil {
+		node = lp.GetValueNode()
+		if s, ok := c.bySchema[node]; ok {
+			return s, nil
+		}
+	}
+	// The operation's own schema (top) is rendered by libopenapi, which
+	// keeps it: the validators and the authorizer read it too. Everything
+	// below it is rendered outside libopenapi's cache: the shapes keep
+	// nothing of it.
+	var sch *base.Schema
+	var err error
+	if top {
+		if sch = p.Schema(); sch == nil {
+			err = p.GetBuildError()
+		}
+	} else {
+		sch, err = RenderSchema(p)
+	}
+	if sch == nil {
+		if err != nil {
+			return nil, fmt.Errorf("build schema %q: %w", p.GetReference(), err)
+		}
+		return nil, nil
+	}
+	id := schemaID(sch)
+	if s, ok := c.bySchema[id]; ok {
+		return s, nil
+	}
+	s := &Shape{}
+	c.list = append(c.list, s)
+	if key != "" {
+		c.byRef[key] = s
+	}
+	c.bySchema[id] = s
+	if node != nil {
+		c.bySchema[node] = s
+	}
+	return s, c.fill(s, sch)
+}
+
+// proxyCached is proxy as it was before RenderSchema (libopenapi renders
+// and keeps the schema; the memo is keyed by the rendered object).
+func (c *shapeCompiler) proxyCached(p *base.SchemaProxy, key string) (*Shape, error) {
 	sch := p.Schema()
 	if sch == nil {
 		if err := p.GetBuildError(); err != nil {

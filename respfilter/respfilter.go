@@ -181,6 +181,7 @@ func New(doc *v3.Document, ops []oasvalidate.Operation, opts Options) (*Filter, 
 	if doc == nil {
 		return nil, errors.New("respfilter: nil document")
 	}
+	defer oasvalidate.BeginRender()() // each schema rendered once, and not kept
 	if opts.MaxBody <= 0 {
 		opts.MaxBody = 1 << 20
 	}

@@ -15,7 +15,15 @@
 // system, getrusage of the child), the wall time of the load, the peak RSS
 // (maxrss of the child), and for gateway the reload's CPU and wall time.
 //
-// -cpuprofile and -memprofile write pprof profiles of the (first) load.
+// After the reload it collects garbage and reports the live heap: what the
+// running gateway keeps (the spec model and the compiled stages). The peak
+// RSS cannot be lower than that plus the process's baseline (37 MiB for a
+// one-operation spec), so it is the figure to cut first.
+//
+// -cpuprofile and -memprofile write pprof profiles of the (first) load;
+// -heapprofile writes the live heap at the end (inuse_space: what holds
+// the memory). -request=false and -response=false turn request validation
+// and the response filter off, to attribute the live heap to the stages.
 package main
 
 import (
@@ -48,20 +56,24 @@ func main() {
 	cpuprof := flag.String("cpuprofile", "", "write a CPU profile of the load to `file`")
 	memprof := flag.String("memprofile", "", "write a heap profile (alloc_space) of the load to `file`")
 	profReload := flag.Bool("profile-reload", false, "profile the reload instead of the cold load")
+	heapprof := flag.String("heapprofile", "", "write a heap profile of the live heap at the end (after a garbage collection) to `file`")
+	request := flag.Bool("request", true, "gateway: request validation on")
+	response := flag.Bool("response", true, "gateway: response filter on")
 	flag.Parse()
 	if flag.NArg() < 1 {
 		fmt.Fprintln(os.Stderr, "usage: specload [-lib gateway|libopenapi|kin] [-cpuprofile F] [-memprofile F] SPEC...")
 		os.Exit(2)
 	}
 	if *child {
-		if err := measure(*lib, flag.Arg(0), *cpuprof, *memprof, *profReload); err != nil {
+		stages = stageConfig(*request, *response)
+		if err := measure(*lib, flag.Arg(0), *cpuprof, *memprof, *heapprof, *profReload); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
 		return
 	}
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "doc\tlib\tops\tCPU\twall\tpeak RSS\treload CPU\treload wall\tpeak RSS after reload\t")
+	fmt.Fprintln(tw, "doc\tlib\tops\tCPU\twall\tpeak RSS\treload CPU\treload wall\tpeak RSS after reload\tlive heap at end\t")
 	failed := false
 	for _, path := range flag.Args() {
 		args := []string{"-child", "-lib", *lib}
@@ -74,6 +86,10 @@ func main() {
 		if *profReload {
 			args = append(args, "-profile-reload")
 		}
+		if *heapprof != "" {
+			args = append(args, "-heapprofile", *heapprof)
+		}
+		args = append(args, "-request="+strconv.FormatBool(*request), "-response="+strconv.FormatBool(*response))
 		cmd := exec.Command(os.Args[0], append(args, path)...)
 		var out bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, os.Stderr
@@ -95,8 +111,8 @@ func main() {
 			reloadWall = ms(r.reloadWall)
 			reloadRSS = strconv.FormatInt(ru.Maxrss>>10, 10) + " MiB"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%d MiB\t%s\t%s\t%s\t\n", filepath.Base(path), *lib, r.ops,
-			ms(r.loadCPU), ms(r.loadWall), r.loadRSS>>10, reloadCPU, reloadWall, reloadRSS)
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%d MiB\t%s\t%s\t%s\t%d MiB\t\n", filepath.Base(path), *lib, r.ops,
+			ms(r.loadCPU), ms(r.loadWall), r.loadRSS>>10, reloadCPU, reloadWall, reloadRSS, r.live>>20)
 	}
 	tw.Flush()
 	if failed {
@@ -108,6 +124,7 @@ func main() {
 type result struct {
 	ops                   int
 	loadRSS               int64 // KiB, maxrss right after the cold load
+	live                  int64 // bytes of live heap at the end (after a GC)
 	loadCPU, loadWall     time.Duration
 	reloadCPU, reloadWall time.Duration
 }
@@ -122,6 +139,8 @@ func parseChild(s string) (result, error) {
 			r.ops, err = strconv.Atoi(v)
 		case "load_cpu":
 			r.loadCPU, err = time.ParseDuration(v)
+		case "live_bytes":
+			r.live, err = strconv.ParseInt(v, 10, 64)
 		case "load_rss_kib":
 			r.loadRSS, err = strconv.ParseInt(v, 10, 64)
 		case "load_wall":
@@ -142,7 +161,7 @@ func parseChild(s string) (result, error) {
 }
 
 // measure runs in the child: one cold load, and for gateway a second Build.
-func measure(lib, path, cpuprof, memprof string, profReload bool) error {
+func measure(lib, path, cpuprof, memprof, heapprof string, profReload bool) error {
 	var stopProfile func() error = func() error { return nil }
 	startProfile := func() error {
 		if cpuprof == "" {
@@ -163,7 +182,7 @@ func measure(lib, path, cpuprof, memprof string, profReload bool) error {
 			return err
 		}
 	}
-	if memprof != "" {
+	if memprof != "" || heapprof != "" {
 		runtime.MemProfileRate = 64 << 10
 	}
 	t0 := time.Now()
@@ -208,7 +227,25 @@ func measure(lib, path, cpuprof, memprof string, profReload bool) error {
 		cpu3, _ := usage()
 		fmt.Printf(" reload_cpu=%v reload_wall=%v", cpu3-cpu2, wall)
 	}
-	fmt.Println()
+	// What stays: the first pipeline (kept alive below, as a serving
+	// gateway keeps it) after a full collection.
+	runtime.GC()
+	var mem runtime.MemStats
+	runtime.ReadMemStats(&mem)
+	fmt.Printf(" live_bytes=%d\n", mem.HeapAlloc)
+	if heapprof != "" {
+		f, err := os.Create(heapprof)
+		if err != nil {
+			return err
+		}
+		if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+			f.Close()
+			return err
+		}
+		if err := f.Close(); err != nil {
+			return err
+		}
+	}
 	runtime.KeepAlive(keep)
 	return nil
 }
@@ -249,6 +286,21 @@ authz:
   default: public
 `
 
+// stages is appended to gatewayConfig: empty (the defaults) unless
+// -request=false or -response=false turned a stage off.
+var stages string
+
+func stageConfig(request, response bool) string {
+	var s string
+	if !request {
+		s += "request:\n  validate: false\n"
+	}
+	if !response {
+		s += "response:\n  mode: \"off\"\n"
+	}
+	return s
+}
+
 // loadGateway builds the pipeline for a config whose spec is path, as
 // `gatehouse validate` does; the returned reload builds it again from the
 // same files, as a reload with nothing changed does.
@@ -262,7 +314,7 @@ func loadGateway(path string) (any, int, func() error, error) {
 		return nil, 0, nil, err
 	}
 	cfgPath := filepath.Join(dir, "gatehouse.yaml")
-	if err := os.WriteFile(cfgPath, fmt.Appendf(nil, gatewayConfig, abs), 0o600); err != nil {
+	if err := os.WriteFile(cfgPath, fmt.Appendf(nil, gatewayConfig+stages, abs), 0o600); err != nil {
 		return nil, 0, nil, err
 	}
 	// A Server keeps one spec cache for its lifetime; so does this.
