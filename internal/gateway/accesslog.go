@@ -1,12 +1,15 @@
 package gateway
 
 import (
+	"bytes"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"math"
 	"net/netip"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -187,9 +190,35 @@ func appendJSONFloat(b []byte, f float64) []byte {
 
 const hexDigits = "0123456789abcdef"
 
+// invalidUTF8Slog and invalidUTF8Marshal are what this toolchain's slog JSON
+// handler and encoding/json write for a byte that is not UTF-8: `\ufffd` up
+// to Go 1.26, the character U+FFFD itself from Go 1.27 (CI's toolchain).
+// Taken from the libraries at start so the encoder stays byte-identical to
+// slog under either.
+var invalidUTF8Slog, invalidUTF8Marshal = func() (string, string) {
+	var buf bytes.Buffer
+	slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{
+		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+			if a.Key == slog.TimeKey || a.Key == slog.LevelKey || a.Key == slog.MessageKey {
+				return slog.Attr{}
+			}
+			return a
+		},
+	})).Info("", "s", "\xff")
+	m, _ := json.Marshal("\xff")
+	inner := func(s, pre, suf string) string {
+		s = strings.TrimSpace(s)
+		if !strings.HasPrefix(s, pre) || !strings.HasSuffix(s, suf) {
+			return `\ufffd`
+		}
+		return s[len(pre) : len(s)-len(suf)]
+	}
+	return inner(buf.String(), `{"s":"`, `"}`), inner(string(m), `"`, `"`)
+}()
+
 // appendJSONString is slog's JSON string encoding: quoted, '"', '\\' and
 // control bytes escaped (\n, \r, \t by name, others as \u00XX), invalid
-// UTF-8 as \ufffd, U+2028 and U+2029 escaped, HTML characters kept.
+// UTF-8 as slog writes it (invalidUTF8Slog), U+2028 and U+2029 escaped, HTML characters kept.
 func appendJSONString(b []byte, s string) []byte {
 	return appendQuoted(b, s, false)
 }
@@ -234,7 +263,11 @@ func appendQuoted(b []byte, s string, bf bool) []byte {
 		r, size := utf8.DecodeRuneInString(s[i:])
 		if r == utf8.RuneError && size == 1 {
 			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
+			if bf {
+				b = append(b, invalidUTF8Marshal...)
+			} else {
+				b = append(b, invalidUTF8Slog...)
+			}
 			i += size
 			start = i
 			continue
