@@ -34,8 +34,7 @@ func freshAccount(body map[string]any, user, pass string, keepPass bool) (name, 
 	}
 	body[user] = name
 	if !keepPass {
-		_, _ = rand.Read(rnd[:])
-		body[pass] = "Gh-" + hex.EncodeToString(rnd[:]) + "-scan-Pw9"
+		body[pass] = strongPassword("-scan-Pw9")
 	}
 	p, _ := body[pass].(string)
 	return name, p

@@ -157,11 +157,13 @@ func loginWorks(ex *scan.Exchange) bool {
 	return ex.OK() && (scan.FindToken(ex.Body) != "" || len(sessionCookies(ex)) > 0)
 }
 
-// strongPassword returns a fresh random password no policy refuses.
-func strongPassword() string {
+// strongPassword returns a fresh random password no policy refuses, ending
+// in suffix (registrations and changed passwords end differently, so a
+// test can tell whose password it sees).
+func strongPassword(suffix string) string {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
-	return "Gh-" + hex.EncodeToString(b[:]) + "-New-Pw7"
+	return "Gh-" + hex.EncodeToString(b[:]) + suffix
 }
 
 // victimValue returns the value naming v for path parameter param of op:
@@ -225,7 +227,7 @@ func bolaCredential(ctx context.Context, t *scan.Target, op *openapi.Operation, 
 		body = map[string]any{}
 		p.Body = body
 	}
-	newPw := strongPassword()
+	newPw := strongPassword("-New-Pw7")
 	pwFields := 0
 	_, extField := scan.CredentialExtension(op) // the gateway's mark names the new-password field
 	if _, ok := body[extField]; extField != "" && !ok {
