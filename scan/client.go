@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -66,6 +67,12 @@ type ClientOptions struct {
 	Timeout time.Duration
 	// Transport is used instead of http.DefaultTransport (tests).
 	Transport http.RoundTripper
+	// ThrottleWait bounds how long one request waits, in all, for a rate
+	// limit to clear: an answer 429, or 503 with Retry-After, is resent
+	// after its Retry-After (at most twice) while the waits fit in it
+	// (0 = 10s, negative = never resend). An answer still throttled is
+	// counted against the operation's coverage (see OpCoverage.Throttled).
+	ThrottleWait time.Duration
 }
 
 // Client sends the scanner's requests. It is safe for concurrent use and
@@ -77,8 +84,11 @@ type Client struct {
 	lim  *rate.Limiter
 	used atomic.Int64
 
-	mu       sync.Mutex
-	coverage map[string]map[string]int // check ID → operation → requests
+	mu        sync.Mutex
+	coverage  map[string]map[string]int // check ID → operation → requests
+	calls     map[string]map[string]int // check ID → operation → Do calls that got an answer
+	throttled map[string]map[string]int // … of which the last answer was still throttled
+	waited    atomic.Int64              // nanoseconds spent waiting for rate limits
 
 	ext clientExt // damage guard, target health, coverage marks (runner.go)
 }
@@ -100,8 +110,14 @@ func NewClient(o ClientOptions) *Client {
 		opts: o,
 		hc: &http.Client{Transport: tr, Timeout: o.Timeout,
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
-		sem:      make(chan struct{}, o.Concurrency),
-		coverage: map[string]map[string]int{},
+		sem:       make(chan struct{}, o.Concurrency),
+		coverage:  map[string]map[string]int{},
+		calls:     map[string]map[string]int{},
+		throttled: map[string]map[string]int{},
+	}
+	if o.ThrottleWait == 0 {
+		o.ThrottleWait = 10 * time.Second
+		c.opts.ThrottleWait = o.ThrottleWait
 	}
 	if o.Rate > 0 {
 		c.lim = rate.NewLimiter(rate.Limit(o.Rate), max(1, int(o.Rate)))
@@ -164,12 +180,145 @@ func (c *Client) Coverage(checkID string) (ops []string, requests int) {
 	return ops, requests
 }
 
-// Do sends r and reads the response (at most 1 MiB of body).
+// Do sends r and reads the response (at most 1 MiB of body). An answer
+// that says the target is rate limiting (429, or 503 with Retry-After) is
+// resent after the wait it asks for, within ClientOptions.ThrottleWait,
+// unless ctx comes from KeepThrottled; Exchange.Duration is the last
+// attempt's.
 func (c *Client) Do(ctx context.Context, r *Request) (*Exchange, error) {
 	if !c.Allowed(r.Method) {
 		c.ext.mark(ctx, r.Op, CoverSkipped, "safe mode forbids "+r.Method)
 		return nil, fmt.Errorf("%s %s: %w", r.Method, r.URL, ErrUnsafe)
 	}
+	keep := keepsThrottled(ctx)
+	var waited time.Duration
+	for attempt := 0; ; attempt++ {
+		ex, err := c.do(ctx, r)
+		if err != nil {
+			return nil, err
+		}
+		d, throttled := throttleWait(ex, attempt)
+		if !throttled || keep {
+			c.count(ctx, r.Op, false)
+			return ex, nil
+		}
+		if attempt >= maxThrottleRetries || c.opts.ThrottleWait < 0 || waited+d > c.opts.ThrottleWait {
+			c.count(ctx, r.Op, true)
+			return ex, nil
+		}
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return nil, ctx.Err()
+		}
+		waited += d
+		c.waited.Add(int64(d))
+	}
+}
+
+// maxThrottleRetries is how many times Do resends a throttled request.
+const maxThrottleRetries = 2
+
+// count records one answered Do call of the check in ctx for op, and
+// whether its last answer was still throttled.
+func (c *Client) count(ctx context.Context, op string, throttled bool) {
+	id, _ := ctx.Value(checkKey{}).(string)
+	if id == "" {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	bump(c.calls, id, op)
+	if throttled {
+		bump(c.throttled, id, op)
+	}
+}
+
+func bump(m map[string]map[string]int, k1, k2 string) {
+	n := m[k1]
+	if n == nil {
+		n = map[string]int{}
+		m[k1] = n
+	}
+	n[k2]++
+}
+
+// ThrottleWaited returns the time the scan spent waiting for the target's
+// rate limits to clear.
+func (c *Client) ThrottleWaited() time.Duration { return time.Duration(c.waited.Load()) }
+
+type keepThrottledKey struct{}
+
+// KeepThrottled returns a ctx whose requests get a rate-limited answer
+// as it is: for checks that measure the rate limit itself (a burst that
+// expects 429) or that must not repeat a request (logins that count
+// towards a lockout). Their 429s do not count against coverage.
+func KeepThrottled(ctx context.Context) context.Context {
+	return context.WithValue(ctx, keepThrottledKey{}, true)
+}
+
+func keepsThrottled(ctx context.Context) bool {
+	v, _ := ctx.Value(keepThrottledKey{}).(bool)
+	return v
+}
+
+// Throttled reports whether ex says the target is rate limiting: 429, or
+// 503 with a Retry-After header (a server over capacity that says when to
+// come back; a 503 without it is an error, judged by the checks).
+func Throttled(ex *Exchange) bool {
+	if ex == nil {
+		return false
+	}
+	return ex.Status == http.StatusTooManyRequests ||
+		(ex.Status == http.StatusServiceUnavailable && ex.Header.Get("Retry-After") != "")
+}
+
+// throttleWait reports whether ex is throttled and how long to wait before
+// attempt+1: Retry-After (seconds or an HTTP date), else the IETF
+// RateLimit reset ("t=" of RateLimit, or RateLimit-Reset), else 1s, 2s.
+// A wait under 100ms becomes 100ms.
+func throttleWait(ex *Exchange, attempt int) (time.Duration, bool) {
+	if !Throttled(ex) {
+		return 0, false
+	}
+	d := time.Duration(1<<attempt) * time.Second
+	if v, ok := retryAfter(ex.Header, time.Now()); ok {
+		d = v
+	}
+	return max(d, 100*time.Millisecond), true
+}
+
+// retryAfter reads when a throttled answer says to come back.
+func retryAfter(h http.Header, now time.Time) (time.Duration, bool) {
+	if v := strings.TrimSpace(h.Get("Retry-After")); v != "" {
+		if n, err := strconv.Atoi(v); err == nil && n >= 0 {
+			return time.Duration(n) * time.Second, true
+		}
+		if t, err := http.ParseTime(v); err == nil {
+			return max(t.Sub(now), 0), true
+		}
+	}
+	if v := h.Get("RateLimit"); v != "" {
+		for _, part := range strings.Split(v, ";") {
+			if k, n, ok := strings.Cut(strings.TrimSpace(part), "="); ok && k == "t" {
+				if s, err := strconv.Atoi(n); err == nil && s >= 0 {
+					return time.Duration(s) * time.Second, true
+				}
+			}
+		}
+	}
+	if v := strings.TrimSpace(h.Get("RateLimit-Reset")); v != "" {
+		if s, err := strconv.Atoi(v); err == nil && s >= 0 {
+			return time.Duration(s) * time.Second, true
+		}
+	}
+	return 0, false
+}
+
+// do sends r once.
+func (c *Client) do(ctx context.Context, r *Request) (*Exchange, error) {
 	if err := c.ext.admit(ctx, r); err != nil {
 		return nil, err
 	}
@@ -179,12 +328,7 @@ func (c *Client) Do(ctx context.Context, r *Request) (*Exchange, error) {
 	}
 	if id, _ := ctx.Value(checkKey{}).(string); id != "" {
 		c.mu.Lock()
-		m := c.coverage[id]
-		if m == nil {
-			m = map[string]int{}
-			c.coverage[id] = m
-		}
-		m[r.Op]++
+		bump(c.coverage, id, r.Op)
 		c.mu.Unlock()
 	}
 	select {

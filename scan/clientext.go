@@ -2,6 +2,7 @@ package scan
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"sort"
 	"sync"
@@ -183,9 +184,15 @@ func (t *Target) MarkCoverage(ctx context.Context, opID, status, reason string) 
 // operations (plus "" for target-wide requests when there were any).
 func (c *Client) opCoverage(check string, opIDs []string) []OpCoverage {
 	c.mu.Lock()
-	reqs := map[string]int{}
+	reqs, calls, throttled := map[string]int{}, map[string]int{}, map[string]int{}
 	for op, n := range c.coverage[check] {
 		reqs[op] = n
+	}
+	for op, n := range c.calls[check] {
+		calls[op] = n
+	}
+	for op, n := range c.throttled[check] {
+		throttled[op] = n
 	}
 	c.mu.Unlock()
 	marks := c.ext.marksOf(check)
@@ -195,11 +202,20 @@ func (c *Client) opCoverage(check string, opIDs []string) []OpCoverage {
 	}
 	out := make([]OpCoverage, 0, len(ids))
 	for _, id := range ids {
-		oc := OpCoverage{Operation: id, Requests: reqs[id], Status: CoverNotApplicable}
+		oc := OpCoverage{Operation: id, Requests: reqs[id], Status: CoverNotApplicable, Throttled: throttled[id]}
 		m := marks[id]
+		allThrottled := oc.Throttled > 0 && oc.Throttled == calls[id]
 		switch {
-		case m.status == CoverTested || (reqs[id] > 0 && m.status != CoverNotRun):
+		case m.status == CoverTested || (reqs[id] > 0 && m.status != CoverNotRun && !allThrottled):
 			oc.Status = CoverTested
+			if m.status == CoverTested {
+				oc.Reason = m.reason
+			}
+			if oc.Throttled > 0 {
+				oc.Reason = fmt.Sprintf("partly: %d of %d answers rate limited after retries", oc.Throttled, calls[id])
+			}
+		case allThrottled && m.status != CoverNotRun:
+			oc.Status, oc.Reason = CoverSkipped, fmt.Sprintf("rate limited: all %d answers were 429 (or 503 with Retry-After) after retries", oc.Throttled)
 		case m.status != "":
 			oc.Status, oc.Reason = m.status, m.reason
 		}

@@ -29,6 +29,8 @@ func checkStatus(run *CheckRun, findings int, err error) (status, reason string)
 		return CoverTested, "incomplete: target down"
 	case tested && err != nil:
 		return CoverTested, "incomplete: " + run.Error
+	case tested && throttledProbes(run) > 0:
+		return CoverTested, fmt.Sprintf("incomplete: %d probes rate limited after retries (see coverage)", throttledProbes(run))
 	case tested:
 		return CoverTested, ""
 	}
@@ -39,6 +41,16 @@ func checkStatus(run *CheckRun, findings int, err error) (status, reason string)
 		return "not_run", "target down"
 	}
 	return "untested", "sent no request and marked no operation: nothing in this API it applies to was found"
+}
+
+// throttledProbes counts the probes of run still rate limited after
+// retries.
+func throttledProbes(run *CheckRun) int {
+	n := 0
+	for _, oc := range run.Coverage {
+		n += oc.Throttled
+	}
+	return n
 }
 
 // CoverageLine is the one-line summary of a check's coverage:

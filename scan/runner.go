@@ -223,6 +223,7 @@ func Run(ctx context.Context, t *Target, o Options) (*Result, error) {
 	}
 	res.Checks = runs
 	res.Requests = t.Client.Used()
+	res.ThrottleWaited = t.Client.ThrottleWaited()
 	res.Finished = time.Now().UTC()
 	pr.done("scan finished: %d requests, %d findings (%d suppressed) in %s",
 		res.Requests, len(res.Findings), res.Suppressed, res.Finished.Sub(res.Started).Round(time.Millisecond))

@@ -234,6 +234,11 @@ type OpCoverage struct {
 	Status    string `json:"status"`    // tested, skipped, not_run, not_applicable
 	Reason    string `json:"reason,omitempty"`
 	Requests  int    `json:"requests"`
+	// Throttled counts the probes whose answer was still rate limited
+	// (429, or 503 with Retry-After) after waiting and resending: those
+	// probes tested nothing. All of them throttled makes the operation
+	// skipped, some of them "tested" with a "partly" reason.
+	Throttled int `json:"throttled,omitempty"`
 }
 
 // Counts returns how many operations (target-wide entry excluded) have
@@ -268,6 +273,10 @@ type Result struct {
 	// (not part of Requests or the budget).
 	Outages      []OutageReport `json:"outages,omitempty"`
 	HealthProbes int            `json:"health_probes,omitempty"`
+	// ThrottleWaited is the time spent waiting for the target's rate
+	// limits to clear before resending a throttled probe (the resends
+	// count in Requests).
+	ThrottleWaited time.Duration `json:"throttle_waited_ns,omitempty"`
 	// Guarded lists the operations the damage guard restricted and why.
 	Guarded []GuardedOp `json:"guarded,omitempty"`
 	// Cleanup lists the objects the scan created and what the cleanup at

@@ -139,7 +139,11 @@ func runScan(ctx context.Context, o Options, target string, ids []*scan.Identity
 	if err != nil {
 		return nil, err
 	}
-	client := scan.NewClient(scan.ClientOptions{Budget: 5000, Concurrency: 4})
+	// The demo gateway's per-user limit asks for 1s (Retry-After); its
+	// login limit for 10s or more, and a login is what that limit exists
+	// to refuse. 2s waits for the first, not for the second: a scan's
+	// default (10s) would add ~10s to a demo that otherwise takes ~1s.
+	client := scan.NewClient(scan.ClientOptions{Budget: 5000, Concurrency: 4, ThrottleWait: 2 * time.Second})
 	t, err := scan.NewTarget(spec, target, ids, client, nil)
 	if err != nil {
 		return nil, err

@@ -84,6 +84,18 @@ func TestDemoEndToEnd(t *testing.T) {
 	if find(res.Protected, "GH2032", "") {
 		t.Error("through gatehouse: GH2032 found no rate limit on reads; the demo config limits every operation")
 	}
+	for _, c := range res.Protected.Checks {
+		if c.Meta.ID == "GH2032" && c.Status != scan.CoverTested {
+			t.Errorf("through gatehouse: GH2032 %s (%s): the read limit must be tested, not pass by default", c.Status, c.Reason)
+		}
+	}
+	// The one thing only the API can fix: its concatenated SQL breaks on a
+	// quote, and the client gets the gateway's generic 500. The probe meets
+	// the per-user rate limit first; the scan must wait and resend it, not
+	// count the 429 as tested (it did until 2026-12-07).
+	if !find(res.Protected, "GH2040", "searchUsers") {
+		t.Error("through gatehouse: GH2040 on searchUsers (a quote breaks the API's SQL; generic 500) not found: a throttled probe counted as tested?")
+	}
 	seen := map[string]bool{}
 	for _, f := range res.Protected.Findings {
 		if f.Severity < scan.High {

@@ -54,7 +54,8 @@ func PrintTable(w io.Writer, res *Result) {
 	fmt.Fprintf(w, "%s\n%-*s  %8d  %16d\n", line, width, "total findings", td, tp)
 	fmt.Fprintf(w, "%-*s  %8d  %16d\n", width, "  of which high or critical",
 		res.Direct.Count(scan.High), res.Protected.Count(scan.High))
-	fmt.Fprintf(w, "%-*s  %8d  %16d\n\n", width, "requests sent", res.Direct.Requests, res.Protected.Requests)
+	fmt.Fprintf(w, "%-*s  %8d  %16d\n", width, "requests sent", res.Direct.Requests, res.Protected.Requests)
+	fmt.Fprintf(w, "%-*s  %8d  %16d\n\n", width, "checks that tested nothing", len(res.Direct.Untested(scan.Info)), len(res.Protected.Untested(scan.Info)))
 	if len(res.Protected.Findings) > 0 {
 		fmt.Fprintln(w, "Still found through gatehouse:")
 		for _, f := range res.Protected.Findings {
@@ -63,6 +64,15 @@ func PrintTable(w io.Writer, res *Result) {
 				op = "(target)"
 			}
 			fmt.Fprintf(w, "  [%s] %s %s: %s\n", f.Severity, f.CheckID, op, f.Title)
+		}
+		fmt.Fprintln(w)
+	}
+	// 0 findings must never read as "nothing there": say what the scan
+	// through the gateway could not test, and why.
+	if u := res.Protected.Untested(scan.Info); len(u) > 0 {
+		fmt.Fprintln(w, "Not tested through gatehouse (coverage in protected.html):")
+		for _, c := range u {
+			fmt.Fprintf(w, "  %s %s: %s\n", c.Meta.ID, c.Status, c.Reason)
 		}
 		fmt.Fprintln(w)
 	}

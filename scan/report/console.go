@@ -17,8 +17,12 @@ type Console struct{}
 // Report implements Reporter.
 func (Console) Report(w io.Writer, r *scan.Result) error {
 	ew := &errWriter{w: w}
-	fmt.Fprintf(ew, "gatehouse scan of %s (spec %s): %d requests in %s, identities: %s\n\n",
+	fmt.Fprintf(ew, "gatehouse scan of %s (spec %s): %d requests in %s, identities: %s\n",
 		r.Target, r.Spec, r.Requests, r.Finished.Sub(r.Started).Round(1e6), strings.Join(r.Identities, ", "))
+	if r.ThrottleWaited > 0 {
+		fmt.Fprintf(ew, "waited %s in all for the target's rate limits (429 or 503 with Retry-After) before resending probes\n", r.ThrottleWaited.Round(1e6))
+	}
+	fmt.Fprintln(ew)
 	for _, f := range r.Findings {
 		fmt.Fprintf(ew, "%-8s %s  %s\n", strings.ToUpper(f.Severity.String()), f.CheckID, f.Title)
 		fmt.Fprintf(ew, "         %s", where(f))

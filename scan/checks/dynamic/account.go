@@ -66,6 +66,17 @@ func registrationFields(body map[string]any, luser, lpass string) (user, pass st
 // scanLogin returns the login operation of the scan's first identity that
 // logs in with fields, and its user and password field names; nil when no
 // identity does.
+// noLoginIdentity is the Skip for a check that needs an identity that logs
+// in through the API's login (its fields, a fresh token): nil when the
+// API has no login operation (nothing to apply to, "untested"), else the
+// reason, so that given tokens never read as "0 findings".
+func noLoginIdentity(t *scan.Target) error {
+	if len(ops(t, scan.IsLogin)) == 0 {
+		return nil
+	}
+	return scan.Skip("no identity logs in through the API's login operation (the identities are given tokens or headers): give one as NAME=login:<operationId>:user=…,password=… to test it")
+}
+
 func scanLogin(t *scan.Target) (op *openapi.Operation, user, pass string) {
 	for _, id := range t.Identities {
 		if !id.CanLogin() {

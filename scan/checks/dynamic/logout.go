@@ -3,6 +3,7 @@ package dynamic
 import (
 	"context"
 	"net/http"
+	"slices"
 
 	"github.com/gatehouse/gatehouse/openapi"
 	"github.com/gatehouse/gatehouse/scan"
@@ -38,6 +39,10 @@ func (AfterLogout) Run(ctx context.Context, t *scan.Target, report func(scan.Fin
 		return nil
 	}
 	logout := outs[0]
+	if !slices.ContainsFunc(t.Identities, (*scan.Identity).CanLogin) {
+		// Logging out a given token would revoke it for the rest of the scan.
+		return scan.Skip("no identity logs in through the API's login (the identities are given tokens or headers): the scan logs out only tokens it got itself; give one as NAME=login:<operationId>:user=…,password=… to test it")
+	}
 	for _, id := range t.Identities {
 		if !id.CanLogin() {
 			continue

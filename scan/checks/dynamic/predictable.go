@@ -216,7 +216,7 @@ func (PredictableTokens) Run(ctx context.Context, t *scan.Target, report func(sc
 		}
 	}
 	if id == nil {
-		return nil
+		return noLoginIdentity(t)
 	}
 	op := t.Operation(id.LoginOp)
 	samples := map[string][]string{} // "body" or "cookie NAME" → values

@@ -52,6 +52,7 @@ func rateLimited(ex *scan.Exchange) bool {
 
 // Run implements scan.Check.
 func (c LoginRateLimit) Run(ctx context.Context, t *scan.Target, report func(scan.Finding)) error {
+	ctx = scan.KeepThrottled(ctx) // the 429 is what this check looks for
 	burst := c.Burst
 	if burst <= 0 {
 		burst = LoginBurst

@@ -125,8 +125,15 @@ func loginFields(f map[string]string) (user, pass string) {
 }
 
 // Run implements scan.Check.
-func (c UserEnumeration) Run(ctx context.Context, t *scan.Target, report func(scan.Finding)) error {
+func (c UserEnumeration) Run(ctx context.Context, t *scan.Target, report func(scan.Finding)) (err error) {
+	skipped, logins := 0, 0
+	defer func() {
+		if err == nil && logins > 0 && skipped == logins {
+			err = noLoginIdentity(t)
+		}
+	}()
 	for _, op := range ops(t, func(op *openapi.Operation) bool { return scan.IsLogin(op) && op.Method == http.MethodPost }) {
+		logins++
 		var known map[string]string
 		for _, id := range t.Identities {
 			if id.LoginOp == op.ID && len(id.LoginFields) > 0 {
@@ -137,6 +144,7 @@ func (c UserEnumeration) Run(ctx context.Context, t *scan.Target, report func(sc
 			}
 		}
 		if known == nil {
+			skipped++
 			continue
 		}
 		userF, passF := loginFields(known)

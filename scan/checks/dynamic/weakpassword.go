@@ -45,7 +45,7 @@ var weakPasswords = []string{"123456", "abc"}
 func (WeakPassword) Run(ctx context.Context, t *scan.Target, report func(scan.Finding)) error {
 	login, luser, lpass := scanLogin(t)
 	if login == nil {
-		return nil
+		return noLoginIdentity(t)
 	}
 	for _, op := range ops(t, func(op *openapi.Operation) bool {
 		return op.Method == http.MethodPost && !scan.IsLogin(op) && !scan.IsLogout(op) && t.Client.Allowed(op.Method)
