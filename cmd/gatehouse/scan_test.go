@@ -3,10 +3,12 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/gatehouse/gatehouse/internal/demo/vulnapi"
@@ -204,4 +206,60 @@ func TestScanCommandCoverageFlags(t *testing.T) {
 			t.Errorf("exit %d, want 2", code)
 		}
 	})
+}
+
+// A target that answers only 429: the scan resends each probe after
+// Retry-After (twice), then reports the operations as skipped, rate
+// limited, never tested; --throttle-wait negative sends each probe once.
+func TestScanCommandThrottledTarget(t *testing.T) {
+	var hits atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		w.Header().Set("Retry-After", "0")
+		w.WriteHeader(http.StatusTooManyRequests)
+	}))
+	defer srv.Close()
+	spec := filepath.Join(t.TempDir(), "demo.yaml")
+	if err := os.WriteFile(spec, vulnapi.Spec, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	run := func(extra ...string) (sent int64, throttled int, statuses map[string]int) {
+		hits.Store(0)
+		out, errOut, code := runScanCmd(t, append([]string{"--spec", spec, "--target", srv.URL, "--checks", "errors", "--format", "json"}, extra...)...)
+		if code != 0 {
+			t.Fatalf("exit %d (%s)", code, errOut)
+		}
+		var rep struct {
+			Checks []struct {
+				Status   string
+				Coverage []struct {
+					Status, Reason string
+					Throttled      int
+				}
+			}
+		}
+		if err := json.Unmarshal([]byte(out), &rep); err != nil {
+			t.Fatal(err)
+		}
+		statuses = map[string]int{}
+		for _, oc := range rep.Checks[0].Coverage {
+			statuses[oc.Status]++
+			throttled += oc.Throttled
+			if oc.Status == "tested" {
+				t.Errorf("an operation whose every answer was 429 is %q %q", oc.Status, oc.Reason)
+			}
+		}
+		if rep.Checks[0].Status == "tested" {
+			t.Errorf("check status tested on a target that answered only 429")
+		}
+		return hits.Load(), throttled, statuses
+	}
+	sent, throttled, st := run()
+	once, throttledOnce, _ := run("--throttle-wait", "-1s")
+	if st["skipped"] == 0 || throttled == 0 {
+		t.Errorf("coverage %v, %d throttled probes: want skipped operations, rate limited", st, throttled)
+	}
+	if throttledOnce != throttled || sent < 2*once {
+		t.Errorf("default: %d requests for %d probes; --throttle-wait -1s: %d for %d; want the same probes, each sent 3 times against once", sent, throttled, once, throttledOnce)
+	}
 }
