@@ -55,28 +55,17 @@ var (
 // whether the mark is there (false and absent are not) and the password
 // field it names ("" when none).
 func CredentialExtension(op *openapi.Operation) (marked bool, field string) {
-	if op == nil || op.Op == nil || op.Op.Extensions == nil {
-		return false, ""
+	c, marked, err := op.Credential()
+	if err != nil {
+		// The gateway refuses to start on such a mark; the scan still
+		// treats the operation as a credential change, the safe side for
+		// the damage guard.
+		return true, ""
 	}
-	n := op.Op.Extensions.GetOrZero("x-gatehouse-credential")
-	if n == nil {
-		return false, ""
+	if !c.Named {
+		return marked, ""
 	}
-	var b bool
-	if n.Decode(&b) == nil {
-		return b, ""
-	}
-	var s string
-	if n.Decode(&s) == nil {
-		return s != "", s
-	}
-	var m struct {
-		Field string `yaml:"field"`
-	}
-	if n.Decode(&m) == nil {
-		return true, m.Field
-	}
-	return true, ""
+	return marked, c.Field
 }
 
 // IsCredentialChange reports whether op changes the credential of an

@@ -26,7 +26,7 @@ import (
 // `x-gatehouse-credential: {field: password, user_fields: [username, email]}`
 // (or just `x-gatehouse-credential: password`). The config wins when both
 // are set.
-const CredentialExtension = "x-gatehouse-credential"
+const CredentialExtension = openapi.CredentialExtension
 
 // credRule is the compiled policy of one operation.
 type credRule struct {
@@ -57,7 +57,7 @@ func (b *builder) buildCredential(ctx context.Context) (gatehouse.Middleware, er
 	for _, op := range b.spec.Operations {
 		c, ok, err := credentialExtension(op)
 		if err != nil {
-			return nil, config.AtPath("spec", fmt.Errorf("operation %s: %s: %w", op.ID, CredentialExtension, err))
+			return nil, config.AtPath("spec", fmt.Errorf("operation %s: %w", op.ID, err))
 		}
 		if ok {
 			s.ops[op.ID] = c
@@ -100,34 +100,14 @@ func (b *builder) buildCredential(ctx context.Context) (gatehouse.Middleware, er
 	return s.middleware, nil
 }
 
-// credentialExtension reads the operation's x-gatehouse-credential.
+// credentialExtension reads the operation's x-gatehouse-credential
+// (openapi.Operation.Credential, the parser the scanner shares).
 func credentialExtension(op *openapi.Operation) (credRule, bool, error) {
-	if op.Op == nil || op.Op.Extensions == nil {
-		return credRule{}, false, nil
+	c, ok, err := op.Credential()
+	if err != nil || !ok {
+		return credRule{}, false, err
 	}
-	n, ok := op.Op.Extensions.Get(CredentialExtension)
-	if !ok || n == nil {
-		return credRule{}, false, nil
-	}
-	var v struct {
-		Field      string   `yaml:"field"`
-		UserFields []string `yaml:"user_fields"`
-		MinLength  int      `yaml:"min_length"`
-		MaxLength  int      `yaml:"max_length"`
-	}
-	if n.Value != "" && len(n.Content) == 0 {
-		v.Field = n.Value
-	} else if err := n.Decode(&v); err != nil {
-		return credRule{}, false, fmt.Errorf("want {field, user_fields, min_length, max_length}: %w", err)
-	}
-	if v.Field == "" {
-		v.Field = "password"
-	}
-	pol := pwpolicy.Policy{MinLength: v.MinLength, MaxLength: v.MaxLength}
-	if v.MinLength < 0 || v.MaxLength < 0 || (v.MaxLength > 0 && v.MaxLength < max(v.MinLength, 1)) || v.MaxLength > 4096 {
-		return credRule{}, false, errors.New("min_length/max_length out of range")
-	}
-	return credRule{field: v.Field, user: v.UserFields, pol: pol}, true, nil
+	return credRule{field: c.Field, user: c.UserFields, pol: pwpolicy.Policy{MinLength: c.MinLength, MaxLength: c.MaxLength}}, true, nil
 }
 
 // credentialReject is the problem detail of a refused password: the reason

@@ -78,6 +78,11 @@ func (s *syncBuffer) String() string {
 // bodies and the log.
 func credentialGateway(t *testing.T, extra string) (string, func() []string, *syncBuffer) {
 	t.Helper()
+	return credentialGatewaySpec(t, credentialSpec, extra)
+}
+
+func credentialGatewaySpec(t *testing.T, spec, extra string) (string, func() []string, *syncBuffer) {
+	t.Helper()
 	var mu sync.Mutex
 	var got []string
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -93,7 +98,7 @@ func credentialGateway(t *testing.T, extra string) (string, func() []string, *sy
 	}))
 	t.Cleanup(up.Close)
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "spec.yaml"), []byte(credentialSpec), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "spec.yaml"), []byte(spec), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	cfgPath := filepath.Join(dir, "gatehouse.yaml")
@@ -298,6 +303,54 @@ func TestCredentialConfigErrors(t *testing.T) {
 		}
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("config %q: err = %v, want %q", tc.extra, err, tc.want)
+		}
+	}
+}
+
+// Every form of the spec's mark means what the scanner reads it as (one
+// parser, openapi.Operation.Credential): `true` checks the "password"
+// field (it used to check a field named "true", so nothing), a field name
+// checks that field, `false` checks nothing, and a malformed mark stops
+// the start naming its pointer.
+func TestCredentialExtensionForms(t *testing.T) {
+	const mark = "x-gatehouse-credential: {field: new_password, user_fields: [username]}"
+	if !strings.Contains(credentialSpec, mark) {
+		t.Fatal("credentialSpec changed: update this test")
+	}
+	for _, tc := range []struct {
+		form, body string
+		want       int
+	}{
+		{"x-gatehouse-credential: true", `{"username":"ann","password":"123456"}`, 400},
+		{"x-gatehouse-credential: true", `{"username":"ann","password":"correct horse battery staple"}`, 201},
+		{"x-gatehouse-credential: email", `{"username":"ann","email":"123456","password":"123456"}`, 400},
+		{"x-gatehouse-credential: email", `{"username":"ann","email":"a@example.com","password":"123456"}`, 201},
+		{"x-gatehouse-credential: false", `{"username":"ann","password":"123456"}`, 201},
+		{"x-gatehouse-credential: {min_length: 30}", `{"username":"ann","password":"correct horse battery staple"}`, 400},
+	} {
+		t.Run(tc.form+" "+tc.body, func(t *testing.T) {
+			spec := strings.Replace(credentialSpec, "operationId: registerUser\n", "operationId: registerUser\n      "+tc.form+"\n", 1)
+			gw, _, _ := credentialGatewaySpec(t, spec, "")
+			if code, body := sendJSON(t, "POST", gw+"/register", tc.body); code != tc.want {
+				t.Errorf("POST %s = %d %s, want %d", tc.body, code, body, tc.want)
+			}
+		})
+	}
+	for _, form := range []string{"x-gatehouse-credential: 7", "x-gatehouse-credential: [password]", "x-gatehouse-credential: {feild: pw}"} {
+		dir := t.TempDir()
+		_ = os.WriteFile(filepath.Join(dir, "spec.yaml"), []byte(strings.Replace(credentialSpec, mark, form, 1)), 0o600)
+		cfgPath := filepath.Join(dir, "gatehouse.yaml")
+		_ = os.WriteFile(cfgPath, []byte("upstream: http://127.0.0.1:1\nspec: spec.yaml\nauthz: {default: public}\n"), 0o600)
+		cfg, err := config.Check(cfgPath)
+		if err == nil {
+			var p *Pipeline
+			p, err = Build(context.Background(), cfg, Deps{})
+			if p != nil {
+				p.Close()
+			}
+		}
+		if err == nil || !strings.Contains(err.Error(), "/paths/~1me~1password/put/x-gatehouse-credential") {
+			t.Errorf("%s: err = %v, want one naming the pointer", form, err)
 		}
 	}
 }
