@@ -2,6 +2,7 @@ package scan
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -170,7 +171,13 @@ func (g *gen) object(s *base.Schema, depth int) any {
 	return out
 }
 
+// literalPattern matches a pattern that allows one plain word.
+var literalPattern = regexp.MustCompile(`^\^([A-Za-z0-9_.:-]+)\$$`)
+
 func (g *gen) str(s *base.Schema, name string) string {
+	if m := literalPattern.FindStringSubmatch(s.Pattern); m != nil {
+		return m[1] // pattern: ^password$ (an OAuth2 grant_type) allows one value
+	}
 	n := g.n.Add(1)
 	lname := strings.ToLower(name)
 	var v string

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strings"
 
 	"github.com/gatehouse/gatehouse/openapi"
@@ -19,24 +18,7 @@ var ErrNoSession = errors.New("no session cookie in login response")
 // takes only application/x-www-form-urlencoded) and returns the 2xx
 // answer; the answer's values are learnt by id and harvested as its own.
 func (t *Target) sendLogin(ctx context.Context, op *openapi.Operation, id *Identity) (*Exchange, error) {
-	p := t.Prepare(op, nil)
-	if p.ContentType == "" && takesForm(op) {
-		form := url.Values{}
-		for k, v := range id.LoginFields {
-			form.Set(k, v)
-		}
-		p.ContentType, p.RawBody = "application/x-www-form-urlencoded", []byte(form.Encode())
-	} else {
-		body := p.BodyMap()
-		if body == nil {
-			body = map[string]any{}
-		}
-		for k, v := range id.LoginFields {
-			body[k] = v
-		}
-		p.Body = body
-	}
-	ex, err := t.Send(ctx, p, nil)
+	ex, err := t.Send(ctx, t.LoginRequest(op, id.LoginFields), nil)
 	if err != nil {
 		return nil, fmt.Errorf("login as %q: %w", id.Name, err)
 	}
@@ -48,18 +30,20 @@ func (t *Target) sendLogin(ctx context.Context, op *openapi.Operation, id *Ident
 	return ex, nil
 }
 
-// takesForm reports whether op's request body is a URL-encoded form.
-func takesForm(op *openapi.Operation) bool {
-	rb := op.Op.RequestBody
-	if rb == nil || rb.Content == nil {
-		return false
+// LoginRequest prepares login operation op (anonymous) with fields in
+// its body, on top of the body the spec's schema suggests: JSON, or a
+// URL-encoded form when op takes only that (Prepare chooses).
+func (t *Target) LoginRequest(op *openapi.Operation, fields map[string]string) *Prepared {
+	p := t.Prepare(op, nil)
+	body := p.BodyMap()
+	if body == nil {
+		body = map[string]any{}
+		p.Body = body
 	}
-	for ct := range rb.Content.FromOldest() {
-		if strings.HasPrefix(ct, "application/x-www-form-urlencoded") {
-			return true
-		}
+	for k, v := range fields {
+		body[k] = v
 	}
-	return false
+	return p
 }
 
 // csrfName reports whether a cookie or field name carries a CSRF token.

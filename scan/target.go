@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -199,8 +200,80 @@ func (t *Target) Prepare(op *openapi.Operation, id *Identity) *Prepared {
 			}
 			break
 		}
+		// A form-only body (a Python OAuth2 password login, an HTML form
+		// handler): the same map, sent URL-encoded (see Request), so every
+		// check that fills or injects body fields works on it too.
+		if p.ContentType == "" {
+			for ct, mt := range rb.Content.FromOldest() {
+				if !strings.HasPrefix(strings.ToLower(ct), "application/x-www-form-urlencoded") {
+					continue
+				}
+				p.ContentType = ct
+				body := map[string]any{}
+				sch := schemaOf(mt.Schema)
+				if v, ok := t.gen.value(sch, "", 0).(map[string]any); ok {
+					body = v
+				}
+				// Only the required fields and those with a stated value:
+				// optional form fields often carry meaning (grant_type,
+				// scope, client_id of an OAuth2 password form), and a
+				// made-up value there is refused where leaving it out works.
+				if sch != nil && sch.Properties != nil {
+					for k := range body {
+						ps := schemaOf(sch.Properties.GetOrZero(k))
+						if !slices.Contains(sch.Required, k) && (ps == nil || (ps.Default == nil && ps.Const == nil && ps.Example == nil)) {
+							delete(body, k)
+						}
+					}
+				}
+				p.Body = body
+				break
+			}
+		}
 	}
 	return p
+}
+
+// formBody encodes a body map as application/x-www-form-urlencoded:
+// strings as they are, numbers and booleans in their JSON form, arrays as
+// repeated keys, objects and nulls as JSON text (forms have no nesting).
+func formBody(v any) []byte {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil
+	}
+	form := url.Values{}
+	one := func(v any) string {
+		switch x := v.(type) {
+		case string:
+			return x
+		case nil:
+			return ""
+		case map[string]any:
+			b, _ := json.Marshal(x)
+			return string(b)
+		}
+		b, err := json.Marshal(v)
+		if err != nil {
+			return fmt.Sprint(v)
+		}
+		return string(b)
+	}
+	for k, v := range m {
+		if arr, ok := v.([]any); ok {
+			for _, e := range arr {
+				form.Add(k, one(e))
+			}
+			continue
+		}
+		form.Set(k, one(v))
+	}
+	return []byte(form.Encode())
+}
+
+// IsForm reports whether a Content-Type is a URL-encoded form.
+func IsForm(ct string) bool {
+	return strings.HasPrefix(strings.ToLower(strings.TrimSpace(ct)), "application/x-www-form-urlencoded")
 }
 
 var pathParamRe = regexp.MustCompile(`\{([^}]+)\}`)
@@ -222,6 +295,9 @@ func (t *Target) Request(p *Prepared, id *Identity) *Request {
 	r := &Request{Method: p.Op.Method, URL: u, Header: h, Op: p.Op.ID, Identity: identityName(id)}
 	if p.Body != nil || p.RawBody != nil {
 		r.Body = p.RawBody
+		if r.Body == nil && IsForm(p.ContentType) {
+			r.Body = formBody(p.Body)
+		}
 		if r.Body == nil {
 			r.Body, _ = json.Marshal(p.Body)
 		}

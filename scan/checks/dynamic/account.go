@@ -94,14 +94,5 @@ func scanLogin(t *scan.Target) (op *openapi.Operation, user, pass string) {
 // loginRequest prepares login operation op (anonymous) with fields in its
 // JSON body, on top of the body the spec's schema suggests.
 func loginRequest(t *scan.Target, op *openapi.Operation, fields map[string]string) *scan.Prepared {
-	p := t.Prepare(op, nil)
-	b := p.BodyMap()
-	if b == nil {
-		b = map[string]any{}
-		p.Body = b
-	}
-	for k, v := range fields {
-		b[k] = v
-	}
-	return p
+	return t.LoginRequest(op, fields)
 }

@@ -78,14 +78,7 @@ func loginSucceeded(ex, fail *scan.Exchange) bool {
 // loginBody returns a login request for op with user and pass in the user
 // and password fields (and the schema's values in the others).
 func loginBody(t *scan.Target, op *openapi.Operation, ufield, pfield, user, pass string) *scan.Prepared {
-	p := t.Prepare(op, nil)
-	b := p.BodyMap()
-	if b == nil {
-		b = map[string]any{}
-		p.Body = b
-	}
-	b[ufield], b[pfield] = user, pass
-	return p
+	return t.LoginRequest(op, map[string]string{ufield: user, pfield: pass})
 }
 
 // Run implements scan.Check.
