@@ -63,6 +63,10 @@ func CoverageLine(c CheckRun) string {
 	}
 	for _, oc := range c.Coverage {
 		if oc.Operation == "" && oc.Status == CoverTested {
+			if oc.Requests == 0 && oc.Reason != "" {
+				parts = append(parts, "offline: "+oc.Reason) // GH2003/GH2004 judge the tokens
+				continue
+			}
 			parts = append(parts, fmt.Sprintf("target-wide (%d request%s)", oc.Requests, plural(oc.Requests)))
 		}
 	}

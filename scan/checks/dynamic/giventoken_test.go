@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gatehouse/gatehouse/scan"
 	"github.com/gatehouse/gatehouse/scan/checks/dynamic"
@@ -70,5 +71,51 @@ func TestGivenTokensSayWhatWasNotTested(t *testing.T) {
 	}
 	if len(res.Findings) != 0 {
 		t.Errorf("findings %v from checks that could not test", res.Findings)
+	}
+}
+
+// GH2003 and GH2004 judge the identities' tokens offline. Their coverage
+// says what they judged, target-wide: skipped when no identity holds a JWT
+// (they used to count as tested on every operation the crawl reached),
+// tested with what they looked at otherwise.
+func TestTokenChecksCoverage(t *testing.T) {
+	srv := httptest.NewServer(newToy(t, vuln{}))
+	defer srv.Close()
+	rs := scan.B64(map[string]any{"alg": "RS256", "typ": "JWT"}) + "." +
+		scan.B64(map[string]any{"sub": "alice", "iat": time.Now().Unix(), "exp": time.Now().Add(15 * time.Minute).Unix()}) + ".c2ln"
+	for _, tc := range []struct {
+		name, token string
+		status      string
+		reason      map[string]string // check → what its reason or coverage line says
+	}{
+		{"opaque", "d41d8cd98f00b204e9800998ecf8427e", "skipped", map[string]string{"GH2003": "no identity holds a JWT", "GH2004": "no identity holds a JWT"}},
+		{"RS256", rs, scan.CoverTested, map[string]string{"GH2003": "signed with RS256: no HMAC secret", "GH2004": "judged the exp and iat of 1 token"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			id, err := scan.ParseIdentity("alice=bearer:" + tc.token)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tg, err := scan.NewTarget(toySpec(t), srv.URL, []*scan.Identity{id}, scan.NewClient(scan.ClientOptions{Budget: 500}), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := scan.Run(context.Background(), tg, scan.Options{Checks: []scan.Check{dynamic.WeakSecret{}, dynamic.TokenLifetime{}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range res.Checks {
+				line := scan.CoverageLine(c)
+				if c.Status != tc.status || !strings.Contains(line, tc.reason[c.Meta.ID]) {
+					t.Errorf("%s: %s, line %q; want %s with %q", c.Meta.ID, c.Status, line, tc.status, tc.reason[c.Meta.ID])
+				}
+				if n := c.Counts()[scan.CoverTested]; n != 0 {
+					t.Errorf("%s: %d operations tested by an offline token check", c.Meta.ID, n)
+				}
+			}
+			if len(res.Findings) != 0 {
+				t.Errorf("findings on a 15-minute RS256 token: %v", res.Findings)
+			}
+		})
 	}
 }

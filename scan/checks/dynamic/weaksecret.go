@@ -8,6 +8,8 @@ import (
 	"encoding/base64"
 	"fmt"
 	"hash"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/gatehouse/gatehouse/scan"
@@ -25,7 +27,6 @@ var _ scan.Check = WeakSecret{}
 func (WeakSecret) Meta() scan.Meta {
 	return scan.Meta{
 		ID: "GH2003", Title: "JWT signed with a weak, guessable HMAC secret", Category: "authn",
-		Passive:  true, // judges the crawl's answers or the identities' tokens
 		Severity: scan.Critical, OWASP: scan.API2Authn, CWE: "CWE-521",
 		Description: "The HMAC secret signing the API's tokens is in a list of common secrets: anyone can forge tokens for any user and role.",
 		Remediation: "Sign tokens with an asymmetric key (RS256/ES256) held by the identity provider, or a random HMAC secret of at least 32 bytes; rotate it now.",
@@ -108,13 +109,34 @@ func maskSecret(s string) string {
 // Run implements scan.Check. The time the offline search took is in the
 // finding (and in the log when nothing matched).
 func (WeakSecret) Run(ctx context.Context, t *scan.Target, report func(scan.Finding)) error {
+	// An offline check: its coverage is target-wide, from what it judged
+	// (it used to count as tested wherever the crawl got an answer, also
+	// when no identity held a JWT).
 	tried := map[string]bool{}
+	jwts, hmacs := 0, 0
+	var algs []string
+	defer func() {
+		switch {
+		case hmacs > 0:
+			t.MarkCoverage(ctx, "", scan.CoverTested, fmt.Sprintf("%d HMAC-signed token%s tried offline against %d weak secrets", hmacs, pluralN(hmacs), len(WeakSecrets)))
+		case jwts > 0:
+			t.MarkCoverage(ctx, "", scan.CoverTested, "the identities' tokens are signed with "+strings.Join(algs, ", ")+": no HMAC secret to guess (GH2007 tries the public key as one)")
+		}
+	}()
 	for _, id := range t.Identities {
 		tok := id.Token()
 		if tok == "" || tried[tok] {
 			continue
 		}
 		tried[tok] = true
+		if j, ok := scan.ParseJWT(tok); ok {
+			jwts++
+			if strings.HasPrefix(j.Alg(), "HS") {
+				hmacs++
+			} else if !slices.Contains(algs, j.Alg()) {
+				algs = append(algs, j.Alg())
+			}
+		}
 		start := time.Now()
 		s, n, ok := Crack(tok, WeakSecrets)
 		took := time.Since(start)
@@ -127,6 +149,9 @@ func (WeakSecret) Run(ctx context.Context, t *scan.Target, report func(scan.Find
 		f = f.At(t.Operation(id.LoginOp))
 		report(f)
 		return nil
+	}
+	if jwts == 0 {
+		return scan.Skip("no identity holds a JWT (opaque tokens, cookies or API keys): no signature to try secrets on")
 	}
 	return nil
 }
