@@ -851,10 +851,19 @@ func (b *filterRun) finish() {
 	b.bw.Send(0, body)
 }
 
+// fail answers a blocked response with the generic problem+json: nothing
+// of the upstream's body leaves. A client error (4xx) keeps its status, so
+// a failed login stays a 401 and a conflict a 409 for the client's logic
+// (real APIs often label their errors differently from their contract);
+// anything else becomes 502.
 func (b *filterRun) fail() {
 	h := b.bw.Header()
 	for _, k := range []string{"Content-Length", "Etag", "Content-Encoding", "Last-Modified"} {
 		h.Del(k)
 	}
-	problem.Write(b.bw.Unwrap(), b.r, http.StatusBadGateway)
+	code := http.StatusBadGateway
+	if s := b.bw.Status(); s >= 400 && s < 500 {
+		code = s
+	}
+	problem.Write(b.bw.Unwrap(), b.r, code)
 }

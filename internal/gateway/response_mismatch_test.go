@@ -30,6 +30,7 @@ paths:
           content:
             application/json:
               schema: { type: object, properties: { id: { type: string }, name: { type: string } } }
+        "401": { description: not logged in, content: { application/problem+json: { schema: { type: object } } } }
   /list:
     get:
       operationId: listUsers
@@ -64,6 +65,11 @@ func leakyUpstream(t *testing.T) string {
 		case "/users/s299", "/users/s207":
 			h.Set("Content-Type", "application/json")
 			w.WriteHeader(map[string]int{"/users/s299": 299, "/users/s207": 207}[r.URL.Path])
+		case "/users/e401", "/users/e409", "/users/e418":
+			// An error labelled differently from the contract, or with a
+			// status it does not declare, still carrying data.
+			h.Set("Content-Type", map[string]string{"/users/e401": "text/plain", "/users/e409": "application/json", "/users/e418": "application/json"}[r.URL.Path])
+			w.WriteHeader(map[string]int{"/users/e401": 401, "/users/e409": 409, "/users/e418": 418}[r.URL.Path])
 		case "/list":
 			h.Set("Content-Type", "application/json")
 		case "/report":
@@ -152,6 +158,10 @@ func TestAttackResponseMismatch(t *testing.T) {
 		{"json under undeclared 299", "/users/s299", "undeclared_status", 502},
 		{"json under undeclared 207", "/users/s207", "undeclared_status", 502},
 		{"object instead of declared array", "/list", "shape_mismatch", 502},
+		// A client error keeps its status, with the generic body.
+		{"401 as text/plain", "/users/e401", "undeclared_content_type", 401},
+		{"json under undeclared 409", "/users/e409", "undeclared_status", 409},
+		{"json under undeclared 418", "/users/e418", "undeclared_status", 418},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := filterActions(t, reg, tc.action)
@@ -161,6 +171,9 @@ func TestAttackResponseMismatch(t *testing.T) {
 			}
 			if strings.Contains(body, "password_hash") || strings.Contains(body, "secrethash") || strings.Contains(body, "internal_note") {
 				t.Fatalf("leaked: %s", body)
+			}
+			if tc.want >= 400 && !strings.Contains(body, `"status":`+fmt.Sprint(tc.want)) {
+				t.Fatalf("blocked answer is not the generic problem: %s", body)
 			}
 			if tc.action != "" && filterActions(t, reg, tc.action) != before+1 {
 				t.Fatalf("%s not counted", tc.action)
