@@ -73,6 +73,11 @@ type ClientOptions struct {
 	// (0 = 10s, negative = never resend). An answer still throttled is
 	// counted against the operation's coverage (see OpCoverage.Throttled).
 	ThrottleWait time.Duration
+	// ThrottleBudget bounds the waiting of the whole scan: once the waits
+	// add up to it, throttled answers are no longer resent (0 = 2m,
+	// negative = no bound). A target that throttles everything would
+	// otherwise stretch the scan to ThrottleWait per probe.
+	ThrottleBudget time.Duration
 }
 
 // Client sends the scanner's requests. It is safe for concurrent use and
@@ -116,8 +121,10 @@ func NewClient(o ClientOptions) *Client {
 		throttled: map[string]map[string]int{},
 	}
 	if o.ThrottleWait == 0 {
-		o.ThrottleWait = 10 * time.Second
-		c.opts.ThrottleWait = o.ThrottleWait
+		c.opts.ThrottleWait = 10 * time.Second
+	}
+	if o.ThrottleBudget == 0 {
+		c.opts.ThrottleBudget = 2 * time.Minute
 	}
 	if o.Rate > 0 {
 		c.lim = rate.NewLimiter(rate.Limit(o.Rate), max(1, int(o.Rate)))
@@ -202,7 +209,7 @@ func (c *Client) Do(ctx context.Context, r *Request) (*Exchange, error) {
 			c.count(ctx, r.Op, false)
 			return ex, nil
 		}
-		if attempt >= maxThrottleRetries || c.opts.ThrottleWait < 0 || waited+d > c.opts.ThrottleWait {
+		if attempt >= maxThrottleRetries || c.opts.ThrottleWait < 0 || waited+d > c.opts.ThrottleWait || !c.spendWait(d) {
 			c.count(ctx, r.Op, true)
 			return ex, nil
 		}
@@ -214,7 +221,24 @@ func (c *Client) Do(ctx context.Context, r *Request) (*Exchange, error) {
 			return nil, ctx.Err()
 		}
 		waited += d
+	}
+}
+
+// spendWait takes d from the scan's waiting budget, or reports that it
+// would go over it.
+func (c *Client) spendWait(d time.Duration) bool {
+	if c.opts.ThrottleBudget < 0 {
 		c.waited.Add(int64(d))
+		return true
+	}
+	for {
+		w := c.waited.Load()
+		if time.Duration(w)+d > c.opts.ThrottleBudget {
+			return false
+		}
+		if c.waited.CompareAndSwap(w, w+int64(d)) {
+			return true
+		}
 	}
 }
 

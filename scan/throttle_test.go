@@ -258,3 +258,27 @@ func TestThrottleWaitCancelled(t *testing.T) {
 		t.Errorf("Do returned after %v, want right after the deadline", el)
 	}
 }
+
+// The waiting of the whole scan is bounded too: once the waits add up to
+// ThrottleBudget, throttled probes are counted, not resent.
+func TestThrottleBudget(t *testing.T) {
+	api := newLimited("1", map[string][]int{"/a": {429}, "/b": {429}, "/c": {429}})
+	p := prober{id: "GHT8", paths: []string{"/a", "/b", "/c"}, got: map[string]int{}}
+	start := time.Now()
+	res := runProber(t, api, scan.ClientOptions{ThrottleBudget: 1500 * time.Millisecond}, p)
+	sent := api.seen["/a"].Load() + api.seen["/b"].Load() + api.seen["/c"].Load()
+	if sent != 4 {
+		t.Errorf("sent %d requests, want 4: one wait of 1s fits in the 1.5s budget, then none", sent)
+	}
+	if res.ThrottleWaited != time.Second {
+		t.Errorf("ThrottleWaited = %v, want 1s", res.ThrottleWaited)
+	}
+	if el := time.Since(start); el > 5*time.Second {
+		t.Errorf("took %v: waited beyond the budget", el)
+	}
+	for _, op := range []string{"a", "b", "c"} {
+		if oc := coverageOf(t, res, op); oc.Status != scan.CoverSkipped {
+			t.Errorf("coverage of %s = %+v, want skipped: rate limited", op, oc)
+		}
+	}
+}

@@ -44,6 +44,8 @@ type scanConfig struct {
 	// ThrottleWait bounds the wait for a rate-limited probe (429, or 503
 	// with Retry-After) before it is resent; negative = never resend.
 	ThrottleWait time.Duration `yaml:"throttle_wait"`
+	// ThrottleBudget bounds the waiting of the whole scan.
+	ThrottleBudget time.Duration `yaml:"throttle_budget"`
 	// Exclude lists operations never to call (operationIds or "METHOD /path").
 	Exclude []string `yaml:"exclude"`
 	// WaitForTarget bounds the wait for a target that stopped answering.
@@ -165,7 +167,7 @@ func newScanCmd() *cobra.Command {
 		budget, concurrency, burst                                                int
 		rate                                                                      float64
 		safe, quiet                                                               bool
-		timeout, throttleWait                                                     time.Duration
+		timeout, throttleWait, throttleBudget                                     time.Duration
 		exclude                                                                   []string
 		waitForTarget                                                             time.Duration
 		failOnSkipped                                                             bool
@@ -247,6 +249,9 @@ Exit status: 0 no finding at or above --fail-on, 1 findings at or above it (or, 
 			if !fl.Changed("throttle-wait") && cfg.ThrottleWait != 0 {
 				throttleWait = cfg.ThrottleWait
 			}
+			if !fl.Changed("throttle-budget") && cfg.ThrottleBudget != 0 {
+				throttleBudget = cfg.ThrottleBudget
+			}
 			safe = safe || cfg.Safe
 			exclude = append(exclude, cfg.Exclude...)
 			if !fl.Changed("wait-for-target") && cfg.WaitForTarget > 0 {
@@ -310,7 +315,7 @@ Exit status: 0 no finding at or above --fail-on, 1 findings at or above it (or, 
 					return usage(fmt.Errorf("identity %q: login operation %q is not in %s", id.Name, id.LoginOp, specPath))
 				}
 			}
-			client := scan.NewClient(scan.ClientOptions{Budget: budget, Concurrency: concurrency, Rate: rate, Safe: safe, AllowMethods: allow, Timeout: timeout, ThrottleWait: throttleWait})
+			client := scan.NewClient(scan.ClientOptions{Budget: budget, Concurrency: concurrency, Rate: rate, Safe: safe, AllowMethods: allow, Timeout: timeout, ThrottleWait: throttleWait, ThrottleBudget: throttleBudget})
 			tg, err := scan.NewTarget(spec, target, ids, client, nil)
 			if err != nil {
 				return usage(err)
@@ -381,6 +386,7 @@ Exit status: 0 no finding at or above --fail-on, 1 findings at or above it (or, 
 	f.StringSliceVar(&allow, "allow-method", nil, "methods allowed in --safe mode anyway, e.g. PATCH")
 	f.DurationVar(&timeout, "timeout", 10*time.Second, "timeout of each request")
 	f.DurationVar(&throttleWait, "throttle-wait", 10*time.Second, "how long one probe answered 429 (or 503 with Retry-After) may wait in all for the limit to clear before it is resent, at most twice (negative = never resend); a probe still throttled counts as not tested")
+	f.DurationVar(&throttleBudget, "throttle-budget", 2*time.Minute, "how long the whole scan may wait for rate limits; once spent, throttled probes are no longer resent (negative = no bound)")
 	f.BoolVarP(&quiet, "quiet", "q", false, "no progress lines on stderr")
 	f.StringSliceVar(&exclude, "exclude", nil, "operations never to call: operationIds or \"METHOD /path\" (repeatable)")
 	f.DurationVar(&waitForTarget, "wait-for-target", scan.DefaultWaitForTarget, "how long to wait, probing with backoff, for a target that stopped answering (0 = do not wait)")
