@@ -198,12 +198,22 @@ func (c *Client) Do(ctx context.Context, r *Request) (*Exchange, error) {
 		return nil, fmt.Errorf("%s %s: %w", r.Method, r.URL, ErrUnsafe)
 	}
 	keep := keepsThrottled(ctx)
-	var waited time.Duration
+	var (
+		waited time.Duration
+		last   *Exchange
+	)
 	for attempt := 0; ; attempt++ {
 		ex, err := c.do(ctx, r)
+		if err != nil && last != nil && (errors.Is(err, ErrGuarded) || errors.Is(err, ErrBudget)) {
+			// A destructive operation is sent at most once, and the budget
+			// is the budget: the throttled answer stands.
+			c.count(ctx, r.Op, true)
+			return last, nil
+		}
 		if err != nil {
 			return nil, err
 		}
+		last = ex
 		d, throttled := throttleWait(ex, attempt)
 		if !throttled || keep {
 			c.count(ctx, r.Op, false)

@@ -49,10 +49,11 @@ func (l *limited) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // labelled with the operation of the same name, and reports whether the
 // answers it got were throttled.
 type prober struct {
-	id    string
-	paths []string
-	keep  bool
-	got   map[string]int
+	id     string
+	paths  []string
+	keep   bool
+	got    map[string]int
+	method string // "" = GET
 }
 
 func (p prober) Meta() scan.Meta { return scan.Meta{ID: p.id, Title: p.id, Severity: scan.High} }
@@ -62,7 +63,11 @@ func (p prober) Run(ctx context.Context, t *scan.Target, report func(scan.Findin
 		ctx = scan.KeepThrottled(ctx)
 	}
 	for _, path := range p.paths {
-		ex, err := t.Client.Do(ctx, &scan.Request{Method: http.MethodGet, URL: t.URL(path), Op: strings.TrimPrefix(path, "/")})
+		m := p.method
+		if m == "" {
+			m = http.MethodGet
+		}
+		ex, err := t.Client.Do(ctx, &scan.Request{Method: m, URL: t.URL(path), Op: strings.TrimPrefix(path, "/")})
 		if err != nil {
 			return err
 		}
@@ -77,6 +82,7 @@ paths:
   /a: { get: { operationId: a, responses: { "200": { description: ok } } } }
   /b: { get: { operationId: b, responses: { "200": { description: ok } } } }
   /c: { get: { operationId: c, responses: { "200": { description: ok } } } }
+  /reset: { post: { operationId: reset, summary: Reset the database, responses: { "200": { description: ok } } } }
 `
 
 func runProber(t *testing.T, api *limited, o scan.ClientOptions, p prober) *scan.Result {
@@ -280,5 +286,19 @@ func TestThrottleBudget(t *testing.T) {
 		if oc := coverageOf(t, res, op); oc.Status != scan.CoverSkipped {
 			t.Errorf("coverage of %s = %+v, want skipped: rate limited", op, oc)
 		}
+	}
+}
+
+// A destructive operation is sent at most once (the damage guard): a
+// throttled answer to it is not resent, and it counts as not tested.
+func TestThrottledDestructiveNotResent(t *testing.T) {
+	api := newLimited("0", map[string][]int{"/reset": {429, 200}})
+	p := prober{id: "GHT9", paths: []string{"/reset"}, method: http.MethodPost, got: map[string]int{}}
+	res := runProber(t, api, scan.ClientOptions{}, p)
+	if n := api.seen["/reset"].Load(); n != 1 || p.got["/reset"] != 429 {
+		t.Errorf("reset sent %d times, check saw %d; want once, 429", n, p.got["/reset"])
+	}
+	if oc := coverageOf(t, res, "reset"); oc.Status != scan.CoverSkipped || oc.Throttled != 1 {
+		t.Errorf("coverage = %+v, want skipped: rate limited", oc)
 	}
 }
