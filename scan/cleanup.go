@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"regexp"
 	"strings"
 	"sync"
 )
@@ -37,6 +38,15 @@ type Created struct {
 	url     string // the DELETE's URL; "" when it cannot be deleted
 	creator *Identity
 	del     *Prepared
+	account *throwaway // a registered account, deleted as itself
+}
+
+// throwaway is an account the scan registered (a generated user name and
+// password in the registration's body), which the cleanup deletes by
+// logging in as it.
+type throwaway struct {
+	name, password string
+	id             string // the identifier the registration answered, if any
 }
 
 // Cleanup statuses of a Created.
@@ -159,6 +169,17 @@ func (t *Target) recordCreated(ctx context.Context, p *Prepared, id *Identity, e
 		return
 	}
 	del, param := t.deleteOf(p)
+	if a := registered(p.BodyMap()); a != nil && del == nil {
+		// A registration (the answer may be only a message: the account
+		// is named by the generated name the scan sent).
+		a.id = answerID(ex.Body, "")
+		check, _ := ctx.Value(checkKey{}).(string)
+		t.created.mu.Lock()
+		t.created.items = append(t.created.items, &Created{Operation: p.Op.ID, Check: check, Identity: identityName(id), Path: a.name,
+			Status: CleanKept, Reason: "no way to delete an account found (a DELETE on /users/{name or id}, or on /me, as the account)", account: a})
+		t.created.mu.Unlock()
+		return
+	}
 	obj := answerID(ex.Body, param)
 	if obj != "" || del == nil {
 		if !IsCreate(p, ex) {
@@ -242,7 +263,12 @@ func (t *Target) cleanup(ctx context.Context) []Created {
 		c := items[i]
 		t.created.mu.Lock()
 		pending := c.Status == CleanKept && c.del != nil
+		account := c.Status == CleanKept && c.account != nil
 		t.created.mu.Unlock()
+		if account {
+			t.deleteAccount(ctx, c)
+			continue
+		}
 		if !pending {
 			continue
 		}
@@ -296,4 +322,142 @@ func CleanupSummary(cs []Created) []string {
 		out = append(out, fmt.Sprintf("left behind: %d created by %s: %s", kept[g], g.op, g.reason))
 	}
 	return out
+}
+
+// registered returns the account a registration body created: a user
+// field holding a value the scan generated and a password field (the
+// fields loginFields-style names: user/name/mail/login, pass/secret).
+func registered(body map[string]any) *throwaway {
+	var a throwaway
+	for k, v := range body {
+		str, ok := v.(string)
+		if !ok {
+			continue
+		}
+		l := strings.ToLower(k)
+		switch {
+		case strings.Contains(l, "pass") || strings.Contains(l, "secret"):
+			a.password = str
+		case generated(str) && (strings.Contains(l, "user") || strings.Contains(l, "name") || strings.Contains(l, "mail") || strings.Contains(l, "login")):
+			if a.name == "" || strings.Contains(l, "user") {
+				a.name = str
+			}
+		}
+	}
+	if a.name == "" || a.password == "" {
+		return nil
+	}
+	return &a
+}
+
+// accountPathRe matches the static part of an account path.
+var accountPathRe = regexp.MustCompile(`(?i)(^|/)(users?|accounts?|members?|customers?|profiles?|me)(/|$)`)
+
+// accountDeletes returns the DELETEs that can remove account a, as a,
+// most specific first: one naming it in the last path segment
+// (/users/{username}, /users/{id}), then one on the caller's own account
+// (/me, /users/me, /account).
+func (t *Target) accountDeletes(a *throwaway) []*Prepared {
+	var named, self []*Prepared
+	for _, d := range t.Spec.Operations {
+		if d.Method != http.MethodDelete || !accountPathRe.MatchString(d.Template) {
+			continue
+		}
+		params := pathParamRe.FindAllStringSubmatch(d.Template, -1)
+		p := &Prepared{Op: d, Path: map[string]string{}, Header: http.Header{}}
+		switch {
+		case len(params) == 0:
+			self = append(self, p)
+		case len(params) == 1 && strings.HasSuffix(d.Template, params[0][0]):
+			name := strings.ToLower(params[0][1])
+			switch {
+			case strings.HasSuffix(name, "id"): // id, userId, user_id, uid
+				if a.id == "" {
+					continue
+				}
+				p.Path[params[0][1]] = a.id
+			case strings.Contains(name, "user") || strings.Contains(name, "name") || strings.Contains(name, "mail") || strings.Contains(name, "login") || strings.Contains(name, "handle"):
+				p.Path[params[0][1]] = a.name
+			default:
+				continue
+			}
+			named = append(named, p)
+		}
+	}
+	return append(named, self...)
+}
+
+// deleteAccount logs in as the throwaway account c and deletes it through
+// the first DELETE that answers 2xx; anything else keeps it, with every
+// answer in the reason (a 404 may mean the path wanted another
+// identifier). The login goes through the operation the scan's own login
+// identities use, with its field names.
+func (t *Target) deleteAccount(ctx context.Context, c *Created) {
+	a := c.account
+	if t.Spec == nil {
+		return
+	}
+	dels := t.accountDeletes(a)
+	if len(dels) == 0 {
+		return // the reason set when it was recorded stands
+	}
+	if !t.Client.Allowed(http.MethodDelete) {
+		c.Reason = "safe mode forbids DELETE (--allow-method DELETE cleans up)"
+		return
+	}
+	var login *Identity
+	for _, id := range t.Identities {
+		if !id.CanLogin() || t.Operation(id.LoginOp) == nil {
+			continue
+		}
+		fields := map[string]string{}
+		for k, v := range id.LoginFields {
+			l := strings.ToLower(k)
+			switch {
+			case strings.Contains(l, "pass") || strings.Contains(l, "secret"):
+				fields[k] = a.password
+			case strings.Contains(l, "user") || strings.Contains(l, "name") || strings.Contains(l, "mail") || strings.Contains(l, "login"):
+				fields[k] = a.name
+			default:
+				fields[k] = v
+			}
+		}
+		login = NewLoginIdentity(a.name, id.LoginOp, fields)
+		login.Session = id.Session
+		break
+	}
+	if login == nil {
+		c.Reason = "no login identity to log in as the account with"
+		return
+	}
+	if err := t.Login(ctx, login); err != nil {
+		c.Reason = "could not log in as the account to delete it: " + err.Error()
+		return
+	}
+	var refused []string
+	for _, d := range dels {
+		r := t.Request(d, login)
+		r.ownAccount = generated(a.name)
+		ex, err := t.Client.Do(ctx, r)
+		t.created.mu.Lock()
+		switch {
+		case errors.Is(err, ErrBudget):
+			c.Reason = "the request budget was spent"
+			t.created.mu.Unlock()
+			return
+		case err != nil:
+			refused = append(refused, d.Op.ID+": "+err.Error())
+		case ex.OK():
+			c.Status, c.Reason, c.Delete = CleanDeleted, "", d.Op.ID
+			c.Path = strings.TrimPrefix(r.URL, t.Base.String())
+			t.created.mu.Unlock()
+			return
+		default:
+			// A 404 proves nothing here: the path may want another
+			// identifier than the one tried. Only a 2xx counts.
+			refused = append(refused, fmt.Sprintf("%s: %d", d.Op.ID, ex.Status))
+		}
+		t.created.mu.Unlock()
+	}
+	c.Reason = "DELETE refused as the account itself: " + strings.Join(refused, ", ")
 }

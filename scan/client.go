@@ -38,6 +38,11 @@ type Request struct {
 	Body     []byte
 	Op       string // operation ID, "" for target-wide requests
 	Identity string // identity name, "" for anonymous
+
+	// ownAccount: the cleanup deleting an account the scan registered,
+	// logged in as that account; the damage guard's at-most-once for
+	// destructive operations does not count it (exclusions still apply).
+	ownAccount bool
 }
 
 // Exchange is a request and the response it got. Body holds at most 1 MiB.

@@ -224,6 +224,9 @@ func (g *guard) check(r *Request) error {
 		if g.safe {
 			return fmt.Errorf("%s %s: %w: operation %s is destructive (%s) and the scan is in safe mode", r.Method, r.URL, ErrGuarded, id, g.why[id])
 		}
+		if r.ownAccount {
+			break // the cleanup deleting an account the scan registered, as that account
+		}
 		g.mu.Lock()
 		defer g.mu.Unlock()
 		if g.called[id] > 0 {

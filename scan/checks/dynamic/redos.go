@@ -377,6 +377,9 @@ func redosFamily(op *openapi.Operation, sp strPoint, fam func(int) string,
 // redosTiny is the extra time below which an answer tells nothing.
 func redosTiny(unit time.Duration) time.Duration { return max(unit/1000, 100*time.Microsecond) }
 
+// redosExpMin is the least extra time the exponential rule judges.
+const redosExpMin = 2 * time.Millisecond
+
 // expRatio is the growth per 3 extra characters that counts as
 // exponential: linear growth from 17 to 20 characters is 1.2×, cubic 1.6×.
 const expRatio = 2.5
@@ -384,14 +387,17 @@ const expRatio = 2.5
 // redosExponential catches a matcher that grows exponentially but gives up
 // (or is capped) before an input costs Unit: among the fine steps of 3
 // characters, two successive ones each grew the extra time by expRatio or
-// more and the third answer's extra time is at least Unit/50 and above the
+// more and the third answer's extra time is at least Unit/50 (and 2ms) and above the
 // baseline's spread; the three lengths are then measured again (two
 // interleaved rounds, the fastest per length) and must show the same growth.
 func redosExponential(op *openapi.Operation, sp strPoint, pts []*redosPoint, measure func(int) (*redosPoint, error),
 	base, floor, unit time.Duration) (*scan.Finding, error) {
 	tiny := redosTiny(unit)
 	grew := func(a, b, c *redosPoint) bool {
-		return c.n-b.n == 3 && b.n-a.n == 3 && c.extra >= max(unit/50, floor-unit/10) &&
+		// 2ms at least: sleeps and timers are quantized near 1ms on a
+		// loaded machine, which makes a small linear cost step like an
+		// exponential one (a false positive in TestReDoS with Unit 40ms).
+		return c.n-b.n == 3 && b.n-a.n == 3 && c.extra >= max(unit/50, redosExpMin, floor-unit/10) &&
 			float64(b.extra) >= expRatio*float64(max(a.extra, tiny)) && float64(c.extra) >= expRatio*float64(max(b.extra, tiny))
 	}
 	for i := 2; i < len(pts); i++ {
