@@ -326,7 +326,7 @@ func CleanupSummary(cs []Created) []string {
 
 // registered returns the account a registration body created: a user
 // field holding a value the scan generated and a password field (the
-// fields loginFields-style names: user/name/mail/login, pass/secret).
+// fields LoginUser and LoginPassword name).
 func registered(body map[string]any) *throwaway {
 	var a throwaway
 	for k, v := range body {
@@ -334,12 +334,11 @@ func registered(body map[string]any) *throwaway {
 		if !ok {
 			continue
 		}
-		l := strings.ToLower(k)
 		switch {
-		case strings.Contains(l, "pass") || strings.Contains(l, "secret"):
+		case LoginPassword(k):
 			a.password = str
-		case generated(str) && (strings.Contains(l, "user") || strings.Contains(l, "name") || strings.Contains(l, "mail") || strings.Contains(l, "login")):
-			if a.name == "" || strings.Contains(l, "user") {
+		case generated(str) && LoginUser(k):
+			if a.name == "" || strings.Contains(strings.ToLower(k), "user") {
 				a.name = str
 			}
 		}
@@ -412,11 +411,10 @@ func (t *Target) deleteAccount(ctx context.Context, c *Created) {
 		}
 		fields := map[string]string{}
 		for k, v := range id.LoginFields {
-			l := strings.ToLower(k)
 			switch {
-			case strings.Contains(l, "pass") || strings.Contains(l, "secret"):
+			case LoginPassword(k):
 				fields[k] = a.password
-			case strings.Contains(l, "user") || strings.Contains(l, "name") || strings.Contains(l, "mail") || strings.Contains(l, "login"):
+			case LoginUser(k):
 				fields[k] = a.name
 			default:
 				fields[k] = v

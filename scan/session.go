@@ -46,6 +46,23 @@ func (t *Target) LoginRequest(op *openapi.Operation, fields map[string]string) *
 	return p
 }
 
+// LoginPassword reports whether a field of login fields (or a
+// registration body) holds the password: "pass" or "secret" anywhere in
+// its name. Broader than PasswordField, which judges the declared fields
+// of any body: here the fields are known to be a login's.
+func LoginPassword(k string) bool {
+	l := strings.ToLower(k)
+	return strings.Contains(l, "pass") || strings.Contains(l, "secret")
+}
+
+// LoginUser reports whether a field of login fields (or a registration
+// body) names the account ("username", "user", "email", "login"...); a
+// LoginPassword field is never one.
+func LoginUser(k string) bool {
+	l := strings.ToLower(k)
+	return !LoginPassword(k) && (strings.Contains(l, "user") || strings.Contains(l, "name") || strings.Contains(l, "mail") || strings.Contains(l, "login"))
+}
+
 // csrfName reports whether a cookie or field name carries a CSRF token.
 func csrfName(k string) bool {
 	l := strings.ToLower(k)

@@ -205,7 +205,7 @@ func (t *Target) Prepare(op *openapi.Operation, id *Identity) *Prepared {
 		// check that fills or injects body fields works on it too.
 		if p.ContentType == "" {
 			for ct, mt := range rb.Content.FromOldest() {
-				if !strings.HasPrefix(strings.ToLower(ct), "application/x-www-form-urlencoded") {
+				if !isForm(ct) {
 					continue
 				}
 				p.ContentType = ct
@@ -271,8 +271,8 @@ func formBody(v any) []byte {
 	return []byte(form.Encode())
 }
 
-// IsForm reports whether a Content-Type is a URL-encoded form.
-func IsForm(ct string) bool {
+// isForm reports whether a Content-Type is a URL-encoded form.
+func isForm(ct string) bool {
 	return strings.HasPrefix(strings.ToLower(strings.TrimSpace(ct)), "application/x-www-form-urlencoded")
 }
 
@@ -295,7 +295,7 @@ func (t *Target) Request(p *Prepared, id *Identity) *Request {
 	r := &Request{Method: p.Op.Method, URL: u, Header: h, Op: p.Op.ID, Identity: identityName(id)}
 	if p.Body != nil || p.RawBody != nil {
 		r.Body = p.RawBody
-		if r.Body == nil && IsForm(p.ContentType) {
+		if r.Body == nil && isForm(p.ContentType) {
 			r.Body = formBody(p.Body)
 		}
 		if r.Body == nil {

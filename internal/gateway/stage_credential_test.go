@@ -285,23 +285,30 @@ func TestCredentialMonitor(t *testing.T) {
 	}
 }
 
+// credentialBuildErr checks and builds a gateway for spec with config
+// lines extra, and returns the error (nil when it would start).
+func credentialBuildErr(t *testing.T, spec, extra string) error {
+	t.Helper()
+	dir := t.TempDir()
+	_ = os.WriteFile(filepath.Join(dir, "spec.yaml"), []byte(spec), 0o600)
+	cfgPath := filepath.Join(dir, "gatehouse.yaml")
+	_ = os.WriteFile(cfgPath, []byte("upstream: http://127.0.0.1:1\nspec: spec.yaml\nauthz: {default: public}\n"+extra), 0o600)
+	cfg, err := config.Check(cfgPath)
+	if err != nil {
+		return err
+	}
+	p, err := Build(context.Background(), cfg, Deps{})
+	if p != nil {
+		p.Close()
+	}
+	return err
+}
+
 func TestCredentialConfigErrors(t *testing.T) {
 	for _, tc := range []struct{ extra, want string }{
 		{"request:\n  operations:\n    nosuchOp:\n      credential: {field: password}\n", "not in the spec"},
 	} {
-		dir := t.TempDir()
-		_ = os.WriteFile(filepath.Join(dir, "spec.yaml"), []byte(credentialSpec), 0o600)
-		cfgPath := filepath.Join(dir, "gatehouse.yaml")
-		_ = os.WriteFile(cfgPath, []byte("upstream: http://127.0.0.1:1\nspec: spec.yaml\nauthz: {default: public}\n"+tc.extra), 0o600)
-		cfg, err := config.Check(cfgPath)
-		if err == nil {
-			var p *Pipeline
-			p, err = Build(context.Background(), cfg, Deps{})
-			if p != nil {
-				p.Close()
-			}
-		}
-		if err == nil || !strings.Contains(err.Error(), tc.want) {
+		if err := credentialBuildErr(t, credentialSpec, tc.extra); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("config %q: err = %v, want %q", tc.extra, err, tc.want)
 		}
 	}
@@ -337,18 +344,7 @@ func TestCredentialExtensionForms(t *testing.T) {
 		})
 	}
 	for _, form := range []string{"x-gatehouse-credential: 7", "x-gatehouse-credential: [password]", "x-gatehouse-credential: {feild: pw}"} {
-		dir := t.TempDir()
-		_ = os.WriteFile(filepath.Join(dir, "spec.yaml"), []byte(strings.Replace(credentialSpec, mark, form, 1)), 0o600)
-		cfgPath := filepath.Join(dir, "gatehouse.yaml")
-		_ = os.WriteFile(cfgPath, []byte("upstream: http://127.0.0.1:1\nspec: spec.yaml\nauthz: {default: public}\n"), 0o600)
-		cfg, err := config.Check(cfgPath)
-		if err == nil {
-			var p *Pipeline
-			p, err = Build(context.Background(), cfg, Deps{})
-			if p != nil {
-				p.Close()
-			}
-		}
+		err := credentialBuildErr(t, strings.Replace(credentialSpec, mark, form, 1), "")
 		if err == nil || !strings.Contains(err.Error(), "/paths/~1me~1password/put/x-gatehouse-credential") {
 			t.Errorf("%s: err = %v, want one naming the pointer", form, err)
 		}

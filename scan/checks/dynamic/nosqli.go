@@ -219,16 +219,8 @@ func nosqlLogin(ctx context.Context, t *scan.Target, report func(scan.Finding)) 
 		}
 		_, passF := loginFields(known)
 		with := func(pw any) *scan.Prepared {
-			p := t.Prepare(op, nil)
-			b := p.BodyMap()
-			if b == nil {
-				b = map[string]any{}
-				p.Body = b
-			}
-			for k, v := range known {
-				b[k] = v
-			}
-			b[passF] = pw
+			p := t.LoginRequest(op, known)
+			p.BodyMap()[passF] = pw
 			return p
 		}
 		base, err := t.Send(ctx, with("ghscan-Wrong-Pw-nosql"), nil)

@@ -109,13 +109,12 @@ func loginShape(ex *scan.Exchange, echoed ...string) string {
 // identity's fields.
 func loginFields(f map[string]string) (user, pass string) {
 	for k := range f {
-		l := strings.ToLower(k)
 		switch {
-		case strings.Contains(l, "pass") || strings.Contains(l, "secret"):
+		case scan.LoginPassword(k):
 			if pass == "" || k < pass {
 				pass = k
 			}
-		case strings.Contains(l, "user") || strings.Contains(l, "name") || strings.Contains(l, "mail") || strings.Contains(l, "login"):
+		case scan.LoginUser(k):
 			if user == "" || k < user {
 				user = k
 			}
@@ -156,15 +155,8 @@ func (c UserEnumeration) Run(ctx context.Context, t *scan.Target, report func(sc
 		}
 		wrongPass := "ghscan-Wrong-Pw-" + hex.EncodeToString(rnd)
 		attempt := func(user string) *scan.Prepared {
-			p := t.Prepare(op, nil)
+			p := t.LoginRequest(op, known)
 			b := p.BodyMap()
-			if b == nil {
-				b = map[string]any{}
-				p.Body = b
-			}
-			for k, v := range known {
-				b[k] = v
-			}
 			b[userF] = user
 			b[passF] = wrongPass
 			return p
