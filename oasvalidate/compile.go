@@ -12,7 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"unsafe"
+	"weak"
 
 	"github.com/pb33f/go-yaml"
 	"github.com/pb33f/jsonschema/v6"
@@ -71,22 +71,26 @@ type SchemaSet struct {
 // regexp, RE2).
 type RegexpEngine = jsonschema.RegexpEngine
 
-// schemaSets maps a document's address to its SchemaSet. The key is a
-// uintptr so that the map does not keep the document alive: the entry is
-// removed when the document is collected (after a reload swapped it out).
-var schemaSets sync.Map // uintptr → *SchemaSet
+// schemaSets maps a document to its SchemaSet. The key is a weak pointer so
+// that the map does not keep the document alive: the entry is removed when
+// the document is collected (after a reload swapped it out). It was the
+// document's address (uintptr) once: a new document allocated at a collected
+// one's address before the cleanup ran got the old document's SchemaSet,
+// whose files are another spec's ("not a file of the spec", seen in CI). A
+// weak pointer made from a new object never equals one to a reclaimed object.
+var schemaSets sync.Map // weak.Pointer[v3.Document] → *SchemaSet
 
 // SchemasFor returns the SchemaSet of doc, built on first use and shared by
 // every caller with the same document (request validator and response
 // filter compile each schema once between them).
 func SchemasFor(doc *v3.Document) *SchemaSet {
-	key := uintptr(unsafe.Pointer(doc))
+	key := weak.Make(doc)
 	if s, ok := schemaSets.Load(key); ok {
 		return s.(*SchemaSet)
 	}
 	s, loaded := schemaSets.LoadOrStore(key, NewSchemaSet(doc))
 	if !loaded && doc != nil {
-		runtime.AddCleanup(doc, func(k uintptr) { schemaSets.Delete(k) }, key)
+		runtime.AddCleanup(doc, func(k weak.Pointer[v3.Document]) { schemaSets.Delete(k) }, key)
 	}
 	return s.(*SchemaSet)
 }

@@ -2,6 +2,9 @@ package oasvalidate
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -164,5 +167,65 @@ components:
 				t.Errorf("n=2: %v", err)
 			}
 		})
+	}
+}
+
+// TestSchemasForNeverSharesAcrossDocuments: the SchemaSet cache was keyed by
+// the document's address, and a document allocated where a collected one
+// lived (before the cleanup removed its entry) got the old document's
+// SchemaSet: its request bodies then failed to compile with "not a file of
+// the spec" (TestAttackQuerySemicolonSmuggling in CI). Each document, loaded
+// from its own directory right after the previous one was dropped, must get
+// a SchemaSet of its own file, and compile through it.
+func TestSchemasForNeverSharesAcrossDocuments(t *testing.T) {
+	const spec = `openapi: 3.0.3
+info: {title: t, version: "1"}
+paths:
+  /items:
+    post:
+      operationId: createItem
+      requestBody:
+        content:
+          application/json:
+            schema: {$ref: '#/components/schemas/Item'}
+      responses:
+        "201": {description: ok}
+components:
+  schemas:
+    Item:
+      type: object
+      properties: {name: {type: string}}
+`
+	// Hold the runtime's cleanup goroutines, as a loaded machine does: the
+	// cleanups that remove the entries of dropped documents wait, and new
+	// documents are allocated where dropped ones lived.
+	hold := make(chan struct{})
+	defer close(hold)
+	for range 64 {
+		runtime.AddCleanup(new([64]byte), func(ch chan struct{}) { <-ch }, hold)
+	}
+	runtime.GC()
+	for i := range 200 {
+		p := filepath.Join(t.TempDir(), "spec.yaml")
+		if err := os.WriteFile(p, []byte(spec), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		s, err := openapi.Load(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		set := SchemasFor(s.Model)
+		if want := fileURL(absKey(p)); set.rootURL != want {
+			t.Fatalf("document %d (%s) got the SchemaSet of %s", i, want, set.rootURL)
+		}
+		if _, err := New(s.Model, fromSpec(s), Options{}); err != nil {
+			t.Fatalf("document %d: New: %v", i, err)
+		}
+		if sc := ShapesFor(s.Model, "test", func() ShapeOptions { return ShapeOptions{} }); sc == nil {
+			t.Fatal("no ShapeCache")
+		}
+		if i%2 == 0 {
+			runtime.GC()
+		}
 	}
 }

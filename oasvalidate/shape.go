@@ -5,7 +5,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
-	"unsafe"
+	"weak"
 
 	"github.com/pb33f/jsonschema/v6"
 	"github.com/pb33f/libopenapi/datamodel/high/base"
@@ -95,12 +95,13 @@ type ShapeCache struct {
 	done int
 }
 
-// shapeCaches maps (document address, kind) to the document's ShapeCache
-// for that kind; like schemaSets, the key does not keep the document alive.
+// shapeCaches maps (document, kind) to the document's ShapeCache for that
+// kind; like schemaSets, the key is a weak pointer: it does not keep the
+// document alive and never matches a later document at the same address.
 var shapeCaches sync.Map // shapeKey → *ShapeCache
 
 type shapeKey struct {
-	doc  uintptr
+	doc  weak.Pointer[v3.Document]
 	kind string
 }
 
@@ -110,7 +111,7 @@ type shapeKey struct {
 // same document) reuses every shape instead of compiling them again. kind
 // must identify opts completely (opts may only depend on doc).
 func ShapesFor(doc *v3.Document, kind string, opts func() ShapeOptions) *ShapeCache {
-	key := shapeKey{uintptr(unsafe.Pointer(doc)), kind}
+	key := shapeKey{weak.Make(doc), kind}
 	if sc, ok := shapeCaches.Load(key); ok {
 		return sc.(*ShapeCache)
 	}
