@@ -101,6 +101,14 @@ type Options struct {
 	// the OnStoreError path, so an outage adds no per-request timeout, and
 	// the first call after Backoff that succeeds restores normal operation.
 	Backoff time.Duration
+	// BackoffAfter is how many store calls in a row must fail before the
+	// backoff opens (default 3). A failed call gets OnStoreError whatever
+	// this is; the threshold keeps one slow reply (a read timeout under a
+	// CPU spike) from sending every other request to OnStoreError too, which
+	// with deny meant a second of 503s for everyone. Once the backoff has
+	// opened, the first call after it that fails opens it again (as a
+	// circuit breaker's half-open state does); a success resets the count.
+	BackoffAfter int
 	// Mode forces enforce or monitor; nil uses the matched route's mode.
 	Mode *gatehouse.Mode
 	// Login enables brute-force protection (nil: none).
@@ -136,6 +144,8 @@ type Middleware struct {
 	loginIP  Key
 
 	retryAt    atomic.Int64 // unix ns: skip the store until then
+	after      int64        // failures in a row that open the backoff
+	failures   atomic.Int64 // store calls failed in a row (-1: backoff opened, no success since)
 	lastLog    atomic.Int64
 	lastKeyLog atomic.Int64
 }
@@ -147,8 +157,11 @@ func (nopObserver) StoreError()             {}
 
 // New validates o and returns the middleware.
 func New(o Options) (*Middleware, error) {
-	m := &Middleware{store: o.Store, onErr: o.OnStoreError, backoff: o.Backoff,
+	m := &Middleware{store: o.Store, onErr: o.OnStoreError, backoff: o.Backoff, after: int64(o.BackoffAfter),
 		mode: o.Mode, now: o.Now, log: o.Logger, obs: o.Observer}
+	if m.after <= 0 {
+		m.after = 3
+	}
 	m.loginIP = KeyIP(o.ClientIP)
 	m.fallback = o.Fallback
 	if m.fallback == nil {
@@ -273,6 +286,7 @@ func (m *Middleware) take(ctx context.Context, ops []Op, now time.Time, out []De
 		err = m.store.Take(ctx, ops, now, out)
 	}
 	if err == nil {
+		m.storeOK()
 		return true, nil
 	}
 	if errors.Is(ctx.Err(), context.Canceled) {
@@ -302,9 +316,28 @@ func (m *Middleware) storeFailed(err error, now time.Time) {
 	}
 	m.obs.StoreError()
 	ns := now.UnixNano()
+	if n := m.failures.Load(); n >= 0 {
+		if n = m.failures.Add(1); n < m.after {
+			if last := m.lastLog.Load(); ns-last >= int64(m.backoff) && m.lastLog.CompareAndSwap(last, ns) {
+				m.log.Warn("rate-limit store call failed", "on_store_error", m.onErr.String(),
+					"failures_in_a_row", n, "backoff_after", m.after, "err", err)
+			}
+			return
+		}
+	}
+	m.failures.Store(-1)
 	m.retryAt.Store(ns + int64(m.backoff))
 	if last := m.lastLog.Load(); ns-last >= int64(m.backoff) && m.lastLog.CompareAndSwap(last, ns) {
 		m.log.Warn("rate-limit store failed", "on_store_error", m.onErr.String(), "retry_in", m.backoff, "err", err)
+	}
+}
+
+// storeOK records a store call that answered: the failures in a row start
+// again from zero (a Load first, so the hot path does not write a shared
+// cache line on every request).
+func (m *Middleware) storeOK() {
+	if m.failures.Load() != 0 {
+		m.failures.Store(0)
 	}
 }
 
@@ -333,6 +366,7 @@ func (m *Middleware) locked(ctx context.Context, acct string, now time.Time) (ti
 		d, err = m.locks.Locked(ctx, p, acct, now)
 	}
 	if err == nil {
+		m.storeOK()
 		return d, nil
 	}
 	if errors.Is(ctx.Err(), context.Canceled) {
@@ -378,6 +412,9 @@ func (m *Middleware) lockFeedback(ctx context.Context, acct string, o outcome, n
 		}
 	} else {
 		err = ls.Success(ctx, p, acct)
+	}
+	if err == nil && ls != LockoutStore(m.fallback) {
+		m.storeOK()
 	}
 	if err != nil {
 		m.storeFailed(err, now)

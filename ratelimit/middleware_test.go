@@ -296,18 +296,19 @@ func TestMiddlewareStoreErrors(t *testing.T) {
 					t.Fatalf("503 Retry-After = %q, want 5", w.Header().Get("Retry-After"))
 				}
 			}
-			// Backoff: the store was tried once, not on every request.
-			if n := fs.calls.Load(); n != 1 {
-				t.Fatalf("store calls during backoff = %d, want 1", n)
+			// Backoff: the store was tried until three calls in a row had
+			// failed (BackoffAfter's default), not on every request.
+			if n := fs.calls.Load(); n != 3 {
+				t.Fatalf("store calls during backoff = %d, want 3", n)
 			}
-			if n := h.obs.err.Load(); n != 1 {
-				t.Fatalf("store errors counted = %d, want 1", n)
+			if n := h.obs.err.Load(); n != 3 {
+				t.Fatalf("store errors counted = %d, want 3", n)
 			}
 			// Recovery without restart: the store is back and the backoff over.
 			fs.down.Store(false)
 			h.clk.Add(5 * time.Second)
 			w, _ := h.do(req{})
-			if w.Code != 200 || fs.calls.Load() != 2 {
+			if w.Code != 200 || fs.calls.Load() != 4 {
 				t.Fatalf("after recovery: %d with %d store calls, want 200 from the store", w.Code, fs.calls.Load())
 			}
 		})
@@ -407,5 +408,60 @@ func TestFallbackSharedAcrossMiddlewares(t *testing.T) {
 		if w, _ := tt.h.do(req{}); w.Code != tt.want {
 			t.Errorf("%s: %d, want %d", tt.name, w.Code, tt.want)
 		}
+	}
+}
+
+// TestStoreBackoffAfterFailures: one failed store call (a Redis reply past
+// its read timeout while the machine is saturated) opened the backoff, and
+// with on_store_error deny every client got 503 for a second (bench/run's
+// gh-redis errors). Now the failed request alone gets on_store_error until
+// BackoffAfter calls in a row have failed; a success resets the count; after
+// the backoff, one failure opens it again (half-open).
+func TestStoreBackoffAfterFailures(t *testing.T) {
+	fs := &flakyStore{inner: ratelimit.NewMemoryStore(ratelimit.MemoryOptions{})}
+	h := newHarness(t, ratelimit.Options{Store: fs, OnStoreError: ratelimit.OnErrorDeny, Backoff: 5 * time.Second,
+		Limits: []ratelimit.Limit{lim(t, "l", "1000/min", 1000, []string{"ip"})}})
+	step := func(down bool, want int, calls int64) {
+		t.Helper()
+		fs.down.Store(down)
+		w, _ := h.do(req{})
+		if w.Code != want || fs.calls.Load() != calls {
+			t.Fatalf("store down=%v: %d after %d store calls, want %d after %d", down, w.Code, fs.calls.Load(), want, calls)
+		}
+	}
+	// Two failures in a row, then a success: only the failed requests got 503.
+	step(true, 503, 1)
+	step(false, 200, 2)
+	step(true, 503, 3)
+	step(true, 503, 4)
+	step(false, 200, 5) // reset: the next failures count from one again
+	step(true, 503, 6)
+	step(true, 503, 7)
+	step(false, 200, 8)
+	// Three in a row open the backoff: the store is left alone, deny answers.
+	step(true, 503, 9)
+	step(true, 503, 10)
+	step(true, 503, 11)
+	step(false, 503, 11)
+	step(false, 503, 11)
+	// Half-open: after the backoff one failure starts it again at once.
+	h.clk.Add(5 * time.Second)
+	step(true, 503, 12)
+	step(false, 503, 12)
+	// The next try succeeds and resets: one failure no longer opens it.
+	h.clk.Add(5 * time.Second)
+	step(false, 200, 13)
+	step(true, 503, 14)
+	step(false, 200, 15)
+
+	// BackoffAfter: 1 keeps the old behaviour, for who wants it.
+	fs1 := &flakyStore{inner: ratelimit.NewMemoryStore(ratelimit.MemoryOptions{})}
+	h1 := newHarness(t, ratelimit.Options{Store: fs1, OnStoreError: ratelimit.OnErrorDeny, Backoff: 5 * time.Second, BackoffAfter: 1,
+		Limits: []ratelimit.Limit{lim(t, "l", "1000/min", 1000, []string{"ip"})}})
+	fs1.down.Store(true)
+	h1.do(req{})
+	fs1.down.Store(false)
+	if w, _ := h1.do(req{}); w.Code != 503 || fs1.calls.Load() != 1 {
+		t.Fatalf("BackoffAfter 1: %d after %d store calls, want 503 from the backoff after 1", w.Code, fs1.calls.Load())
 	}
 }

@@ -43,6 +43,9 @@ type RateLimits struct {
 	MaxKeys int `yaml:"max_keys"`
 	// Backoff is how long a failed Redis is left alone before it is tried again.
 	Backoff Duration `yaml:"backoff"`
+	// BackoffAfterFailures is how many Redis calls in a row must fail
+	// before the backoff starts (default 3): one slow reply is not an outage.
+	BackoffAfterFailures int `yaml:"backoff_after_failures"`
 	// Redis tunes the Redis connection pool.
 	Redis RedisLimits `yaml:"redis"`
 	// Limits lists the limits; every limit that applies to a request is checked.
@@ -278,6 +281,9 @@ func (c *RateLimits) validate(p *Problems, path string) {
 	}
 	if c.Backoff < 0 {
 		p.Errorf(path+".backoff", "backoff must not be negative")
+	}
+	if c.BackoffAfterFailures < 0 || c.BackoffAfterFailures > 100 {
+		p.Errorf(path+".backoff_after_failures", "backoff_after_failures must be between 1 and 100 (0: the default, 3)")
 	}
 	r := c.Redis
 	if r.PoolSize < 0 || r.MinIdleConns < 0 || r.DialTimeout < 0 || r.ReadTimeout < 0 || r.WriteTimeout < 0 || r.Timeout < 0 {

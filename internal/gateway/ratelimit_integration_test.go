@@ -651,3 +651,64 @@ func grepLines(s, sub string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// TestRateLimitRedisSlowReplyIsNotAnOutage: one Redis reply past the read
+// timeout (a real redis-server paused with CLIENT PAUSE) opened the
+// backoff, and with on_store_error deny every client got 503 until it
+// ended (bench/run's gh-redis errors under load). Now the slow call's own
+// request gets 503 and the next one, Redis answering again, goes through;
+// three failures in a row still open the backoff (the clock is the test's,
+// so only the test ends it).
+func TestRateLimitRedisSlowReplyIsNotAnOutage(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: runs redis-server")
+	}
+	rd := rlStartRedis(t)
+	up := newRLUpstream(t)
+	clk := &rlClock{t: time.Now()}
+	srv := rlGateway(t, up, fmt.Sprintf(`  store: "redis://%s/0"
+  on_store_error: deny
+  backoff: 1m
+  redis: { read_timeout: 100ms, write_timeout: 100ms, timeout: 300ms }
+  limits:
+    - { name: per-ip, key: ip, rate: "1000/s", burst: 1000 }`, rd.addr()), "", clk)
+	get := func() int { return rlDo(t, "GET", srv.URL+"/things", nil, "").StatusCode }
+	c := redis.NewClient(&redis.Options{Addr: rd.addr(), ReadTimeout: 50 * time.Millisecond})
+	defer c.Close()
+	ctx := context.Background()
+	pause := func(ms int) {
+		t.Helper()
+		if err := c.Do(ctx, "CLIENT", "PAUSE", ms, "ALL").Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	answering := func() {
+		t.Helper()
+		rlWaitFor(t, "redis to answer again", func() bool { return c.Ping(ctx).Err() == nil })
+	}
+	if code := get(); code != 200 {
+		t.Fatalf("redis up: %d", code)
+	}
+	pause(1500)
+	if code := get(); code != 503 {
+		t.Fatalf("redis paused past the read timeout: %d, want 503 (deny)", code)
+	}
+	answering()
+	if code := get(); code != 200 {
+		t.Fatalf("after one slow reply: %d, want 200 (one slow reply is not an outage)", code)
+	}
+	pause(3000)
+	for i := range 3 {
+		if code := get(); code != 503 {
+			t.Fatalf("paused, request %d: %d, want 503", i, code)
+		}
+	}
+	answering()
+	if code := get(); code != 503 {
+		t.Fatalf("after three failures in a row: %d, want 503 from the backoff", code)
+	}
+	clk.Add(time.Minute)
+	if code := get(); code != 200 {
+		t.Fatalf("after the backoff: %d, want 200", code)
+	}
+}

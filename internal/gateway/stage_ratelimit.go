@@ -33,6 +33,7 @@ func (b *builder) buildRateLimit(ctx context.Context) (gatehouse.Middleware, err
 		OnStoreError: onErr,
 		MaxKeys:      rc.MaxKeys,
 		Backoff:      rc.Backoff.D(),
+		BackoffAfter: rc.BackoffAfterFailures,
 		Logger:       rlLogger(b).With("component", "ratelimit"),
 		ClientIP:     ip,
 		Now:          b.now,
