@@ -153,7 +153,7 @@ var ErrPanic = errors.New("audit: panic while reading the document")
 // Run audits spec. ctx is checked between rules; a cancelled context
 // returns ctx.Err().
 func Run(ctx context.Context, spec *openapi.Spec, opts Options) (res *Result, err error) {
-	if spec == nil || spec.Model == nil {
+	if spec == nil || openapi.Model(spec) == nil {
 		return nil, errors.New("audit: no spec")
 	}
 	defer func() {

@@ -73,10 +73,10 @@ const maxIgnoreDepth = 256
 // extensions are read there).
 func collectIgnores(spec *openapi.Spec) *ignoreSet {
 	s := &ignoreSet{at: map[string]map[string]bool{}}
-	if spec.Document == nil {
+	if openapi.Document(spec) == nil {
 		return s
 	}
-	info := spec.Document.GetSpecInfo()
+	info := openapi.Document(spec).GetSpecInfo()
 	if info == nil || info.RootNode == nil {
 		return s
 	}

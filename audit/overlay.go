@@ -34,7 +34,7 @@ type OverlayAction struct {
 // The values are starting points, not facts about the API: each action's
 // description says what to check.
 func SuggestOverlay(spec *openapi.Spec) (actions []OverlayAction, err error) {
-	if spec == nil || spec.Model == nil {
+	if spec == nil || openapi.Model(spec) == nil {
 		return nil, errors.New("audit: no spec")
 	}
 	defer func() {

@@ -2,6 +2,7 @@ package audit
 
 import (
 	"fmt"
+	"github.com/gatehouse/gatehouse/openapi"
 	"strings"
 
 	"github.com/gatehouse/gatehouse/scan"
@@ -42,7 +43,7 @@ func init() {
 
 func ruleCovPublic(c *auditCtx) {
 	for _, op := range c.spec.Operations {
-		if op.Op.Security != nil && len(op.Op.Security) == 0 {
+		if openapi.Op(op).Security != nil && len(openapi.Op(op).Security) == 0 {
 			continue // declared public by the contract
 		}
 		if c.gw.public(op) {
@@ -56,7 +57,7 @@ func ruleCovOwnership(c *auditCtx) {
 		if scan.IsLogin(op) {
 			continue
 		}
-		for _, p := range op.Params {
+		for _, p := range openapi.Params(op) {
 			if !strings.EqualFold(p.In, "path") || !IDParam(p.Name) || c.gw.ownership(op, p.Name) {
 				continue
 			}

@@ -25,7 +25,9 @@ func init() {
 			}})
 	}
 	missing("GH1201", "400", "takes input", scan.Low, API8Misconfig, "clients and the gateway cannot tell a rejected request from an unexpected error.",
-		func(_ *auditCtx, op *openapi.Operation) bool { return len(op.Params) > 0 || op.Op.RequestBody != nil })
+		func(_ *auditCtx, op *openapi.Operation) bool {
+			return len(openapi.Params(op)) > 0 || openapi.Op(op).RequestBody != nil
+		})
 	missing("GH1202", "401", "requires authentication", scan.Low, API2Authn, "the contract does not say what an unauthenticated call gets.",
 		func(c *auditCtx, op *openapi.Operation) bool { return c.requiresAuth(op) })
 	missing("GH1203", "403", "requires authentication", scan.Low, API5BFLA, "the contract does not say that an authenticated caller can be refused, a sign that authorization was not designed.",
@@ -45,7 +47,7 @@ func init() {
 }
 
 func responsesPtr(op *openapi.Operation) string {
-	if op.Op.Responses != nil {
+	if openapi.Op(op).Responses != nil {
 		return op.Pointer + "/responses"
 	}
 	return op.Pointer
@@ -53,16 +55,16 @@ func responsesPtr(op *openapi.Operation) string {
 
 // declares reports whether op declares code, its range (4XX) or default.
 func declares(op *openapi.Operation, code string) bool {
-	if op.Op.Responses == nil {
+	if openapi.Op(op).Responses == nil {
 		return false
 	}
-	if op.Op.Responses.Default != nil {
+	if openapi.Op(op).Responses.Default != nil {
 		return true
 	}
-	if op.Op.Responses.Codes == nil {
+	if openapi.Op(op).Responses.Codes == nil {
 		return false
 	}
-	for k := range op.Op.Responses.Codes.KeysFromOldest() {
+	for k := range openapi.Op(op).Responses.Codes.KeysFromOldest() {
 		if k == code || strings.EqualFold(k, code[:1]+"XX") {
 			return true
 		}
@@ -129,7 +131,7 @@ func sequentialParam(p *v3.Parameter) bool {
 
 func ruleSequentialID(c *auditCtx) {
 	for _, op := range c.spec.Operations {
-		for _, p := range op.Params {
+		for _, p := range openapi.Params(op) {
 			if !sequentialParam(p) {
 				continue
 			}

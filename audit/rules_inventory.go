@@ -54,7 +54,7 @@ func ruleNonProdServer(c *auditCtx) {
 var versionSegRe = regexp.MustCompile(`^v([0-9]+)(?:[.][0-9]+)?$`)
 
 func ruleVersions(c *auditCtx) {
-	if c.spec.Model.Info == nil || strings.TrimSpace(c.spec.Model.Info.Version) == "" {
+	if openapi.Model(c.spec).Info == nil || strings.TrimSpace(openapi.Model(c.spec).Info.Version) == "" {
 		c.report("/info", nil, "", "info.version is empty")
 	}
 	// path versions: /v1/..., /api/v2/...
@@ -78,7 +78,7 @@ func ruleVersions(c *auditCtx) {
 				vers[seg] = v
 			}
 			v.ops = append(v.ops, op)
-			if !boolTrue(op.Op.Deprecated) {
+			if !boolTrue(openapi.Op(op).Deprecated) {
 				v.undepr = append(v.undepr, op)
 			}
 			break

@@ -79,10 +79,10 @@ func (c *auditCtx) schemes() []struct {
 		name string
 		s    *v3.SecurityScheme
 	}
-	if c.spec.Model.Components == nil || c.spec.Model.Components.SecuritySchemes == nil {
+	if openapi.Model(c.spec).Components == nil || openapi.Model(c.spec).Components.SecuritySchemes == nil {
 		return out
 	}
-	for name, s := range c.spec.Model.Components.SecuritySchemes.FromOldest() {
+	for name, s := range openapi.Model(c.spec).Components.SecuritySchemes.FromOldest() {
 		if s != nil {
 			out = append(out, struct {
 				name string
@@ -98,10 +98,10 @@ func schemePtr(name string) string { return "/components/securitySchemes/" + esc
 // effectiveSecurity returns op's requirements (its own, else the
 // document's) and the pointer where they are declared.
 func (c *auditCtx) effectiveSecurity(op *openapi.Operation) ([]*base.SecurityRequirement, string) {
-	if op.Op.Security != nil {
-		return op.Op.Security, op.Pointer + "/security"
+	if openapi.Op(op).Security != nil {
+		return openapi.Op(op).Security, op.Pointer + "/security"
 	}
-	return c.spec.Model.Security, "/security"
+	return openapi.Model(c.spec).Security, "/security"
 }
 
 func ruleNoSchemes(c *auditCtx) {
@@ -113,7 +113,7 @@ func ruleNoSchemes(c *auditCtx) {
 func ruleNoSecurity(c *auditCtx) {
 	for _, op := range c.spec.Operations {
 		reqs, _ := c.effectiveSecurity(op)
-		if op.Op.Security == nil && len(reqs) == 0 {
+		if openapi.Op(op).Security == nil && len(reqs) == 0 {
 			c.report(op.Pointer, op, "", fmt.Sprintf("%s %s declares no security requirement and the document has none", op.Method, op.Template))
 		}
 	}
@@ -122,7 +122,7 @@ func ruleNoSecurity(c *auditCtx) {
 func ruleEmptySecurity(c *auditCtx) {
 	for _, op := range c.spec.Operations {
 		reqs, ptr := c.effectiveSecurity(op)
-		if op.Op.Security != nil && len(op.Op.Security) == 0 {
+		if openapi.Op(op).Security != nil && len(openapi.Op(op).Security) == 0 {
 			c.report(ptr, op, "", fmt.Sprintf("%s %s has security: [] (no authentication)", op.Method, op.Template))
 			continue
 		}
@@ -152,7 +152,7 @@ func ruleCredsInURL(c *auditCtx) {
 		}
 	}
 	for _, op := range c.spec.Operations {
-		for _, p := range op.Params {
+		for _, p := range openapi.Params(op) {
 			if (strings.EqualFold(p.In, "query") || strings.EqualFold(p.In, "path")) && credParamRe.MatchString(p.Name) {
 				c.report(paramPointer(op, p), op, p.Name, fmt.Sprintf("%s %s takes credential-like parameter %q in the %s", op.Method, op.Template, p.Name, p.In))
 			}
@@ -187,14 +187,14 @@ func (c *auditCtx) serverSites() []struct{ url, ptr string } {
 			}
 		}
 	}
-	add(c.spec.Model.Servers, "")
+	add(openapi.Model(c.spec).Servers, "")
 	seenPI := map[*v3.PathItem]bool{}
 	for _, op := range c.spec.Operations {
-		if op.PathItem != nil && !seenPI[op.PathItem] {
-			seenPI[op.PathItem] = true
-			add(op.PathItem.Servers, op.Pointer[:strings.LastIndexByte(op.Pointer, '/')])
+		if openapi.PathItem(op) != nil && !seenPI[openapi.PathItem(op)] {
+			seenPI[openapi.PathItem(op)] = true
+			add(openapi.PathItem(op).Servers, op.Pointer[:strings.LastIndexByte(op.Pointer, '/')])
 		}
-		add(op.Op.Servers, op.Pointer)
+		add(openapi.Op(op).Servers, op.Pointer)
 	}
 	return out
 }
@@ -262,7 +262,7 @@ func ruleAdminSameScheme(c *auditCtx) {
 			continue
 		}
 		if k := reqKey(reqs); user[k] {
-			if op.Op.Security == nil {
+			if openapi.Op(op).Security == nil {
 				ptr = op.Pointer
 			}
 			c.report(ptr, op, "", fmt.Sprintf("admin-looking %s %s requires %s, the same as user operations", op.Method, op.Template, k))
@@ -296,9 +296,9 @@ func ruleUnusedScheme(c *auditCtx) {
 			}
 		}
 	}
-	mark(c.spec.Model.Security)
+	mark(openapi.Model(c.spec).Security)
 	for _, op := range c.spec.Operations {
-		mark(op.Op.Security)
+		mark(openapi.Op(op).Security)
 	}
 	for _, sc := range c.schemes() {
 		if !used[sc.name] {

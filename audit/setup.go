@@ -66,7 +66,7 @@ var accountFieldRe = regexp.MustCompile(`(?i)^(username|user_?name|email|login|u
 // The output is plain text with comments; every value it contains passes
 // gatehouse validate when the spec loads (see the init test).
 func Setup(spec *openapi.Spec, o SetupOptions) (files *SetupFiles, err error) {
-	if spec == nil || spec.Model == nil {
+	if spec == nil || openapi.Model(spec) == nil {
 		return nil, errors.New("audit: no spec")
 	}
 	defer func() {
@@ -84,8 +84,8 @@ func Setup(spec *openapi.Spec, o SetupOptions) (files *SetupFiles, err error) {
 	}
 	files = &SetupFiles{Actions: actions}
 	title := "API"
-	if spec.Model.Info != nil && spec.Model.Info.Title != "" {
-		title = spec.Model.Info.Title
+	if openapi.Model(spec).Info != nil && openapi.Model(spec).Info.Title != "" {
+		title = openapi.Model(spec).Info.Title
 	}
 	files.Overlay = WriteOverlay("gatehouse constraints for "+title, o.SpecRef, actions)
 
@@ -252,7 +252,7 @@ func writeJWT(w func(string, ...any), s *v3.SecurityScheme) {
 // writeRule writes the authz rule of one operation.
 func writeRule(w func(string, ...any), c *auditCtx, op *openapi.Operation) {
 	key := strconv.Quote(op.ID)
-	explicitPublic := op.Op.Security != nil && len(op.Op.Security) == 0
+	explicitPublic := openapi.Op(op).Security != nil && len(openapi.Op(op).Security) == 0
 	switch {
 	case explicitPublic:
 		w("    %s: { public: true }   # security: [] in the spec\n", key)
@@ -262,7 +262,7 @@ func writeRule(w func(string, ...any), c *auditCtx, op *openapi.Operation) {
 		return
 	}
 	var subject, others []string
-	for _, p := range op.Params {
+	for _, p := range openapi.Params(op) {
 		if !strings.EqualFold(p.In, "path") {
 			continue
 		}
@@ -277,8 +277,8 @@ func writeRule(w func(string, ...any), c *auditCtx, op *openapi.Operation) {
 		w("    %s: { owner: { param: %s, claim: sub, unless_role: admin } }   # {%s} names the caller\n", key, strconv.Quote(subject[0]), oneLine(subject[0]))
 		return
 	}
-	if (op.Method == "GET" || op.Method == "HEAD") && op.HasOperationID && op.Op.Extensions != nil {
-		if n, ok := op.Op.Extensions.Get("x-gatehouse-owner-field"); ok && n != nil && n.Value != "" {
+	if (op.Method == "GET" || op.Method == "HEAD") && op.HasOperationID && openapi.Op(op).Extensions != nil {
+		if n, ok := openapi.Op(op).Extensions.Get("x-gatehouse-owner-field"); ok && n != nil && n.Value != "" {
 			w("    %s: { owner_response: { claim: sub, unless_role: admin } }   # the spec names the owner field (x-gatehouse-owner-field)\n", key)
 			return
 		}
@@ -302,7 +302,7 @@ func writeRule(w func(string, ...any), c *auditCtx, op *openapi.Operation) {
 // accountField returns the JSON pointer of the account name in a login
 // body ("" when there is none).
 func accountField(op *openapi.Operation) string {
-	rb := op.Op.RequestBody
+	rb := openapi.Op(op).RequestBody
 	if rb == nil || rb.Content == nil {
 		return ""
 	}

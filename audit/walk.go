@@ -53,7 +53,7 @@ type schemaIndex struct {
 func buildSchemaIndex(c *auditCtx) *schemaIndex {
 	ix := &schemaIndex{c: c, seen: map[string]bool{}}
 	for _, op := range c.spec.Operations {
-		for _, p := range op.Params {
+		for _, p := range openapi.Params(op) {
 			pp := paramPointer(op, p)
 			if p.Schema != nil {
 				ix.walk(p.Schema, pp+"/schema", dirRequest, op, false, false, p.Name, 0)
@@ -66,7 +66,7 @@ func buildSchemaIndex(c *auditCtx) *schemaIndex {
 				}
 			}
 		}
-		if rb := op.Op.RequestBody; rb != nil && rb.Content != nil {
+		if rb := openapi.Op(op).RequestBody; rb != nil && rb.Content != nil {
 			for ct, mt := range rb.Content.FromOldest() {
 				if mt != nil && mt.Schema != nil {
 					ix.walk(mt.Schema, op.Pointer+"/requestBody/content/"+escape(ct)+"/schema", dirRequest, op, true, false, "", 0)
@@ -89,31 +89,31 @@ func buildSchemaIndex(c *auditCtx) *schemaIndex {
 
 // forResponses calls f for each declared response of op, "default" last.
 func forResponses(op *openapi.Operation, f func(code string, r *v3.Response)) {
-	if op.Op.Responses == nil {
+	if openapi.Op(op).Responses == nil {
 		return
 	}
-	if op.Op.Responses.Codes != nil {
-		for code, r := range op.Op.Responses.Codes.FromOldest() {
+	if openapi.Op(op).Responses.Codes != nil {
+		for code, r := range openapi.Op(op).Responses.Codes.FromOldest() {
 			if r != nil {
 				f(code, r)
 			}
 		}
 	}
-	if op.Op.Responses.Default != nil {
-		f("default", op.Op.Responses.Default)
+	if openapi.Op(op).Responses.Default != nil {
+		f("default", openapi.Op(op).Responses.Default)
 	}
 }
 
 // paramPointer returns the JSON pointer of parameter p of op: in the
 // operation's list, or else in the path item's.
 func paramPointer(op *openapi.Operation, p *v3.Parameter) string {
-	for i, q := range op.Op.Parameters {
+	for i, q := range openapi.Op(op).Parameters {
 		if q == p {
 			return op.Pointer + "/parameters/" + strconv.Itoa(i)
 		}
 	}
-	if op.PathItem != nil {
-		for i, q := range op.PathItem.Parameters {
+	if openapi.PathItem(op) != nil {
+		for i, q := range openapi.PathItem(op).Parameters {
 			if q == p {
 				return op.Pointer[:strings.LastIndexByte(op.Pointer, '/')] + "/parameters/" + strconv.Itoa(i)
 			}

@@ -3,6 +3,7 @@ package oasvalidate
 import (
 	"bytes"
 	"context"
+	"github.com/gatehouse/gatehouse/openapi"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -76,8 +77,8 @@ func BenchmarkValidate1KiBNoInjection(b *testing.B) {
 // schema cache), given the already-matched path item.
 func BenchmarkLibopenapiValidator1KiB(b *testing.B) {
 	s := loadSpec(b, "testdata/users30.yaml")
-	val := validator.NewValidatorFromV3Model(s.Model)
-	pi := s.Model.Paths.PathItems.GetOrZero("/users")
+	val := validator.NewValidatorFromV3Model(openapi.Model(s))
+	pi := openapi.Model(s).Paths.PathItems.GetOrZero("/users")
 	if ok, errs := val.ValidateHttpRequestSyncWithPathItem(benchRequest(benchBody), pi, "/users"); !ok {
 		b.Fatal(errs[0])
 	}

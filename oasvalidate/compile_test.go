@@ -19,16 +19,16 @@ func TestSchemaSetLeftovers31(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := New(s.Model, fromSpec(s), Options{}); err != nil {
+	if _, err := New(openapi.Model(s), fromSpec(s), Options{}); err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	set := SchemasFor(s.Model)
+	set := SchemasFor(openapi.Model(s))
 	op := s.Operation("createItem")
-	reqSchema, err := set.Compile(op.Op.RequestBody.Content.GetOrZero("application/json").Schema, PurposeRequest)
+	reqSchema, err := set.Compile(openapi.Op(op).RequestBody.Content.GetOrZero("application/json").Schema, PurposeRequest)
 	if err != nil {
 		t.Fatal(err)
 	}
-	respSchema, err := set.Compile(op.Op.Responses.Codes.GetOrZero("200").Content.GetOrZero("application/json").Schema, PurposeResponse)
+	respSchema, err := set.Compile(openapi.Op(op).Responses.Codes.GetOrZero("200").Content.GetOrZero("application/json").Schema, PurposeResponse)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +103,7 @@ components:
 			t.Fatalf("%s: %v", tc.version, err)
 		}
 		op := s.Operations[0]
-		sch, err := SchemasFor(s.Model).Compile(op.Op.RequestBody.Content.GetOrZero("application/json").Schema, PurposeRequest)
+		sch, err := SchemasFor(openapi.Model(s)).Compile(openapi.Op(op).RequestBody.Content.GetOrZero("application/json").Schema, PurposeRequest)
 		if err != nil {
 			t.Fatalf("%s: %v", tc.version, err)
 		}
@@ -149,7 +149,7 @@ components:
 			if err != nil {
 				t.Fatal(err)
 			}
-			v, err := New(s.Model, fromSpec(s), Options{})
+			v, err := New(openapi.Model(s), fromSpec(s), Options{})
 			if tc.wantErr {
 				if err == nil || !strings.Contains(err.Error(), "#/components/schemas/N is not a valid schema") {
 					t.Fatalf("New = %v, want the invalid component named", err)
@@ -214,14 +214,14 @@ components:
 		if err != nil {
 			t.Fatal(err)
 		}
-		set := SchemasFor(s.Model)
+		set := SchemasFor(openapi.Model(s))
 		if want := fileURL(absKey(p)); set.rootURL != want {
 			t.Fatalf("document %d (%s) got the SchemaSet of %s", i, want, set.rootURL)
 		}
-		if _, err := New(s.Model, fromSpec(s), Options{}); err != nil {
+		if _, err := New(openapi.Model(s), fromSpec(s), Options{}); err != nil {
 			t.Fatalf("document %d: New: %v", i, err)
 		}
-		if sc := ShapesFor(s.Model, "test", func() ShapeOptions { return ShapeOptions{} }); sc == nil {
+		if sc := ShapesFor(openapi.Model(s), "test", func() ShapeOptions { return ShapeOptions{} }); sc == nil {
 			t.Fatal("no ShapeCache")
 		}
 		if i%2 == 0 {

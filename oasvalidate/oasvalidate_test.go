@@ -31,7 +31,7 @@ func loadSpec(t testing.TB, file string) *openapi.Spec {
 func fromSpec(s *openapi.Spec) []Operation {
 	ops := make([]Operation, 0, len(s.Operations))
 	for _, o := range s.Operations {
-		ops = append(ops, Operation{ID: o.ID, Method: o.Method, Template: o.Template, PathItem: o.PathItem, Op: o.Op, Params: o.Params})
+		ops = append(ops, Operation{ID: o.ID, Method: o.Method, Template: o.Template, PathItem: openapi.PathItem(o), Op: openapi.Op(o), Params: openapi.Params(o)})
 	}
 	return ops
 }
@@ -39,7 +39,7 @@ func fromSpec(s *openapi.Spec) []Operation {
 func newValidator(t testing.TB, file string, opts Options) *Validator {
 	t.Helper()
 	s := loadSpec(t, file)
-	v, err := New(s.Model, fromSpec(s), opts)
+	v, err := New(openapi.Model(s), fromSpec(s), opts)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}

@@ -56,7 +56,7 @@ func TestPatternSkippedWarning(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := New(s.Model, fromSpec(s), Options{}); err != nil {
+	if _, err := New(openapi.Model(s), fromSpec(s), Options{}); err != nil {
 		t.Fatalf("New: %v", err)
 	}
 	src, err := os.ReadFile(patternsDoc)
@@ -69,7 +69,7 @@ func TestPatternSkippedWarning(t *testing.T) {
 			line, col = i+1, strings.Index(l, "{")+1
 		}
 	}
-	skipped := SchemasFor(s.Model).SkippedPatterns()
+	skipped := SchemasFor(openapi.Model(s)).SkippedPatterns()
 	if len(skipped) != 1 {
 		t.Fatalf("SkippedPatterns = %q, want one", skipped)
 	}
@@ -78,7 +78,7 @@ func TestPatternSkippedWarning(t *testing.T) {
 		t.Errorf("SkippedPatterns[0] = %q, want it to contain %q and the pattern", skipped[0], want)
 	}
 	found := false
-	for _, w := range SchemasFor(s.Model).Warnings() {
+	for _, w := range SchemasFor(openapi.Model(s)).Warnings() {
 		found = found || w == skipped[0]
 	}
 	if !found {

@@ -43,7 +43,7 @@ func TestRenderedShapesEqualCached(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			set := NewSchemaSet(s.Model)
+			set := NewSchemaSet(openapi.Model(s))
 			opts := ShapeOptions{ValidateProxy: func(p *base.SchemaProxy) (*jsonschema.Schema, error) {
 				return set.Compile(p, PurposeResponse)
 			}}
@@ -78,26 +78,26 @@ func TestRenderedShapesEqualCached(t *testing.T) {
 // and responses.
 func operationSchemas(op *openapi.Operation) []*base.SchemaProxy {
 	var out []*base.SchemaProxy
-	for _, p := range op.Params {
+	for _, p := range openapi.Params(op) {
 		if p.Schema != nil {
 			out = append(out, p.Schema)
 		}
 	}
-	if rb := op.Op.RequestBody; rb != nil && rb.Content != nil {
+	if rb := openapi.Op(op).RequestBody; rb != nil && rb.Content != nil {
 		for _, m := range rb.Content.FromOldest() {
 			if m != nil && m.Schema != nil {
 				out = append(out, m.Schema)
 			}
 		}
 	}
-	if op.Op.Responses != nil {
+	if openapi.Op(op).Responses != nil {
 		var rs []*v3.Response
-		if op.Op.Responses.Codes != nil {
-			for _, r := range op.Op.Responses.Codes.FromOldest() {
+		if openapi.Op(op).Responses.Codes != nil {
+			for _, r := range openapi.Op(op).Responses.Codes.FromOldest() {
 				rs = append(rs, r)
 			}
 		}
-		rs = append(rs, op.Op.Responses.Default)
+		rs = append(rs, openapi.Op(op).Responses.Default)
 		for _, r := range rs {
 			if r == nil || r.Content == nil {
 				continue

@@ -13,11 +13,11 @@ import (
 // error: the gateway cannot guess which prefix clients use, and the config
 // must say (base_path).
 func (s *Spec) BasePath() (string, error) {
-	if s == nil || s.Model == nil {
+	if s == nil || Model(s) == nil {
 		return "", nil
 	}
 	base, first := "", true
-	for i, srv := range s.Model.Servers {
+	for i, srv := range Model(s).Servers {
 		u := srv.URL
 		if srv.Variables != nil {
 			for name, v := range srv.Variables.FromOldest() {

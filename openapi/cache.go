@@ -91,11 +91,11 @@ func (e *cacheEntry) unchanged(buf []byte) bool {
 // files lists the absolute paths of the files the document was read from
 // besides its root (the files its $refs reached).
 func (s *Spec) files() []string {
-	if s.Document == nil || s.Document.GetRolodex() == nil {
+	if Document(s) == nil || Document(s).GetRolodex() == nil {
 		return nil
 	}
 	var out []string
-	for _, idx := range s.Document.GetRolodex().GetIndexes() {
+	for _, idx := range Document(s).GetRolodex().GetIndexes() {
 		if idx == nil {
 			continue
 		}

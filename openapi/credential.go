@@ -37,10 +37,10 @@ type Credential struct {
 // a length out of range) is an error naming what was wanted: a mark the
 // gateway would silently ignore is a password check silently off.
 func (op *Operation) Credential() (c Credential, marked bool, err error) {
-	if op == nil || op.Op == nil || op.Op.Extensions == nil {
+	if op == nil || Op(op) == nil || Op(op).Extensions == nil {
 		return Credential{}, false, nil
 	}
-	n, ok := op.Op.Extensions.Get(CredentialExtension)
+	n, ok := Op(op).Extensions.Get(CredentialExtension)
 	if !ok || n == nil {
 		return Credential{}, false, nil
 	}

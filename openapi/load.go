@@ -130,8 +130,8 @@ func load(data []byte, name, absPath string) (s *Spec, err error) {
 			return nil, fmt.Errorf("%w: %w", ErrInvalidSpec, err)
 		}
 	}
-	s.Document = doc
-	s.Model = &model.Model
+	s.doc = doc
+	s.model = &model.Model
 	if s.root == nil {
 		s.root = doc.GetSpecInfo().RootNode
 	}
@@ -234,8 +234,8 @@ func pathItemOp(pi *v3.PathItem, method string) *v3.Operation {
 func (s *Spec) index() error {
 	s.byID = map[string]*Operation{}
 	var errs []error
-	if s.Model.Paths != nil && s.Model.Paths.PathItems != nil {
-		for tmpl, pi := range s.Model.Paths.PathItems.FromOldest() {
+	if Model(s).Paths != nil && Model(s).Paths.PathItems != nil {
+		for tmpl, pi := range Model(s).Paths.PathItems.FromOldest() {
 			if pi == nil {
 				continue
 			}
@@ -250,9 +250,9 @@ func (s *Spec) index() error {
 					Template: tmpl,
 					Tags:     op.Tags,
 					Pointer:  "/paths/" + escapePointer(tmpl) + "/" + strings.ToLower(m),
-					PathItem: pi,
-					Op:       op,
-					Params:   mergeParams(pi.Parameters, op.Parameters),
+					pathItem: pi,
+					op:       op,
+					params:   mergeParams(pi.Parameters, op.Parameters),
 				}
 				if o.ID != "" {
 					o.HasOperationID = true

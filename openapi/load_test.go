@@ -29,7 +29,7 @@ func TestLoadMultiFile(t *testing.T) {
 		t.Fatalf("listUsers = %+v", lu)
 	}
 	// the cross-file schema ref is resolved
-	sch := lu.Op.Responses.Codes.GetOrZero("200").Content.GetOrZero("application/json").Schema.Schema()
+	sch := Op(lu).Responses.Codes.GetOrZero("200").Content.GetOrZero("application/json").Schema.Schema()
 	item := sch.Items.A.Schema()
 	if item == nil || item.Properties.GetOrZero("id") == nil {
 		t.Fatalf("cross-file $ref ../schemas/user.yaml not resolved: %+v", item)
@@ -39,11 +39,11 @@ func TestLoadMultiFile(t *testing.T) {
 		t.Errorf("Pointer = %q", gu.Pointer)
 	}
 	// merged params: path-level id, operation-level X-Trace overrides path-level one
-	if len(gu.Params) != 2 || gu.Params[0].Name != "id" || gu.Params[1].Name != "X-Trace" || gu.Params[1].Required == nil || !*gu.Params[1].Required {
-		t.Errorf("merged params wrong: %d", len(gu.Params))
+	if len(Params(gu)) != 2 || Params(gu)[0].Name != "id" || Params(gu)[1].Name != "X-Trace" || Params(gu)[1].Required == nil || !*Params(gu)[1].Required {
+		t.Errorf("merged params wrong: %d", len(Params(gu)))
 	}
 	del := s.Operation("DELETE /users/{id}")
-	if del == nil || del.HasOperationID || len(del.Params) != 2 {
+	if del == nil || del.HasOperationID || len(Params(del)) != 2 {
 		t.Fatalf("DELETE op = %+v", del)
 	}
 	if s.Operation("nope") != nil {
@@ -68,7 +68,7 @@ func TestLoadSwagger2(t *testing.T) {
 		t.Fatalf("Version %q, %d operations", s.Version, len(s.Operations))
 	}
 	up := s.Operation("updatePet")
-	if up == nil || up.Op.RequestBody == nil {
+	if up == nil || Op(up).RequestBody == nil {
 		t.Fatalf("updatePet not converted with request body: %+v", up)
 	}
 	if _, line, _ := s.Position(up.Pointer); line != 12 {

@@ -63,15 +63,21 @@ type Spec struct {
 	Path string
 	// Version is the document's declared version ("3.1.0", "3.0.3", "2.0").
 	Version string
-	// Document is the libopenapi document (kept for line/column lookups).
-	Document libopenapi.Document
-	// Model is the high-level OpenAPI 3 model (Swagger 2.0 is converted).
-	Model *v3.Document
 	// Operations lists every operation in document order.
 	Operations []*Operation
 	// Warnings lists non-fatal problems found at load, each prefixed with
 	// "file:line:col: " (e.g. a path template that cannot be routed).
 	Warnings []string
+
+	// The libopenapi document and model (Document, Model) are held as
+	// `any`: with fields of libopenapi's types, every package that reads a
+	// Spec or an Operation (scan/checks, the demo, the command...) compiled
+	// libopenapi's generic ordered maps again, about 10,000 functions and
+	// 12 CPU-seconds per package and test variant (golang/go#56718). Now a
+	// package pays that only if it calls Model, Document or an Operation's
+	// accessor functions.
+	doc   any // libopenapi.Document
+	model any // *v3.Document
 
 	file   string     // absolute path, "" for LoadBytes
 	root   *yaml.Node // root of the source file, for Position
@@ -89,10 +95,47 @@ type Operation struct {
 	Template       string // e.g. "/users/{user_id}"
 	Tags           []string
 	// Pointer is the JSON pointer of the operation, e.g. "/paths/~1users~1{id}/get".
-	Pointer  string
-	PathItem *v3.PathItem
-	Op       *v3.Operation
-	// Params is the effective parameter list (path-item parameters overridden
-	// by operation parameters with the same name and location).
-	Params []*v3.Parameter
+	Pointer string
+
+	pathItem any // *v3.PathItem (see Spec.doc for why not typed)
+	op       any // *v3.Operation
+	params   any // []*v3.Parameter
+}
+
+// Document returns the libopenapi document of s (for line/column lookups
+// and the rolodex of a multi-file spec).
+//
+// Document, Model, Op, PathItem and Params are functions, not methods: a
+// method whose signature names a libopenapi type is read with the type by
+// every package that uses a Spec or an Operation, which then compiles
+// libopenapi's generic ordered maps again (see Spec.doc).
+func Document(s *Spec) libopenapi.Document {
+	d, _ := s.doc.(libopenapi.Document)
+	return d
+}
+
+// Model returns the high-level OpenAPI 3 model of s (Swagger 2.0 is
+// converted).
+func Model(s *Spec) *v3.Document {
+	m, _ := s.model.(*v3.Document)
+	return m
+}
+
+// PathItem returns the path item o belongs to.
+func PathItem(o *Operation) *v3.PathItem {
+	p, _ := o.pathItem.(*v3.PathItem)
+	return p
+}
+
+// Op returns the libopenapi model of o.
+func Op(o *Operation) *v3.Operation {
+	op, _ := o.op.(*v3.Operation)
+	return op
+}
+
+// Params returns the effective parameter list of o (path-item parameters
+// overridden by operation parameters with the same name and location).
+func Params(o *Operation) []*v3.Parameter {
+	p, _ := o.params.([]*v3.Parameter)
+	return p
 }

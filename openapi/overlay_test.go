@@ -24,7 +24,7 @@ func TestLoadWithOverlays(t *testing.T) {
 	if op := s.Operation("deleteNote"); op != nil {
 		t.Errorf("deleteNote still in the spec after remove")
 	}
-	note := s.Model.Components.Schemas.GetOrZero("Note").Schema()
+	note := Model(s).Components.Schemas.GetOrZero("Note").Schema()
 	title := note.Properties.GetOrZero("title").Schema()
 	if title.MaxLength == nil || *title.MaxLength != 64 {
 		t.Errorf("Note.title.maxLength = %v, want 64", title.MaxLength)
@@ -105,7 +105,7 @@ func TestOperationEdits(t *testing.T) {
 		t.Error("deleteNote not removed")
 	}
 	create := s.Operation("createNote")
-	body := create.Op.RequestBody.Content.GetOrZero("application/json").Schema.Schema()
+	body := Op(create).RequestBody.Content.GetOrZero("application/json").Schema.Schema()
 	if ml := body.Properties.GetOrZero("title").Schema().MaxLength; ml == nil || *ml != 10 {
 		t.Errorf("createNote title maxLength = %v, want 10", ml)
 	}
@@ -116,12 +116,12 @@ func TestOperationEdits(t *testing.T) {
 		t.Errorf("createNote tags items enum = %v", e)
 	}
 	// The component is untouched: getNote's response still uses it unbounded.
-	if ml := s.Model.Components.Schemas.GetOrZero("Note").Schema().Properties.GetOrZero("title").Schema().MaxLength; ml != nil {
+	if ml := Model(s).Components.Schemas.GetOrZero("Note").Schema().Properties.GetOrZero("title").Schema().MaxLength; ml != nil {
 		t.Errorf("components Note.title.maxLength = %v: a per-operation constraint leaked into the component", *ml)
 	}
 	params := map[string]*struct{ ml, max, pat any }{}
 	for _, op := range []string{"listNotes", "getNote"} {
-		for _, p := range s.Operation(op).Params {
+		for _, p := range Params(s.Operation(op)) {
 			sc := p.Schema.Schema()
 			v := &struct{ ml, max, pat any }{}
 			if sc.MaxLength != nil {
@@ -144,7 +144,7 @@ func TestOperationEdits(t *testing.T) {
 		t.Errorf("getNote id = %+v, want the pattern", v)
 	}
 	// The path-item parameter is overridden for getNote only.
-	if n := len(s.Operation("getNote").Params); n != 1 {
+	if n := len(Params(s.Operation("getNote"))); n != 1 {
 		t.Errorf("getNote has %d params, want 1 (operation copy overrides the path item's)", n)
 	}
 }
@@ -237,7 +237,7 @@ func TestOverlaySwaggerAndJSON(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ml := s.Operation("getA").Params[0].Schema.Schema().MaxLength; ml == nil || *ml != 4 || rep.Files != 2 {
+	if ml := Params(s.Operation("getA"))[0].Schema.Schema().MaxLength; ml == nil || *ml != 4 || rep.Files != 2 {
 		t.Errorf("JSON spec: q maxLength = %v, report %v", ml, rep)
 	}
 	s2, _, err := LoadWithOverlays(filepath.Join("testdata", "swagger2.yaml"), []string{ov}, nil)
@@ -254,11 +254,11 @@ func TestOverlaySwaggerAndJSON(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if mx := s3.Operation("getPet").Params[0].Schema.Schema().Maximum; mx == nil || *mx != 99 {
+	if mx := Params(s3.Operation("getPet"))[0].Schema.Schema().Maximum; mx == nil || *mx != 99 {
 		t.Errorf("swagger 2.0 petId maximum = %v, want 99", mx)
 	}
 	var name *base.Schema
-	for _, mt := range s3.Operation("updatePet").Op.RequestBody.Content.FromOldest() {
+	for _, mt := range Op(s3.Operation("updatePet")).RequestBody.Content.FromOldest() {
 		name = mt.Schema.Schema().Properties.GetOrZero("name").Schema()
 	}
 	if name == nil || name.MaxLength == nil || *name.MaxLength != 8 {

@@ -201,7 +201,7 @@ func newRouter(s *Spec) (*Router, error) {
 func pathEnums(ops []*Operation) (map[string][]string, error) {
 	var enums map[string][]string
 	for _, o := range ops {
-		for _, p := range o.Params {
+		for _, p := range Params(o) {
 			if p == nil || p.In != "path" || p.Schema == nil {
 				continue
 			}

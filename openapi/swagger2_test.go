@@ -18,7 +18,7 @@ func TestSwagger2Prepare(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Load = %v", err)
 	}
-	a := s.Model.Components.Schemas.GetOrZero("A").Schema()
+	a := Model(s).Components.Schemas.GetOrZero("A").Schema()
 	m := a.Properties.GetOrZero("m").Schema()
 	b := m.AdditionalProperties.A.Schema().Properties.GetOrZero("b")
 	if b.GetReference() != "#/components/schemas/B" || b.Schema() == nil || b.Schema().Type[0] != "string" {
@@ -50,7 +50,7 @@ func TestSwagger2Prepare(t *testing.T) {
 	if len(s.Warnings) != 1 || !strings.Contains(s.Warnings[0], "swagger2-tuple.yaml:12:13: tuple validation") {
 		t.Errorf("tuple: Warnings = %q, want one at 12:13", s.Warnings)
 	}
-	ex := s.Model.Components.Schemas.GetOrZero("WithData").Schema().Example
+	ex := Model(s).Components.Schemas.GetOrZero("WithData").Schema().Example
 	if ex == nil || !strings.Contains(nodeString(ex), "1") {
 		t.Errorf("example data with an items key was changed: %v", nodeString(ex))
 	}
@@ -64,7 +64,7 @@ func TestSwagger2Prepare(t *testing.T) {
 // extRef returns the $ref under key of the document's vendor extension ext.
 func extRef(t *testing.T, s *Spec, ext, key, refKey string) string {
 	t.Helper()
-	n := s.Model.Extensions.GetOrZero(ext)
+	n := Model(s).Extensions.GetOrZero(ext)
 	if r := mapGet(mapGet(n, key), refKey); r != nil {
 		return r.Value
 	}

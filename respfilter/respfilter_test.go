@@ -33,7 +33,7 @@ func load(t testing.TB, file string) (*openapi.Spec, []oasvalidate.Operation) {
 	}
 	var ops []oasvalidate.Operation
 	for _, o := range s.Operations {
-		ops = append(ops, oasvalidate.Operation{ID: o.ID, Method: o.Method, Template: o.Template, PathItem: o.PathItem, Op: o.Op, Params: o.Params})
+		ops = append(ops, oasvalidate.Operation{ID: o.ID, Method: o.Method, Template: o.Template, PathItem: openapi.PathItem(o), Op: openapi.Op(o), Params: openapi.Params(o)})
 	}
 	return s, ops
 }
@@ -41,7 +41,7 @@ func load(t testing.TB, file string) (*openapi.Spec, []oasvalidate.Operation) {
 func newFilter(t testing.TB, file string, opts Options) *Filter {
 	t.Helper()
 	s, ops := load(t, file)
-	f, err := New(s.Model, ops, opts)
+	f, err := New(openapi.Model(s), ops, opts)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -190,7 +190,7 @@ func TestThroughRealProxy(t *testing.T) {
 	u, _ := url.Parse(upstream.URL)
 	s, ops := load(t, "testdata/users30.yaml")
 	var logs bytes.Buffer
-	f, err := New(s.Model, ops, Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	f, err := New(openapi.Model(s), ops, Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -266,7 +266,7 @@ func TestMiddlewareStreamingAndLimits(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			f, err := New(s.Model, ops, Options{MaxBody: 200, Oversize: tc.oversize})
+			f, err := New(openapi.Model(s), ops, Options{MaxBody: 200, Oversize: tc.oversize})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -297,7 +297,7 @@ func TestMiddlewareStreamingAndLimits(t *testing.T) {
 
 func TestEncodedJSONBlocked(t *testing.T) {
 	s, ops := load(t, "testdata/users30.yaml")
-	f, err := New(s.Model, ops, Options{})
+	f, err := New(openapi.Model(s), ops, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

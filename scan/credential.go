@@ -79,7 +79,7 @@ func CredentialExtension(op *openapi.Operation) (marked bool, field string) {
 // of the scan's own identities, nor naming one (see the damage guard), and
 // GH2010 tries it only on throwaway accounts the scan registers itself.
 func IsCredentialChange(op *openapi.Operation) bool {
-	if op == nil || op.Op == nil {
+	if op == nil || openapi.Op(op) == nil {
 		return false
 	}
 	switch op.Method {
@@ -114,7 +114,7 @@ func IsCredentialChange(op *openapi.Operation) bool {
 		ws = append(ws, words(op.ID)...)
 	}
 	ws = append(ws, words(strings.Join(static, "/"))...)
-	ws = append(ws, words(op.Op.Summary)...)
+	ws = append(ws, words(openapi.Op(op).Summary)...)
 	cred := marked
 	for _, w := range ws {
 		if op.Method == http.MethodPost && creationWords[w] {
@@ -142,7 +142,7 @@ func IsCredentialChange(op *openapi.Operation) bool {
 // bodyProperties returns the top-level property names of op's JSON
 // request body schema (allOf members included).
 func bodyProperties(op *openapi.Operation) []string {
-	rb := op.Op.RequestBody
+	rb := openapi.Op(op).RequestBody
 	if rb == nil || rb.Content == nil {
 		return nil
 	}

@@ -15,6 +15,10 @@ import (
 // enums, const, and finally values derived from type, format and bounds.
 // Strings are made unique per scan (a counter) so repeated creates do not
 // collide on unique columns.
+// gen makes values from schemas. Its schema functions are not methods: a
+// method naming a libopenapi type is read, with Target (which holds a gen),
+// by every package that uses a Target, which then compiles libopenapi's
+// generic types again (see openapi.Spec).
 type gen struct{ n atomic.Int64 }
 
 func decodeNode(n *yaml.Node) (any, bool) {
@@ -68,9 +72,9 @@ func hasType(s *base.Schema, t string) bool {
 	return false
 }
 
-// Value returns a valid value for s; name is the property or parameter name
+// genValue returns a valid value for s; name is the property or parameter name
 // (it refines strings: "password", "email", "username").
-func (g *gen) value(s *base.Schema, name string, depth int) any {
+func genValue(g *gen, s *base.Schema, name string, depth int) any {
 	if s == nil || depth > 8 {
 		return "ghscan"
 	}
@@ -96,13 +100,13 @@ func (g *gen) value(s *base.Schema, name string, depth int) any {
 	if len(s.AllOf) > 0 {
 		out := map[string]any{}
 		for _, p := range s.AllOf {
-			if m, ok := g.value(schemaOf(p), name, depth+1).(map[string]any); ok {
+			if m, ok := genValue(g, schemaOf(p), name, depth+1).(map[string]any); ok {
 				for k, v := range m {
 					out[k] = v
 				}
 			}
 		}
-		if m, ok := g.object(s, depth).(map[string]any); ok {
+		if m, ok := genObject(g, s, depth).(map[string]any); ok {
 			for k, v := range m {
 				out[k] = v
 			}
@@ -111,12 +115,12 @@ func (g *gen) value(s *base.Schema, name string, depth int) any {
 	}
 	for _, alts := range [][]*base.SchemaProxy{s.OneOf, s.AnyOf} {
 		if len(alts) > 0 {
-			return g.value(schemaOf(alts[0]), name, depth+1)
+			return genValue(g, schemaOf(alts[0]), name, depth+1)
 		}
 	}
 	switch {
 	case hasType(s, "object") || (len(s.Type) == 0 && s.Properties != nil):
-		return g.object(s, depth)
+		return genObject(g, s, depth)
 	case hasType(s, "array"):
 		var item *base.Schema
 		if s.Items != nil && s.Items.IsA() {
@@ -128,7 +132,7 @@ func (g *gen) value(s *base.Schema, name string, depth int) any {
 		}
 		out := make([]any, n)
 		for i := range out {
-			out[i] = g.value(item, name, depth+1)
+			out[i] = genValue(g, item, name, depth+1)
 		}
 		return out
 	case hasType(s, "integer"):
@@ -140,7 +144,7 @@ func (g *gen) value(s *base.Schema, name string, depth int) any {
 	case hasType(s, "null"):
 		return nil
 	}
-	return g.str(s, name)
+	return genStr(g, s, name)
 }
 
 func bounded(s *base.Schema, v float64) float64 {
@@ -156,7 +160,7 @@ func bounded(s *base.Schema, v float64) float64 {
 	return v
 }
 
-func (g *gen) object(s *base.Schema, depth int) any {
+func genObject(g *gen, s *base.Schema, depth int) any {
 	out := map[string]any{}
 	if s.Properties == nil {
 		return out
@@ -166,7 +170,7 @@ func (g *gen) object(s *base.Schema, depth int) any {
 		if ps != nil && ps.ReadOnly != nil && *ps.ReadOnly {
 			continue
 		}
-		out[k] = g.value(ps, k, depth+1)
+		out[k] = genValue(g, ps, k, depth+1)
 	}
 	return out
 }
@@ -174,7 +178,7 @@ func (g *gen) object(s *base.Schema, depth int) any {
 // literalPattern matches a pattern that allows one plain word.
 var literalPattern = regexp.MustCompile(`^\^([A-Za-z0-9_.:-]+)\$$`)
 
-func (g *gen) str(s *base.Schema, name string) string {
+func genStr(g *gen, s *base.Schema, name string) string {
 	if m := literalPattern.FindStringSubmatch(s.Pattern); m != nil {
 		return m[1] // pattern: ^password$ (an OAuth2 grant_type) allows one value
 	}

@@ -74,10 +74,10 @@ func words(s string) []string {
 
 // scanExtension returns the value of x-gatehouse-scan on op ("" if none).
 func scanExtension(op *openapi.Operation) string {
-	if op.Op == nil || op.Op.Extensions == nil {
+	if openapi.Op(op) == nil || openapi.Op(op).Extensions == nil {
 		return ""
 	}
-	n := op.Op.Extensions.GetOrZero("x-gatehouse-scan")
+	n := openapi.Op(op).Extensions.GetOrZero("x-gatehouse-scan")
 	if n == nil {
 		return ""
 	}
@@ -109,8 +109,8 @@ func Classify(op *openapi.Operation) (OpPolicy, string) {
 		return OpDestructive, "DELETE on a collection"
 	}
 	summary := ""
-	if op.Op != nil {
-		summary = op.Op.Summary
+	if openapi.Op(op) != nil {
+		summary = openapi.Op(op).Summary
 	}
 	var static []string
 	for _, seg := range strings.Split(op.Template, "/") {

@@ -154,7 +154,7 @@ func (p *Prepared) BodyMap() map[string]any { m, _ := p.Body.(map[string]any); r
 // header parameters and the JSON body come from the schemas.
 func (t *Target) Prepare(op *openapi.Operation, id *Identity) *Prepared {
 	p := &Prepared{Op: op, Path: map[string]string{}, Query: url.Values{}, Header: http.Header{}}
-	for _, prm := range op.Params {
+	for _, prm := range openapi.Params(op) {
 		if prm == nil {
 			continue
 		}
@@ -163,11 +163,11 @@ func (t *Target) Prepare(op *openapi.Operation, id *Identity) *Prepared {
 		if v, ok := decodeNode(prm.Example); ok {
 			example = v
 		} else {
-			example = t.gen.value(schemaOf(prm.Schema), prm.Name, 0)
+			example = genValue(&t.gen, schemaOf(prm.Schema), prm.Name, 0)
 		}
 		switch strings.ToLower(prm.In) {
 		case "path":
-			v := t.pickParam(op, prm.Name, schemaOf(prm.Schema), id)
+			v := pickParam(t, op, prm.Name, schemaOf(prm.Schema), id)
 			if v == "" {
 				v = fmt.Sprint(example)
 			}
@@ -182,7 +182,7 @@ func (t *Target) Prepare(op *openapi.Operation, id *Identity) *Prepared {
 			}
 		}
 	}
-	if rb := op.Op.RequestBody; rb != nil && rb.Content != nil {
+	if rb := openapi.Op(op).RequestBody; rb != nil && rb.Content != nil {
 		for ct, mt := range rb.Content.FromOldest() {
 			if !strings.Contains(ct, "json") {
 				continue
@@ -196,7 +196,7 @@ func (t *Target) Prepare(op *openapi.Operation, id *Identity) *Prepared {
 				}
 			}
 			if p.Body == nil {
-				p.Body = t.gen.value(schemaOf(mt.Schema), "", 0)
+				p.Body = genValue(&t.gen, schemaOf(mt.Schema), "", 0)
 			}
 			break
 		}
@@ -211,7 +211,7 @@ func (t *Target) Prepare(op *openapi.Operation, id *Identity) *Prepared {
 				p.ContentType = ct
 				body := map[string]any{}
 				sch := schemaOf(mt.Schema)
-				if v, ok := t.gen.value(sch, "", 0).(map[string]any); ok {
+				if v, ok := genValue(&t.gen, sch, "", 0).(map[string]any); ok {
 					body = v
 				}
 				// Only the required fields and those with a stated value:
@@ -785,9 +785,9 @@ func Singular(s string) string {
 // RequiresAuth reports whether op declares a security requirement that is
 // not optional (operation-level security overrides the document's).
 func (t *Target) RequiresAuth(op *openapi.Operation) bool {
-	reqs := op.Op.Security
-	if reqs == nil && t.Spec.Model != nil {
-		reqs = t.Spec.Model.Security
+	reqs := openapi.Op(op).Security
+	if reqs == nil && openapi.Model(t.Spec) != nil {
+		reqs = openapi.Model(t.Spec).Security
 	}
 	if len(reqs) == 0 {
 		return false
@@ -801,10 +801,10 @@ func (t *Target) RequiresAuth(op *openapi.Operation) bool {
 }
 
 func extTrue(op *openapi.Operation, name string) bool {
-	if op.Op.Extensions == nil {
+	if openapi.Op(op).Extensions == nil {
 		return false
 	}
-	n := op.Op.Extensions.GetOrZero(name)
+	n := openapi.Op(op).Extensions.GetOrZero(name)
 	if n == nil {
 		return false
 	}
@@ -851,12 +851,12 @@ func LooksAdmin(op *openapi.Operation) bool {
 // ResponseSchema returns the JSON schema of op's response for status (or
 // its 2xx / default response), nil if none is declared.
 func ResponseSchema(op *openapi.Operation, status int) *base.Schema {
-	if op.Op.Responses == nil || op.Op.Responses.Codes == nil {
+	if openapi.Op(op).Responses == nil || openapi.Op(op).Responses.Codes == nil {
 		return nil
 	}
 	codes := []string{fmt.Sprint(status), fmt.Sprintf("%dXX", status/100), fmt.Sprintf("%dxx", status/100)}
 	for _, c := range codes {
-		if r := op.Op.Responses.Codes.GetOrZero(c); r != nil && r.Content != nil {
+		if r := openapi.Op(op).Responses.Codes.GetOrZero(c); r != nil && r.Content != nil {
 			for ct, mt := range r.Content.FromOldest() {
 				if strings.Contains(ct, "json") {
 					return schemaOf(mt.Schema)
@@ -1008,8 +1008,8 @@ func fits(s *base.Schema, name, v string) bool {
 	return true
 }
 
-func (t *Target) paramSchema(op *openapi.Operation, name string) *base.Schema {
-	for _, prm := range op.Params {
+func paramSchema(t *Target, op *openapi.Operation, name string) *base.Schema {
+	for _, prm := range openapi.Params(op) {
 		if prm != nil && prm.Name == name && strings.EqualFold(prm.In, "path") {
 			return schemaOf(prm.Schema)
 		}
@@ -1027,7 +1027,7 @@ func (t *Target) OwnedParam(op *openapi.Operation, param string, id *Identity) [
 	if id == nil {
 		return nil
 	}
-	s := t.paramSchema(op, param)
+	s := paramSchema(t, op, param)
 	var out []string
 	add := func(v string) {
 		if v != "" && fits(s, param, v) && !contains(out, v) {
@@ -1054,7 +1054,7 @@ func (t *Target) OwnedParam(op *openapi.Operation, param string, id *Identity) [
 // pickParam returns the value of a path parameter for id: a harvested
 // value under the parameter's resource key (as before), else one id
 // owns, else one any identity has seen under its other keys; "" if none.
-func (t *Target) pickParam(op *openapi.Operation, name string, s *base.Schema, id *Identity) string {
+func pickParam(t *Target, op *openapi.Operation, name string, s *base.Schema, id *Identity) string {
 	keys := paramKeys(op.Template, name)
 	if v := t.Store.Pick(identityName(id), keys[0]); v != "" && fits(s, name, v) {
 		return v

@@ -175,8 +175,8 @@ func Protect(ctx context.Context, spec *openapi.Spec, api http.Handler, o Option
 	var ops []policy.Operation
 	for _, op := range spec.Operations {
 		pop := policy.Operation{ID: op.ID, Method: op.Method, Template: op.Template, Tags: op.Tags,
-			JSONBody: op.Op.RequestBody != nil}
-		for _, p := range op.Params {
+			JSONBody: openapi.Op(op).RequestBody != nil}
+		for _, p := range openapi.Params(op) {
 			if p.In == policy.InPath || p.In == policy.InQuery {
 				t := celpolicy.String
 				if p.Schema != nil && p.Schema.Schema() != nil && len(p.Schema.Schema().Type) == 1 && p.Schema.Schema().Type[0] == "integer" {
@@ -202,15 +202,15 @@ func Protect(ctx context.Context, spec *openapi.Spec, api http.Handler, o Option
 	}
 
 	// The request and response contract.
-	vops := oasvalidate.Operations(spec.Model)
-	validator, err := oasvalidate.New(spec.Model, vops, oasvalidate.Options{
+	vops := oasvalidate.Operations(openapi.Model(spec))
+	validator, err := oasvalidate.New(openapi.Model(spec), vops, oasvalidate.Options{
 		RejectUnknown: true, RejectUnknownQuery: true, Injection: inspect.Default, ExposeField: true,
 		Limits: jsonx.Limits{MaxDepth: 16, MaxKeys: 256, MaxStringLen: 4096}, Logger: log,
 	})
 	if err != nil {
 		return fail(fmt.Errorf("request validation: %w", err))
 	}
-	filter, err := respfilter.New(spec.Model, vops, respfilter.Options{Mode: respfilter.ModeFilter, Logger: log})
+	filter, err := respfilter.New(openapi.Model(spec), vops, respfilter.Options{Mode: respfilter.ModeFilter, Logger: log})
 	if err != nil {
 		return fail(fmt.Errorf("response filter: %w", err))
 	}

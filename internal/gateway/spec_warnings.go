@@ -28,8 +28,8 @@ func SpecWarnings(cfg *config.Config, p *Pipeline) []config.Problem {
 	for _, w := range p.spec.Warnings {
 		add(w)
 	}
-	if p.spec.Model != nil {
-		set := oasvalidate.SchemasFor(p.spec.Model)
+	if openapi.Model(p.spec) != nil {
+		set := oasvalidate.SchemasFor(openapi.Model(p.spec))
 		for _, w := range set.Warnings() {
 			add(w)
 		}
@@ -48,10 +48,10 @@ var ErrBadPatterns = errors.New("spec has patterns that no regexp engine compile
 // whose compiled schemas (request validation, response filter) skipped a
 // pattern. With both stages off no pattern is compiled or evaluated.
 func checkStrictPatterns(cfg *config.Config, spec *openapi.Spec) error {
-	if !cfg.SpecStrictPatterns || spec == nil || spec.Model == nil {
+	if !cfg.SpecStrictPatterns || spec == nil || openapi.Model(spec) == nil {
 		return nil
 	}
-	skipped := oasvalidate.SchemasFor(spec.Model).SkippedPatterns()
+	skipped := oasvalidate.SchemasFor(openapi.Model(spec)).SkippedPatterns()
 	if len(skipped) == 0 {
 		return nil
 	}

@@ -132,12 +132,12 @@ func AuthzOperations(spec *openapi.Spec) []policy.Operation {
 	ops := make([]policy.Operation, 0, len(spec.Operations))
 	for _, op := range spec.Operations {
 		po := policy.Operation{ID: op.ID, Method: op.Method, Template: op.Template, Tags: op.Tags}
-		if op.Op != nil {
+		if openapi.Op(op) != nil {
 			po.OwnerField = ownerFieldExtension(op)
-			o := op.Op
+			o := openapi.Op(op)
 			po.ResponseType = func(ptr string) celpolicy.Type { return responseFieldType(o, ptr) }
 		}
-		for _, prm := range op.Params {
+		for _, prm := range openapi.Params(op) {
 			if prm == nil || (prm.In != "path" && prm.In != "query") {
 				continue
 			}
@@ -147,8 +147,8 @@ func AuthzOperations(spec *openapi.Spec) []policy.Operation {
 			}
 			po.Params = append(po.Params, policy.Param{Name: prm.Name, In: in, Type: schemaType(prm.Schema, 0)})
 		}
-		if op.Op != nil && op.Op.RequestBody != nil && op.Op.RequestBody.Content != nil {
-			for mt, media := range op.Op.RequestBody.Content.FromOldest() {
+		if openapi.Op(op) != nil && openapi.Op(op).RequestBody != nil && openapi.Op(op).RequestBody.Content != nil {
+			for mt, media := range openapi.Op(op).RequestBody.Content.FromOldest() {
 				if !isJSONMedia(mt) {
 					continue
 				}
@@ -196,10 +196,10 @@ const OwnerFieldExtension = "x-gatehouse-owner-field"
 // ownerFieldExtension returns the operation's x-gatehouse-owner-field as a
 // JSON pointer ("owner_id" → "/owner_id"), or "".
 func ownerFieldExtension(op *openapi.Operation) string {
-	if op.Op == nil || op.Op.Extensions == nil {
+	if openapi.Op(op) == nil || openapi.Op(op).Extensions == nil {
 		return ""
 	}
-	n, ok := op.Op.Extensions.Get(OwnerFieldExtension)
+	n, ok := openapi.Op(op).Extensions.Get(OwnerFieldExtension)
 	if !ok || n == nil || n.Value == "" {
 		return ""
 	}

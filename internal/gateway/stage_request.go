@@ -20,7 +20,7 @@ func contractOps(spec *openapi.Spec) []oasvalidate.Operation {
 	ops := make([]oasvalidate.Operation, 0, len(spec.Operations))
 	for _, o := range spec.Operations {
 		ops = append(ops, oasvalidate.Operation{ID: o.ID, Method: o.Method, Template: o.Template,
-			PathItem: o.PathItem, Op: o.Op, Params: o.Params})
+			PathItem: openapi.PathItem(o), Op: openapi.Op(o), Params: openapi.Params(o)})
 	}
 	return ops
 }
@@ -96,7 +96,7 @@ func (b *builder) buildRequestValidation(ctx context.Context) (gatehouse.Middlew
 		}
 		opts.Observe = func(op, kind string) { failures.WithLabelValues(op, kind).Inc() }
 	}
-	v, err := oasvalidate.New(b.spec.Model, contractOps(b.spec), opts)
+	v, err := oasvalidate.New(openapi.Model(b.spec), contractOps(b.spec), opts)
 	if err != nil {
 		return nil, config.AtPath("spec", err)
 	}

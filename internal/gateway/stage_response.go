@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"github.com/gatehouse/gatehouse/openapi"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -72,7 +73,7 @@ func (b *builder) buildResponseFilter(ctx context.Context) (gatehouse.Middleware
 		}
 		opts.Observe = func(op, action string) { actions.WithLabelValues(op, action).Inc() }
 	}
-	f, err := respfilter.New(b.spec.Model, contractOps(b.spec), opts)
+	f, err := respfilter.New(openapi.Model(b.spec), contractOps(b.spec), opts)
 	if err != nil {
 		return nil, config.AtPath("spec", err)
 	}

@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"fmt"
+	"github.com/gatehouse/gatehouse/openapi"
 	"mime"
 	"regexp"
 	"sort"
@@ -111,10 +112,10 @@ func wafSpecAllowLists(b *builder) (methods, contentTypes []string) {
 			seenM[op.Method] = true
 			methods = append(methods, op.Method)
 		}
-		if op.Op == nil || op.Op.RequestBody == nil || op.Op.RequestBody.Content == nil {
+		if openapi.Op(op) == nil || openapi.Op(op).RequestBody == nil || openapi.Op(op).RequestBody.Content == nil {
 			continue
 		}
-		for mt := range op.Op.RequestBody.Content.FromOldest() {
+		for mt := range openapi.Op(op).RequestBody.Content.FromOldest() {
 			t, _, err := mime.ParseMediaType(mt)
 			if err != nil || !wafMediaType.MatchString(t) || seenCT[t] {
 				continue // wildcard ranges ("*/*", "image/*") are not added

@@ -72,7 +72,7 @@ func massAssign(ctx context.Context, t *scan.Target, op *openapi.Operation, repo
 		return nil
 	}
 	writable := map[string]bool{}
-	if rb := op.Op.RequestBody; rb != nil && rb.Content != nil {
+	if rb := openapi.Op(op).RequestBody; rb != nil && rb.Content != nil {
 		for ct, mt := range rb.Content.FromOldest() {
 			if strings.Contains(ct, "json") {
 				if s := scan.SchemaOf(mt.Schema); s != nil && s.Properties != nil {

@@ -147,7 +147,7 @@ func points(p *scan.Prepared) []point {
 	declared := map[string]*base.Schema{} // in + "\x00" + name
 	var extraQuery, headers []string
 	if p.Op != nil {
-		for _, prm := range p.Op.Params {
+		for _, prm := range openapi.Params(p.Op) {
 			if prm == nil {
 				continue
 			}

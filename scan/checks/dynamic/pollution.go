@@ -278,7 +278,7 @@ func pollutionQuery(ctx context.Context, t *scan.Target, report func(scan.Findin
 	for _, op := range ops(t, func(op *openapi.Operation) bool {
 		return op.Method == http.MethodGet && !scan.IsLogin(op) && !scan.IsLogout(op) && !scan.LooksAdmin(op)
 	}) {
-		for _, prm := range op.Params {
+		for _, prm := range openapi.Params(op) {
 			if prm == nil || !strings.EqualFold(prm.In, "query") {
 				continue
 			}

@@ -97,7 +97,7 @@ func (sp strPoint) set(p *scan.Prepared, v any) {
 func stringPoints(t *scan.Target, noFormat bool) []strPoint {
 	var out []strPoint
 	for _, op := range ops(t, func(op *openapi.Operation) bool { return op.Method == http.MethodGet }) {
-		for _, prm := range op.Params {
+		for _, prm := range openapi.Params(op) {
 			if prm != nil && strings.EqualFold(prm.In, "query") && freeString(scan.SchemaOf(prm.Schema), noFormat) {
 				out = append(out, strPoint{op, "query", prm.Name})
 			}
@@ -157,7 +157,7 @@ func redosPoints(t *scan.Target) []strPoint {
 	for _, sp := range append(stringPoints(t, false), ownWritePoints(t)...) {
 		var s *base.Schema
 		if sp.in == "query" {
-			for _, prm := range sp.op.Params {
+			for _, prm := range openapi.Params(sp.op) {
 				if prm != nil && prm.Name == sp.name {
 					s = scan.SchemaOf(prm.Schema)
 				}

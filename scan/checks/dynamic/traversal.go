@@ -45,7 +45,7 @@ var (
 // Run implements scan.Check.
 func (PathTraversal) Run(ctx context.Context, t *scan.Target, report func(scan.Finding)) error {
 	for _, op := range ops(t, func(op *openapi.Operation) bool { return op.Method == http.MethodGet }) {
-		for _, prm := range op.Params {
+		for _, prm := range openapi.Params(op) {
 			if prm == nil {
 				continue
 			}

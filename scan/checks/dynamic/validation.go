@@ -82,7 +82,7 @@ func violations(op *openapi.Operation) []violation {
 			out = append(out, v)
 		}
 	}
-	for _, prm := range op.Params {
+	for _, prm := range openapi.Params(op) {
 		if prm == nil {
 			continue
 		}
@@ -146,7 +146,7 @@ func violations(op *openapi.Operation) []violation {
 
 // bodySchema returns the JSON request body schema of op, or nil.
 func bodySchema(op *openapi.Operation) *base.Schema {
-	rb := op.Op.RequestBody
+	rb := openapi.Op(op).RequestBody
 	if rb == nil || rb.Content == nil {
 		return nil
 	}
