@@ -404,6 +404,16 @@ func (t *Target) deleteAccount(ctx context.Context, c *Created) {
 		c.Reason = "safe mode forbids DELETE (--allow-method DELETE cleans up)"
 		return
 	}
+	var refused []string
+	defer func() {
+		// Deleting users is often an administrator's operation: what the
+		// account could not delete itself, an admin identity may.
+		if c.Status != CleanDeleted && ctx.Err() == nil && !strings.Contains(c.Reason, "budget") {
+			if t.deleteAccountAsAdmin(ctx, c, dels, refused) {
+				return
+			}
+		}
+	}()
 	var login *Identity
 	for _, id := range t.Identities {
 		if !id.CanLogin() || t.Operation(id.LoginOp) == nil {
@@ -432,7 +442,6 @@ func (t *Target) deleteAccount(ctx context.Context, c *Created) {
 		c.Reason = "could not log in as the account to delete it: " + err.Error()
 		return
 	}
-	var refused []string
 	for _, d := range dels {
 		r := t.Request(d, login)
 		r.ownAccount = generated(a.name)
@@ -458,4 +467,47 @@ func (t *Target) deleteAccount(ctx context.Context, c *Created) {
 		t.created.mu.Unlock()
 	}
 	c.Reason = "DELETE refused as the account itself: " + strings.Join(refused, ", ")
+}
+
+// deleteAccountAsAdmin tries the DELETEs that name account c
+// (/users/{name or id}, never /me) as each admin identity; only a 2xx
+// counts. It reports whether one deleted it; otherwise c.Reason gains what
+// the admins got. Only accounts with a generated name reach here.
+func (t *Target) deleteAccountAsAdmin(ctx context.Context, c *Created, dels []*Prepared, refused []string) bool {
+	admins := t.Admins()
+	if len(admins) == 0 || !generated(c.account.name) {
+		return false
+	}
+	var got []string
+	for _, admin := range admins {
+		for _, d := range dels {
+			if len(d.Path) == 0 {
+				continue // /me-style: it would delete the admin
+			}
+			r := t.Request(d, admin)
+			r.ownAccount = true
+			ex, err := t.Client.Do(ctx, r)
+			t.created.mu.Lock()
+			switch {
+			case err != nil:
+				got = append(got, d.Op.ID+" as "+admin.Name+": "+err.Error())
+			case ex.OK():
+				c.Status, c.Reason, c.Delete = CleanDeleted, "", d.Op.ID
+				c.Path = strings.TrimPrefix(r.URL, t.Base.String())
+				t.created.mu.Unlock()
+				return true
+			default:
+				got = append(got, fmt.Sprintf("%s as %s: %d", d.Op.ID, admin.Name, ex.Status))
+			}
+			t.created.mu.Unlock()
+			if errors.Is(err, ErrBudget) {
+				c.Reason += "; the request budget was spent"
+				return false
+			}
+		}
+	}
+	if len(got) > 0 {
+		c.Reason += "; as an admin: " + strings.Join(got, ", ")
+	}
+	return false
 }

@@ -22,6 +22,9 @@ type accountsAPI struct {
 	mu     sync.Mutex
 	users  map[string]string // name → password
 	tokens map[string]string // token → name
+	// adminDeletes: DELETE /users/{username} is for "admin" only (the
+	// account itself gets 403), as in many APIs.
+	adminDeletes bool
 }
 
 func (a *accountsAPI) names() []string {
@@ -66,7 +69,7 @@ func (a *accountsAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		send(200, map[string]string{"username": caller})
 	case r.Method == http.MethodDelete && strings.HasPrefix(r.URL.Path, "/users/") && caller != "":
 		name := strings.TrimPrefix(r.URL.Path, "/users/")
-		if name != caller {
+		if a.adminDeletes && caller != "admin" || !a.adminDeletes && name != caller {
 			send(403, map[string]string{"message": "Only the account itself"})
 			return
 		}
@@ -108,27 +111,42 @@ func TestCleanupDeletesRegisteredAccounts(t *testing.T) {
 		safe        bool
 		status      string
 		reason      string
+		admin       bool // an admin identity, and only it may delete users
 	}{
 		{"DELETE /users/{username}", `  /users/{username}:
     delete:
       operationId: deleteUser
       parameters: [{ name: username, in: path, required: true, schema: { type: string } }]
       responses: { "200": { description: ok } }
-`, false, scan.CleanDeleted, ""},
+`, false, scan.CleanDeleted, "", false},
 		{"DELETE /me", `  /me:
     delete:
       operationId: deleteMe
       responses: { "204": { description: ok } }
-`, false, scan.CleanDeleted, ""},
-		{"no way to delete", "", false, scan.CleanKept, "no way to delete an account"},
+`, false, scan.CleanDeleted, "", false},
+		{"no way to delete", "", false, scan.CleanKept, "no way to delete an account", false},
 		{"safe mode", `  /me:
     delete:
       operationId: deleteMe
       responses: { "204": { description: ok } }
-`, true, scan.CleanKept, "safe mode forbids DELETE"},
+`, true, scan.CleanKept, "safe mode forbids DELETE", false},
+		{"DELETE /users/{username} for admins only", `  /users/{username}:
+    delete:
+      operationId: deleteUser
+      parameters: [{ name: username, in: path, required: true, schema: { type: string } }]
+      responses: { "200": { description: ok } }
+`, false, scan.CleanDeleted, "", true},
+		{"admins only, and no admin identity", `  /users/{username}:
+    delete:
+      operationId: deleteUser
+      parameters: [{ name: username, in: path, required: true, schema: { type: string } }]
+      responses: { "200": { description: ok } }
+`, false, scan.CleanKept, "DELETE refused as the account itself: deleteUser: 403", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			api := &accountsAPI{users: map[string]string{"alice": "alice-pw-1", "bob": "bob-pw-1"}, tokens: map[string]string{}}
+			adminOnly := strings.Contains(tc.name, "admins only")
+			api.adminDeletes = adminOnly
 			srv := httptest.NewServer(api)
 			defer srv.Close()
 			spec, err := openapi.LoadBytes([]byte(accountsSpecHead+tc.paths), "accounts.yaml")
@@ -138,6 +156,12 @@ func TestCleanupDeletesRegisteredAccounts(t *testing.T) {
 			ids := []*scan.Identity{
 				scan.NewLoginIdentity("alice", "login", map[string]string{"username": "alice", "password": "alice-pw-1"}),
 				scan.NewLoginIdentity("bob", "login", map[string]string{"username": "bob", "password": "bob-pw-1"}),
+			}
+			want := "alice,bob"
+			if tc.admin {
+				api.users["admin"] = "admin-pw-1"
+				ids = append(ids, scan.NewLoginIdentity("admin", "login", map[string]string{"username": "admin", "password": "admin-pw-1"}))
+				want = "admin,alice,bob"
 			}
 			tg, err := scan.NewTarget(spec, srv.URL, ids, scan.NewClient(scan.ClientOptions{Safe: tc.safe}), nil)
 			if err != nil {
@@ -161,9 +185,8 @@ func TestCleanupDeletesRegisteredAccounts(t *testing.T) {
 				t.Fatalf("the scan registered no account it knows of: cleanup %+v", res.Cleanup)
 			}
 			left := api.names()
-			want := "alice,bob"
 			if tc.status == scan.CleanKept {
-				if len(left) != 2+accounts {
+				if len(left) != len(ids)+accounts {
 					t.Errorf("accounts left %v, want alice, bob and the %d kept", left, accounts)
 				}
 			} else if strings.Join(left, ",") != want {
