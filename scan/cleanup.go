@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 )
@@ -443,30 +444,39 @@ func (t *Target) deleteAccount(ctx context.Context, c *Created) {
 		return
 	}
 	for _, d := range dels {
-		r := t.Request(d, login)
-		r.ownAccount = generated(a.name)
-		ex, err := t.Client.Do(ctx, r)
-		t.created.mu.Lock()
+		done, answer, err := t.tryAccountDelete(ctx, c, d, login)
 		switch {
+		case done:
+			return
 		case errors.Is(err, ErrBudget):
 			c.Reason = "the request budget was spent"
-			t.created.mu.Unlock()
 			return
-		case err != nil:
-			refused = append(refused, d.Op.ID+": "+err.Error())
-		case ex.OK():
-			c.Status, c.Reason, c.Delete = CleanDeleted, "", d.Op.ID
-			c.Path = strings.TrimPrefix(r.URL, t.Base.String())
-			t.created.mu.Unlock()
-			return
-		default:
-			// A 404 proves nothing here: the path may want another
-			// identifier than the one tried. Only a 2xx counts.
-			refused = append(refused, fmt.Sprintf("%s: %d", d.Op.ID, ex.Status))
 		}
-		t.created.mu.Unlock()
+		// A 404 proves nothing here: the path may want another identifier
+		// than the one tried. Only a 2xx counts.
+		refused = append(refused, d.Op.ID+": "+answer)
 	}
 	c.Reason = "DELETE refused as the account itself: " + strings.Join(refused, ", ")
+}
+
+// tryAccountDelete sends the account DELETE d as who. It reports whether it
+// deleted account c (a 2xx; c is then marked deleted), else what was
+// answered: the status, or the error.
+func (t *Target) tryAccountDelete(ctx context.Context, c *Created, d *Prepared, who *Identity) (bool, string, error) {
+	r := t.Request(d, who)
+	r.ownAccount = generated(c.account.name)
+	ex, err := t.Client.Do(ctx, r)
+	switch {
+	case err != nil:
+		return false, err.Error(), err
+	case !ex.OK():
+		return false, strconv.Itoa(ex.Status), nil
+	}
+	t.created.mu.Lock()
+	c.Status, c.Reason, c.Delete = CleanDeleted, "", d.Op.ID
+	c.Path = strings.TrimPrefix(r.URL, t.Base.String())
+	t.created.mu.Unlock()
+	return true, "", nil
 }
 
 // deleteAccountAsAdmin tries the DELETEs that name account c
@@ -484,22 +494,11 @@ func (t *Target) deleteAccountAsAdmin(ctx context.Context, c *Created, dels []*P
 			if len(d.Path) == 0 {
 				continue // /me-style: it would delete the admin
 			}
-			r := t.Request(d, admin)
-			r.ownAccount = true
-			ex, err := t.Client.Do(ctx, r)
-			t.created.mu.Lock()
-			switch {
-			case err != nil:
-				got = append(got, d.Op.ID+" as "+admin.Name+": "+err.Error())
-			case ex.OK():
-				c.Status, c.Reason, c.Delete = CleanDeleted, "", d.Op.ID
-				c.Path = strings.TrimPrefix(r.URL, t.Base.String())
-				t.created.mu.Unlock()
+			done, answer, err := t.tryAccountDelete(ctx, c, d, admin)
+			if done {
 				return true
-			default:
-				got = append(got, fmt.Sprintf("%s as %s: %d", d.Op.ID, admin.Name, ex.Status))
 			}
-			t.created.mu.Unlock()
+			got = append(got, d.Op.ID+" as "+admin.Name+": "+answer)
 			if errors.Is(err, ErrBudget) {
 				c.Reason += "; the request budget was spent"
 				return false
