@@ -96,3 +96,38 @@ func TestPublicPackagesDocumented(t *testing.T) {
 		}
 	}
 }
+
+// modelFree are packages that use the spec model (openapi.Spec, Operation,
+// scan.Target) without walking libopenapi's model. The compiler
+// re-instantiates libopenapi's generic ordered maps (~10,000 functions,
+// 35-55 MB of archive, 10-15 CPU-seconds per build variant) in every
+// package that reads a type whose fields or method signatures reach them
+// (golang/go#56718): they must stay out of those types' fields and methods,
+// behind functions such as openapi.Model and openapi.Op.
+var modelFree = []string{"scan/checks", "scan/report", "internal/demo", "cmd/gatehouse", "bench/specload"}
+
+// TestModelFreePackagesCompileNoLibopenapiGenerics builds each modelFree
+// package's archive (the build cache has it after the test build) and
+// counts libopenapi's ordered-map symbols in it: zero, or a field or method
+// naming a libopenapi type has crept into openapi.Spec, openapi.Operation,
+// scan.Target or a type they hold.
+func TestModelFreePackagesCompileNoLibopenapiGenerics(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: builds package archives")
+	}
+	for _, rel := range modelFree {
+		out, err := exec.Command("go", "list", "-export", "-f", "{{.Export}}", "./"+rel).Output()
+		if err != nil {
+			t.Fatalf("go list -export ./%s: %v", rel, err)
+		}
+		archive := strings.TrimSpace(string(out))
+		syms, err := exec.Command("go", "tool", "nm", archive).Output()
+		if err != nil {
+			t.Fatalf("go tool nm %s: %v", archive, err)
+		}
+		n := strings.Count(string(syms), "pb33f/libopenapi/orderedmap")
+		if n != 0 {
+			t.Errorf("%s compiles %d symbols of libopenapi's ordered maps: a type it uses names a libopenapi type in a field or method signature (make it a function, see openapi.Model)", rel, n)
+		}
+	}
+}
