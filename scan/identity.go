@@ -258,18 +258,23 @@ func redactArg(s string) string {
 	return s
 }
 
-// Apply adds the identity's credentials to h.
+// Apply adds the identity's credentials to h. Its cookies join the
+// cookies h already carries (a probe's cookie parameter) in one Cookie
+// header; every other credential header replaces h's.
 func (i *Identity) Apply(h http.Header) {
 	if i == nil {
 		return
 	}
 	i.mu.Lock()
 	defer i.mu.Unlock()
-	for k, vs := range i.static {
-		h[k] = append([]string(nil), vs...)
-	}
-	for k, vs := range i.auth {
-		h[k] = append([]string(nil), vs...)
+	for _, src := range []http.Header{i.static, i.auth} {
+		for k, vs := range src {
+			if k == "Cookie" && h.Get("Cookie") != "" {
+				h["Cookie"] = []string{strings.Join(append(h.Values("Cookie"), vs...), "; ")}
+				continue
+			}
+			h[k] = append([]string(nil), vs...)
+		}
 	}
 }
 

@@ -247,3 +247,23 @@ func TestClaimValues(t *testing.T) {
 		t.Errorf("login identity's own values = %v, want the username only", id.Self())
 	}
 }
+
+// TestApplyJoinsCookies: an identity's cookies join the cookies a probe
+// already set (a cookie parameter) in one Cookie header instead of
+// replacing them; its other credentials replace what the probe set.
+func TestApplyJoinsCookies(t *testing.T) {
+	id := scan.NewHeaderIdentity("alice", http.Header{"Cookie": {"sid=s-alice"}, "Authorization": {"Bearer a"}})
+	h := http.Header{"Cookie": {"region=eu' OR 1=1"}, "Authorization": {"Bearer forged"}}
+	id.Apply(h)
+	if got := h.Values("Cookie"); len(got) != 1 || got[0] != "region=eu' OR 1=1; sid=s-alice" {
+		t.Errorf("Cookie = %q, want the probe's cookie and the identity's in one header", got)
+	}
+	if got := h.Get("Authorization"); got != "Bearer a" {
+		t.Errorf("Authorization = %q, want the identity's", got)
+	}
+	h = http.Header{}
+	id.Apply(h)
+	if got := h.Get("Cookie"); got != "sid=s-alice" {
+		t.Errorf("no probe cookie: Cookie = %q", got)
+	}
+}

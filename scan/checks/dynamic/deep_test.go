@@ -9,9 +9,11 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -35,6 +37,11 @@ type deepVuln struct {
 	// SQLiErr: the X-Tenant header is concatenated into SQL; an
 	// unbalanced quote answers the database error.
 	SQLiErr bool
+	// CookieSQLi: the region cookie of GET /reports (read as Express's
+	// cookie parser reads it: split on ';', percent-decoded) is
+	// concatenated into SQL; an unbalanced quote answers the database
+	// error. The session cookie beside it is never probed.
+	CookieSQLi bool
 	// LockedDelete: DELETE /notes/{id} answers 403 to everyone (the
 	// cleanup cannot delete; it must say so).
 	LockedDelete bool
@@ -67,6 +74,9 @@ type deep struct {
 	// foreignPuts counts PUTs by one caller on another's note: the
 	// probes must never aim there.
 	foreignPuts int
+	// sessionProbed: a request carried an app_session cookie (the scan has
+	// none to send; only a probe would set it).
+	sessionProbed atomic.Bool
 }
 
 var deepBooks = []map[string]any{
@@ -302,6 +312,22 @@ func (a *deep) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		a.slow(tenant)
 		var rows *sql.Rows
 		var err error
+		region := expressCookie(r, "region")
+		if expressCookie(r, "app_session") != "" {
+			a.sessionProbed.Store(true)
+		}
+		if region != "" {
+			if a.v.CookieSQLi {
+				_, err = a.db.Exec("SELECT count(*) FROM reports WHERE name <> '" + region + "'")
+			} else {
+				_, err = a.db.Exec("SELECT count(*) FROM reports WHERE name <> ?", region)
+			}
+			if err != nil && a.v.CookieSQLi {
+				w.WriteHeader(500)
+				fmt.Fprintf(w, "query failed: %v", err)
+				return
+			}
+		}
 		if a.v.SQLiErr {
 			rows, err = a.db.Query("SELECT name FROM reports WHERE tenant = '" + tenant + "'")
 		} else {
@@ -477,6 +503,8 @@ paths:
       parameters:
         - { name: X-Tenant, in: header, schema: { type: string }, example: acme }
         - { name: X-Api-Key, in: header, schema: { type: string } }
+        - { name: region, in: cookie, schema: { type: string } }
+        - { name: app_session, in: cookie, schema: { type: string } }
       responses:
         "200": { description: ok }
 components:
@@ -570,6 +598,37 @@ func TestTimeBasedInjectionPoints(t *testing.T) {
 // NoSQL operators reach a nested body field.
 func TestNoSQLInjectionNested(t *testing.T) {
 	expectDeep(t, 1, dynamic.NoSQLInjection{}, deepVuln{NoSQL: true}, "search|body filter.owner.name")
+}
+
+// expressCookie reads cookie name as Node's cookie parser does: pairs
+// split on ';', the value percent-decoded (left as sent when that fails).
+func expressCookie(r *http.Request, name string) string {
+	for _, kv := range strings.Split(r.Header.Get("Cookie"), ";") {
+		k, v, _ := strings.Cut(strings.TrimSpace(kv), "=")
+		if k == name {
+			if d, err := url.PathUnescape(v); err == nil {
+				return d
+			}
+			return v
+		}
+	}
+	return ""
+}
+
+// The error-based check reaches a cookie declared as a parameter (its
+// payload's ';' percent-encoded, the identity's credentials still sent),
+// and never probes the session cookie declared beside it.
+func TestSQLiErrorCookie(t *testing.T) {
+	expectDeep(t, 1, dynamic.SQLiError{}, deepVuln{CookieSQLi: true}, "listReports|cookie region")
+	res, api := scanDeep(t, deepVuln{CookieSQLi: true}, dynamic.SQLiError{})
+	if api.sessionProbed.Load() {
+		t.Error("the app_session cookie was probed: a session cookie carries the identity")
+	}
+	// The API answers 401 without the bearer token: the finding proves the
+	// identity's credentials went with the probed cookie.
+	if len(res.Findings) != 1 {
+		t.Errorf("findings %v, want the region cookie's", findingKeys(res.Findings))
+	}
 }
 
 // The error-based check reaches a header declared as a parameter.

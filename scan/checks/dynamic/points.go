@@ -37,6 +37,11 @@ func (pt point) set(p *scan.Prepared, v any) {
 			p.Header = http.Header{}
 		}
 		p.Header.Set(pt.name, fmt.Sprint(v))
+	case "cookie":
+		if p.Header == nil {
+			p.Header = http.Header{}
+		}
+		setCookie(p.Header, pt.name, fmt.Sprint(v))
 	case "body":
 		if pt.path == nil {
 			if b := p.BodyMap(); b != nil {
@@ -83,6 +88,8 @@ func (pt point) get(p *scan.Prepared) string {
 		v = p.Query.Get(pt.name)
 	case "header":
 		v = p.Header.Get(pt.name)
+	case "cookie":
+		v = cookieValue(p.Header, pt.name)
 	case "body":
 		if pt.path == nil {
 			v = p.BodyMap()[pt.name]
@@ -135,17 +142,74 @@ func reservedHeader(name string) bool {
 	return scan.SecretName(scan.NormField(name))
 }
 
+// cookiePairs splits h's Cookie header into name=value pairs.
+func cookiePairs(h http.Header) []string {
+	var out []string
+	for _, line := range h.Values("Cookie") {
+		for _, kv := range strings.Split(line, ";") {
+			if kv = strings.TrimSpace(kv); kv != "" {
+				out = append(out, kv)
+			}
+		}
+	}
+	return out
+}
+
+// cookieValue returns the value of cookie name in h ("" if none).
+func cookieValue(h http.Header, name string) string {
+	for _, kv := range cookiePairs(h) {
+		if k, v, _ := strings.Cut(kv, "="); k == name {
+			return v
+		}
+	}
+	return ""
+}
+
+// setCookie sets cookie name to v in h's one Cookie header, keeping the
+// other cookies. A ';' in v would end the cookie early, so it is sent
+// percent-encoded (servers that decode cookies, as Express does, see the
+// payload whole); control characters cannot be sent in a header at all
+// and are dropped.
+func setCookie(h http.Header, name, v string) {
+	v = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return -1
+		}
+		return r
+	}, strings.ReplaceAll(v, ";", "%3B"))
+	var pairs []string
+	for _, kv := range cookiePairs(h) {
+		if k, _, _ := strings.Cut(kv, "="); k != name {
+			pairs = append(pairs, kv)
+		}
+	}
+	h.Set("Cookie", strings.Join(append(pairs, name+"="+v), "; "))
+}
+
+// reservedCookie reports whether a cookie declared as a parameter is one
+// the probes leave alone: a session or CSRF cookie carries the identity.
+func reservedCookie(name string) bool {
+	n := strings.ToLower(name)
+	for _, w := range []string{"sess", "sid", "csrf", "xsrf", "auth", "jwt"} {
+		if strings.Contains(n, w) {
+			return true
+		}
+	}
+	return scan.SecretName(scan.NormField(name))
+}
+
 // points returns the injectable values of p, in a stable order: path
 // parameters, query parameters (those p carries, then declared string
 // ones it leaves out), headers declared as parameters (`in: header`,
-// strings, not credentials), top-level body strings, then strings nested
+// strings, not credentials), cookies declared as parameters (`in:
+// cookie`, strings, not session or CSRF cookies), top-level body strings, then strings nested
 // in body objects and arrays (depth ≤ 4, the first item of each array, at
 // most maxNestedPoints). Each carries its declared schema when the spec
 // has one.
 func points(p *scan.Prepared) []point {
 	var out []point
 	declared := map[string]*base.Schema{} // in + "\x00" + name
-	var extraQuery, headers []string
+	var extraQuery, headers, cookies []string
 	if p.Op != nil {
 		for _, prm := range openapi.Params(p.Op) {
 			if prm == nil {
@@ -159,6 +223,8 @@ func points(p *scan.Prepared) []point {
 				extraQuery = append(extraQuery, prm.Name)
 			case in == "header" && !reservedHeader(prm.Name) && (s == nil || hasType(s, "string")) && (s == nil || len(s.Enum) == 0):
 				headers = append(headers, prm.Name)
+			case in == "cookie" && !reservedCookie(prm.Name) && (s == nil || hasType(s, "string")) && (s == nil || len(s.Enum) == 0):
+				cookies = append(cookies, prm.Name)
 			}
 		}
 	}
@@ -184,6 +250,14 @@ func points(p *scan.Prepared) []point {
 			v = "ghscan"
 		}
 		out = append(out, point{in: "header", name: k, orig: v, schema: declared["header\x00"+k]})
+	}
+	sort.Strings(cookies)
+	for _, k := range cookies {
+		v := cookieValue(p.Header, k)
+		if v == "" {
+			v = "ghscan"
+		}
+		out = append(out, point{in: "cookie", name: k, orig: v, schema: declared["cookie\x00"+k]})
 	}
 	var bs *base.Schema
 	if p.Op != nil {
