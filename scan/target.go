@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"mime/multipart"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -201,11 +203,12 @@ func (t *Target) Prepare(op *openapi.Operation, id *Identity) *Prepared {
 			break
 		}
 		// A form-only body (a Python OAuth2 password login, an HTML form
-		// handler): the same map, sent URL-encoded (see Request), so every
-		// check that fills or injects body fields works on it too.
+		// handler, a multipart upload form): the same map, sent URL-encoded
+		// or as multipart text parts (see Request), so every check that
+		// fills or injects body fields works on it too.
 		if p.ContentType == "" {
 			for ct, mt := range rb.Content.FromOldest() {
-				if !isForm(ct) {
+				if !isForm(ct) && !isMultipart(ct) {
 					continue
 				}
 				p.ContentType = ct
@@ -238,6 +241,34 @@ func (t *Target) Prepare(op *openapi.Operation, id *Identity) *Prepared {
 // strings as they are, numbers and booleans in their JSON form, arrays as
 // repeated keys, objects and nulls as JSON text (forms have no nesting).
 func formBody(v any) []byte {
+	form := formValues(v)
+	if form == nil {
+		return nil
+	}
+	return []byte(form.Encode())
+}
+
+// multipartBody encodes a body map as multipart/form-data, one text part
+// per value (formValues' rules), in key order; it returns the body and its
+// boundary.
+func multipartBody(v any) ([]byte, string) {
+	form := formValues(v)
+	if form == nil {
+		return nil, ""
+	}
+	var buf bytes.Buffer
+	w := multipart.NewWriter(&buf)
+	for _, k := range slices.Sorted(maps.Keys(form)) {
+		for _, v := range form[k] {
+			_ = w.WriteField(k, v)
+		}
+	}
+	_ = w.Close()
+	return buf.Bytes(), w.Boundary()
+}
+
+// formValues flattens a body map into form values (nil if v is not a map).
+func formValues(v any) url.Values {
 	m, ok := v.(map[string]any)
 	if !ok {
 		return nil
@@ -268,12 +299,17 @@ func formBody(v any) []byte {
 		}
 		form.Set(k, one(v))
 	}
-	return []byte(form.Encode())
+	return form
 }
 
 // isForm reports whether a Content-Type is a URL-encoded form.
 func isForm(ct string) bool {
 	return strings.HasPrefix(strings.ToLower(strings.TrimSpace(ct)), "application/x-www-form-urlencoded")
+}
+
+// isMultipart reports whether a Content-Type is a multipart form.
+func isMultipart(ct string) bool {
+	return strings.HasPrefix(strings.ToLower(strings.TrimSpace(ct)), "multipart/form-data")
 }
 
 var pathParamRe = regexp.MustCompile(`\{([^}]+)\}`)
@@ -295,13 +331,20 @@ func (t *Target) Request(p *Prepared, id *Identity) *Request {
 	r := &Request{Method: p.Op.Method, URL: u, Header: h, Op: p.Op.ID, Identity: identityName(id)}
 	if p.Body != nil || p.RawBody != nil {
 		r.Body = p.RawBody
-		if r.Body == nil && isForm(p.ContentType) {
+		ct := p.ContentType
+		switch {
+		case r.Body != nil:
+		case isForm(ct):
 			r.Body = formBody(p.Body)
+		case isMultipart(ct):
+			var boundary string
+			if r.Body, boundary = multipartBody(p.Body); r.Body != nil {
+				ct = "multipart/form-data; boundary=" + boundary
+			}
 		}
 		if r.Body == nil {
 			r.Body, _ = json.Marshal(p.Body)
 		}
-		ct := p.ContentType
 		if ct == "" {
 			ct = "application/json"
 		}

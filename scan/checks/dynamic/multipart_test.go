@@ -1,0 +1,127 @@
+package dynamic_test
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+
+	"github.com/gatehouse/gatehouse/openapi"
+	"github.com/gatehouse/gatehouse/scan"
+	"github.com/gatehouse/gatehouse/scan/checks/dynamic"
+)
+
+// multipartSpec: one operation whose body is a multipart form only (an
+// upload form, as FastAPI's Form(...) and multer handlers declare them).
+const multipartSpec = `openapi: 3.0.3
+info: { title: reports, version: "1" }
+paths:
+  /reports:
+    post:
+      operationId: uploadReport
+      requestBody:
+        required: true
+        content:
+          multipart/form-data:
+            schema:
+              type: object
+              required: [title, region]
+              properties:
+                title: { type: string }
+                region: { type: string }
+      responses:
+        "201": { description: created }
+security: [{ bearer: [] }]
+components:
+  securitySchemes:
+    bearer: { type: http, scheme: bearer }
+`
+
+// multipartAPI parses only multipart forms (anything else: 415) and, when
+// vulnerable, concatenates the title into SQL (the database error answers).
+type multipartAPI struct {
+	db         *sql.DB
+	vulnerable bool
+	parts      atomic.Int64 // multipart requests parsed
+	other      atomic.Int64 // requests in any other encoding
+}
+
+func (a *multipartAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Header.Get("Authorization") != "Bearer tok-alice" && r.Header.Get("Authorization") != "Bearer tok-bob" {
+		w.WriteHeader(401)
+		return
+	}
+	if r.Method != "POST" || r.URL.Path != "/reports" {
+		w.WriteHeader(404)
+		return
+	}
+	if err := r.ParseMultipartForm(1 << 20); err != nil {
+		a.other.Add(1)
+		w.WriteHeader(415)
+		return
+	}
+	a.parts.Add(1)
+	title := r.PostFormValue("title")
+	var err error
+	if a.vulnerable {
+		_, err = a.db.Exec("SELECT count(*) FROM sqlite_master WHERE name = '" + title + "'")
+	} else {
+		_, err = a.db.Exec("SELECT count(*) FROM sqlite_master WHERE name = ?", title)
+	}
+	if err != nil {
+		w.WriteHeader(500)
+		fmt.Fprintf(w, "query failed: %v", err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	fmt.Fprint(w, `{"id":1}`)
+}
+
+// TestSQLiErrorMultipartForm: a multipart-only body used to get a JSON
+// body (refused 415 by the form parser), so its fields were never probed.
+// Now the body map goes out as multipart text parts, and the injection in
+// the title field is found; the parameterized build is silent.
+func TestSQLiErrorMultipartForm(t *testing.T) {
+	for _, vulnerable := range []bool{true, false} {
+		t.Run(fmt.Sprint("vulnerable=", vulnerable), func(t *testing.T) {
+			db, err := sql.Open("sqlite", "file::memory:")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			api := &multipartAPI{db: db, vulnerable: vulnerable}
+			srv := httptest.NewServer(api)
+			defer srv.Close()
+			spec, err := openapi.LoadBytes([]byte(multipartSpec), "reports.yaml")
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids := []*scan.Identity{
+				scan.NewHeaderIdentity("alice", http.Header{"Authorization": {"Bearer tok-alice"}}),
+				scan.NewHeaderIdentity("bob", http.Header{"Authorization": {"Bearer tok-bob"}}),
+			}
+			tg, err := scan.NewTarget(spec, srv.URL, ids, scan.NewClient(scan.ClientOptions{Budget: 500}), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := scan.Run(context.Background(), tg, scan.Options{Checks: []scan.Check{dynamic.SQLiError{}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := findingKeys(res.Findings)
+			if vulnerable && (!got["uploadReport|body title"] || len(got) != 1) {
+				t.Errorf("findings %v, want uploadReport|body title", got)
+			}
+			if !vulnerable && len(got) != 0 {
+				t.Errorf("false positives %v", got)
+			}
+			if api.parts.Load() == 0 || api.other.Load() != 0 {
+				t.Errorf("%d multipart requests, %d in another encoding: want only multipart", api.parts.Load(), api.other.Load())
+			}
+		})
+	}
+}
