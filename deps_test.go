@@ -115,12 +115,17 @@ func TestModelFreePackagesCompileNoLibopenapiGenerics(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: builds package archives")
 	}
+	args := []string{"list", "-export", "-f", "{{.ImportPath}}\t{{.Export}}"}
 	for _, rel := range modelFree {
-		out, err := exec.Command("go", "list", "-export", "-f", "{{.Export}}", "./"+rel).Output()
-		if err != nil {
-			t.Fatalf("go list -export ./%s: %v", rel, err)
-		}
-		archive := strings.TrimSpace(string(out))
+		args = append(args, "./"+rel)
+	}
+	out, err := exec.Command("go", args...).Output()
+	if err != nil {
+		t.Fatalf("go list -export: %v", err)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		rel, archive, _ := strings.Cut(line, "\t")
+		rel = strings.TrimPrefix(rel, module+"/")
 		syms, err := exec.Command("go", "tool", "nm", archive).Output()
 		if err != nil {
 			t.Fatalf("go tool nm %s: %v", archive, err)

@@ -405,16 +405,18 @@ func (t *Target) deleteAccount(ctx context.Context, c *Created) {
 		c.Reason = "safe mode forbids DELETE (--allow-method DELETE cleans up)"
 		return
 	}
-	var refused []string
-	defer func() {
-		// Deleting users is often an administrator's operation: what the
-		// account could not delete itself, an admin identity may.
-		if c.Status != CleanDeleted && ctx.Err() == nil && !strings.Contains(c.Reason, "budget") {
-			if t.deleteAccountAsAdmin(ctx, c, dels, refused) {
-				return
-			}
-		}
-	}()
+	// Deleting users is often an administrator's operation: what the
+	// account could not delete itself, an admin identity may.
+	if spent := t.deleteAccountAsItself(ctx, c, dels); !spent && c.Status != CleanDeleted && ctx.Err() == nil {
+		t.deleteAccountAsAdmin(ctx, c, dels)
+	}
+}
+
+// deleteAccountAsItself logs in as account c and sends dels as it until
+// one answers 2xx (c is then marked deleted); otherwise c.Reason says why
+// not. It reports whether the request budget ran out.
+func (t *Target) deleteAccountAsItself(ctx context.Context, c *Created, dels []*Prepared) (budgetSpent bool) {
+	a := c.account
 	var login *Identity
 	for _, id := range t.Identities {
 		if !id.CanLogin() || t.Operation(id.LoginOp) == nil {
@@ -437,26 +439,28 @@ func (t *Target) deleteAccount(ctx context.Context, c *Created) {
 	}
 	if login == nil {
 		c.Reason = "no login identity to log in as the account with"
-		return
+		return false
 	}
 	if err := t.Login(ctx, login); err != nil {
 		c.Reason = "could not log in as the account to delete it: " + err.Error()
-		return
+		return errors.Is(err, ErrBudget)
 	}
+	var refused []string
 	for _, d := range dels {
 		done, answer, err := t.tryAccountDelete(ctx, c, d, login)
 		switch {
 		case done:
-			return
+			return false
 		case errors.Is(err, ErrBudget):
 			c.Reason = "the request budget was spent"
-			return
+			return true
 		}
 		// A 404 proves nothing here: the path may want another identifier
 		// than the one tried. Only a 2xx counts.
 		refused = append(refused, d.Op.ID+": "+answer)
 	}
 	c.Reason = "DELETE refused as the account itself: " + strings.Join(refused, ", ")
+	return false
 }
 
 // tryAccountDelete sends the account DELETE d as who. It reports whether it
@@ -481,12 +485,12 @@ func (t *Target) tryAccountDelete(ctx context.Context, c *Created, d *Prepared, 
 
 // deleteAccountAsAdmin tries the DELETEs that name account c
 // (/users/{name or id}, never /me) as each admin identity; only a 2xx
-// counts. It reports whether one deleted it; otherwise c.Reason gains what
-// the admins got. Only accounts with a generated name reach here.
-func (t *Target) deleteAccountAsAdmin(ctx context.Context, c *Created, dels []*Prepared, refused []string) bool {
+// counts (c is then marked deleted); otherwise c.Reason gains what the
+// admins got. Only accounts with a generated name are tried.
+func (t *Target) deleteAccountAsAdmin(ctx context.Context, c *Created, dels []*Prepared) {
 	admins := t.Admins()
 	if len(admins) == 0 || !generated(c.account.name) {
-		return false
+		return
 	}
 	var got []string
 	for _, admin := range admins {
@@ -496,17 +500,16 @@ func (t *Target) deleteAccountAsAdmin(ctx context.Context, c *Created, dels []*P
 			}
 			done, answer, err := t.tryAccountDelete(ctx, c, d, admin)
 			if done {
-				return true
+				return
 			}
 			got = append(got, d.Op.ID+" as "+admin.Name+": "+answer)
 			if errors.Is(err, ErrBudget) {
 				c.Reason += "; the request budget was spent"
-				return false
+				return
 			}
 		}
 	}
 	if len(got) > 0 {
 		c.Reason += "; as an admin: " + strings.Join(got, ", ")
 	}
-	return false
 }
