@@ -197,6 +197,9 @@ func measure(lib, path, cpuprof, memprof, heapprof string, profReload bool) erro
 		return err
 	}
 	if memprof != "" {
+		// A heap profile reflects the last completed collection: without
+		// this one, what the load allocated after it is missing.
+		runtime.GC()
 		f, err := os.Create(memprof)
 		if err != nil {
 			return err
