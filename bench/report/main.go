@@ -3,7 +3,8 @@
 // request rate (all rounds' requests over all rounds' time), the median
 // over rounds of each latency percentile, the proxy's CPU per request (all
 // rounds' CPU ticks over all rounds' requests) and its largest RSS, each
-// beside its ratio to direct and to nginx.
+// beside its ratio to direct and to nginx (CPU also to the two Go
+// baselines, plain and oas-jwt).
 //
 //	report -ticks 100 results.tsv
 package main
@@ -78,7 +79,7 @@ func median(v []int64) float64 {
 }
 
 // targetOrder is the table's row order; other targets follow in first-seen order.
-var targetOrder = []string{"direct", "nginx", "plain", "gh-pass", "gh-full", "gh-redis"}
+var targetOrder = []string{"direct", "nginx", "plain", "oas-jwt", "gh-pass", "gh-full", "gh-redis"}
 
 // aggregate groups rows by method and target.
 func aggregate(rows []row, ticksPerSec int) []stat {
@@ -153,22 +154,22 @@ func write(w io.Writer, stats []stat) {
 				by[s.target] = s
 			}
 		}
-		d, n, pl := by["direct"], by["nginx"], by["plain"]
+		d, n, pl, oas := by["direct"], by["nginx"], by["plain"], by["oas-jwt"]
 		fmt.Fprintf(w, "\n%s\n\n", method)
-		fmt.Fprintln(w, "| target | req/s | ×direct | ×nginx | p50 ms | p99 ms | p99.9 ms | p99 ×direct | p99 ×nginx | CPU µs/req | ×nginx | ×plain | RSS MiB | ×nginx | errors |")
-		fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+		fmt.Fprintln(w, "| target | req/s | ×direct | ×nginx | p50 ms | p99 ms | p99.9 ms | p99 ×direct | p99 ×nginx | CPU µs/req | ×nginx | ×plain | ×oas-jwt | RSS MiB | ×nginx | errors |")
+		fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 		for _, s := range stats {
 			if s.method != method {
 				continue
 			}
-			cpu, cpuN, cpuP, rss, rssN := "-", "-", "-", "-", "-"
+			cpu, cpuN, cpuP, cpuO, rss, rssN := "-", "-", "-", "-", "-", "-"
 			if s.target != "direct" {
-				cpu, cpuN, cpuP = fmt.Sprintf("%.1f", s.cpuUS), ratio(s.cpuUS, n.cpuUS), ratio(s.cpuUS, pl.cpuUS)
+				cpu, cpuN, cpuP, cpuO = fmt.Sprintf("%.1f", s.cpuUS), ratio(s.cpuUS, n.cpuUS), ratio(s.cpuUS, pl.cpuUS), ratio(s.cpuUS, oas.cpuUS)
 				rss, rssN = fmt.Sprintf("%.1f", s.rssMiB), ratio(s.rssMiB, n.rssMiB)
 			}
-			fmt.Fprintf(w, "| %s | %.0f | %s | %s | %.2f | %.2f | %.2f | %s | %s | %s | %s | %s | %s | %s | %d |\n",
+			fmt.Fprintf(w, "| %s | %.0f | %s | %s | %.2f | %.2f | %.2f | %s | %s | %s | %s | %s | %s | %s | %s | %d |\n",
 				s.target, s.rps, ratio(s.rps, d.rps), ratio(s.rps, n.rps), s.p50, s.p99, s.p999,
-				ratio(s.p99, d.p99), ratio(s.p99, n.p99), cpu, cpuN, cpuP, rss, rssN, s.errs)
+				ratio(s.p99, d.p99), ratio(s.p99, n.p99), cpu, cpuN, cpuP, cpuO, rss, rssN, s.errs)
 		}
 	}
 }

@@ -14,7 +14,8 @@ const results = "round\tmethod\ttarget\trequests\tduration_us\terrors\tp50_us\tp
 	"2\tGET\tdirect\t20000\t2000000\t0\t700\t1000\t4000\t0\t8192\n" +
 	"2\tGET\tnginx\t20000\t2000000\t0\t1200\t6000\t7000\t100\t12288\n" +
 	"2\tGET\tplain\t10000\t2000000\t2\t1800\t7000\t8000\t150\t15360\n" +
-	"3\tGET\tdirect\t30000\t2000000\t0\t600\t3000\t5000\t0\t8192\n"
+	"3\tGET\tdirect\t30000\t2000000\t0\t600\t3000\t5000\t0\t8192\n" +
+	"1\tGET\toas-jwt\t12000\t2000000\t0\t1500\t6000\t7000\t120\t20480\n"
 
 func TestAggregate(t *testing.T) {
 	rows, err := parse(strings.NewReader(results))
@@ -22,8 +23,8 @@ func TestAggregate(t *testing.T) {
 		t.Fatal(err)
 	}
 	st := aggregate(rows, 100)
-	if len(st) != 3 {
-		t.Fatalf("aggregate: %d stats, want 3", len(st))
+	if len(st) != 4 {
+		t.Fatalf("aggregate: %d stats, want 4", len(st))
 	}
 	near := func(name string, got, want float64) {
 		t.Helper()
@@ -46,7 +47,9 @@ func TestAggregate(t *testing.T) {
 	for _, want := range []string{
 		"| nginx | 10000 | 0.67 | 1.00 |", // 20000/2 s; direct 15000
 		"| plain | 5000 | 0.33 | 0.50 |",
-		"| 150.0 | 3.00 | 1.00 | 15.0 | 1.15 | 2 |", // plain: CPU, ×nginx, ×plain, RSS, ×nginx, errors
+		"| 150.0 | 3.00 | 1.00 | 1.50 | 15.0 | 1.15 | 2 |", // plain: CPU, ×nginx, ×plain, ×oas-jwt, RSS, ×nginx, errors
+		"| oas-jwt | 6000 | 0.40 | 0.60 |",                 // after plain in the table's order
+		"| 100.0 | 2.00 | 0.67 | 1.00 | 20.0 | 1.54 | 0 |", // oas-jwt: 1.2 s over 12000 requests
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, out.String())

@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -30,7 +32,9 @@ const hotItem = `{"id":12345,"name":"Widget deluxe","sku":"WD-0001-XL","price":1
 // (RS256 JWT, request validation, memory rate limit, response filter,
 // security headers, JSON access log to io.Discard) in process: the
 // gateway's own work and allocations per request, the loopback round trip
-// to a real upstream included, the client side excluded.
+// to a real upstream included, the client side excluded. "plain" is
+// bench/plainproxy's httputil.ReverseProxy in the same loop: the floor of a
+// net/http proxy, to read gatehouse's figures against.
 //
 //	go test -run '^$' -bench BenchmarkHotPath -benchmem -benchtime=2000x ./internal/gateway
 func BenchmarkHotPath(b *testing.B) {
@@ -95,6 +99,42 @@ rate_limits:
     - { name: per-user, key: user, rate: "1000000/s", burst: 1000000 }
 `,
 	}
+	upURL, err := url.Parse(up.URL)
+	if err != nil {
+		b.Fatal(err)
+	}
+	plain := &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) { pr.SetURL(upURL); pr.SetXForwarded() },
+		Transport: &http.Transport{MaxIdleConns: 1024, MaxIdleConnsPerHost: 256,
+			IdleConnTimeout: 90 * time.Second, DisableCompression: true},
+	}
+	run := func(b *testing.B, h http.Handler, method string) {
+		target, want := "/items/12345", http.StatusOK
+		if method == "POST" {
+			target, want = "/items", http.StatusCreated
+		}
+		b.ReportAllocs()
+		for b.Loop() {
+			var body io.Reader
+			if method == "POST" {
+				body = strings.NewReader(string(post))
+			}
+			r := httptest.NewRequest(method, target, body)
+			r.RemoteAddr = "127.0.0.1:1234"
+			r.Header.Set("Authorization", "Bearer "+tok)
+			if body != nil {
+				r.Header.Set("Content-Type", "application/json")
+			}
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, r)
+			if w.Code != want {
+				b.Fatalf("%s %s: status %d %s", method, target, w.Code, w.Body)
+			}
+		}
+	}
+	for _, method := range []string{"GET", "POST"} {
+		b.Run("plain/"+method, func(b *testing.B) { run(b, plain, method) })
+	}
 	for _, name := range []string{"pass", "full"} {
 		path := filepath.Join(dir, name+".yaml")
 		if err := os.WriteFile(path, []byte(configs[name]), 0o600); err != nil {
@@ -110,30 +150,7 @@ rate_limits:
 			b.Fatal(err)
 		}
 		for _, method := range []string{"GET", "POST"} {
-			b.Run(name+"/"+method, func(b *testing.B) {
-				target, want := "/items/12345", http.StatusOK
-				if method == "POST" {
-					target, want = "/items", http.StatusCreated
-				}
-				b.ReportAllocs()
-				for b.Loop() {
-					var body io.Reader
-					if method == "POST" {
-						body = strings.NewReader(string(post))
-					}
-					r := httptest.NewRequest(method, target, body)
-					r.RemoteAddr = "127.0.0.1:1234"
-					r.Header.Set("Authorization", "Bearer "+tok)
-					if body != nil {
-						r.Header.Set("Content-Type", "application/json")
-					}
-					w := httptest.NewRecorder()
-					p.ServeHTTP(w, r)
-					if w.Code != want {
-						b.Fatalf("%s %s: status %d %s", method, target, w.Code, w.Body)
-					}
-				}
-			})
+			b.Run(name+"/"+method, func(b *testing.B) { run(b, p, method) })
 		}
 		p.Close()
 	}
