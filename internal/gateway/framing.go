@@ -197,14 +197,25 @@ func (c *framingConn) Read(p []byte) (int, error) {
 		n, err := c.Conn.Read(c.hold[len(c.hold):min(cap(c.hold), c.l.maxHeader)])
 		c.hold = c.hold[:len(c.hold)+n]
 		if err != nil {
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
+			if isTimeout(err) {
 				return 0, err // a deadline (net/http's, or an aborted background read): keep hold
 			}
 			// The connection ended inside a header block: hand over what came.
 			c.out, c.hold, c.err = c.hold, nil, err
 		}
 	}
+}
+
+// isTimeout reports whether err is a net.Error timeout. net/http aborts
+// its background read after every request with a past deadline, so this
+// runs once per request: the direct assertion (a *net.OpError) spares the
+// reflection of errors.As, which is kept for wrapped errors.
+func isTimeout(err error) bool {
+	if ne, ok := err.(net.Error); ok {
+		return ne.Timeout()
+	}
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }
 
 // ownBuf returns the connection's buffer, emptied (only called when out
