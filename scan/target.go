@@ -6,10 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"maps"
+	"mime"
 	"mime/multipart"
 	"net/http"
+	"net/textproto"
 	"net/url"
 	"regexp"
 	"slices"
@@ -20,6 +23,7 @@ import (
 	"time"
 
 	"github.com/pb33f/libopenapi/datamodel/high/base"
+	v3 "github.com/pb33f/libopenapi/datamodel/high/v3"
 
 	"github.com/gatehouse/gatehouse/openapi"
 )
@@ -123,12 +127,17 @@ type Prepared struct {
 	// JSON cannot express, such as duplicate keys); Body stays the
 	// decoded intent.
 	RawBody []byte
+	// Files names the fields of a multipart body that are file uploads
+	// (format: binary, or contentMediaType in 3.1), each with the part's
+	// Content-Type: they are sent as file parts (with a filename), their
+	// Body value as the file's content. Read only once prepared.
+	Files map[string]string
 }
 
 // Clone returns a deep copy.
 func (p *Prepared) Clone() *Prepared {
 	q := &Prepared{Op: p.Op, Path: map[string]string{}, Query: url.Values{}, Header: p.Header.Clone(), ContentType: p.ContentType,
-		RawBody: append([]byte(nil), p.RawBody...)}
+		RawBody: append([]byte(nil), p.RawBody...), Files: p.Files}
 	if p.RawBody == nil {
 		q.RawBody = nil
 	}
@@ -214,6 +223,9 @@ func (t *Target) Prepare(op *openapi.Operation, id *Identity) *Prepared {
 				p.ContentType = ct
 				body := map[string]any{}
 				sch := schemaOf(mt.Schema)
+				if isMultipart(ct) {
+					p.Files = fileFields(sch, mt)
+				}
 				if v, ok := genValue(&t.gen, sch, "", 0).(map[string]any); ok {
 					body = v
 				}
@@ -248,10 +260,11 @@ func formBody(v any) []byte {
 	return []byte(form.Encode())
 }
 
-// multipartBody encodes a body map as multipart/form-data, one text part
-// per value (formValues' rules), in key order; it returns the body and its
-// boundary.
-func multipartBody(v any) ([]byte, string) {
+// multipartBody encodes a body map as multipart/form-data, one part per
+// value (formValues' rules), in key order: a text part, or for a field in
+// files a file part (filename ghscan.txt, files' Content-Type) whose
+// content is the value. It returns the body and its boundary.
+func multipartBody(v any, files map[string]string) ([]byte, string) {
 	form := formValues(v)
 	if form == nil {
 		return nil, ""
@@ -260,11 +273,60 @@ func multipartBody(v any) ([]byte, string) {
 	w := multipart.NewWriter(&buf)
 	for _, k := range slices.Sorted(maps.Keys(form)) {
 		for _, v := range form[k] {
-			_ = w.WriteField(k, v)
+			ct, file := files[k]
+			if !file {
+				_ = w.WriteField(k, v)
+				continue
+			}
+			h := textproto.MIMEHeader{}
+			h.Set("Content-Disposition", mime.FormatMediaType("form-data", map[string]string{"name": k, "filename": "ghscan.txt"}))
+			h.Set("Content-Type", ct)
+			if pw, err := w.CreatePart(h); err == nil {
+				_, _ = io.WriteString(pw, v)
+			}
 		}
 	}
 	_ = w.Close()
 	return buf.Bytes(), w.Boundary()
+}
+
+// fileFields returns the properties of a multipart body schema that are
+// file uploads, with the Content-Type their part is sent with: the
+// encoding object's contentType, else the schema's contentMediaType (3.1),
+// else application/octet-stream. A file is a string of format binary (3.0)
+// or with a contentMediaType (3.1), or an array of them (several files).
+// FastAPI's UploadFile and multer's fields refuse a text part there.
+func fileFields(sch *base.Schema, mt *v3.MediaType) map[string]string {
+	if sch == nil || sch.Properties == nil {
+		return nil
+	}
+	var files map[string]string
+	for name, prop := range sch.Properties.FromOldest() {
+		ps := schemaOf(prop)
+		if ps != nil && ps.Items != nil && ps.Items.IsA() {
+			if is := schemaOf(ps.Items.A); is != nil && slices.Contains(ps.Type, "array") {
+				ps = is
+			}
+		}
+		if ps == nil || (ps.Format != "binary" && ps.ContentMediaType == "") {
+			continue
+		}
+		ct := "application/octet-stream"
+		if ps.ContentMediaType != "" {
+			ct = ps.ContentMediaType
+		}
+		if mt != nil && mt.Encoding != nil {
+			if e := mt.Encoding.GetOrZero(name); e != nil && e.ContentType != "" {
+				ct, _, _ = strings.Cut(e.ContentType, ",") // "image/png, image/jpeg": the first
+				ct = strings.TrimSpace(ct)
+			}
+		}
+		if files == nil {
+			files = map[string]string{}
+		}
+		files[name] = ct
+	}
+	return files
 }
 
 // formValues flattens a body map into form values (nil if v is not a map).
@@ -338,7 +400,7 @@ func (t *Target) Request(p *Prepared, id *Identity) *Request {
 			r.Body = formBody(p.Body)
 		case isMultipart(ct):
 			var boundary string
-			if r.Body, boundary = multipartBody(p.Body); r.Body != nil {
+			if r.Body, boundary = multipartBody(p.Body, p.Files); r.Body != nil {
 				ct = "multipart/form-data; boundary=" + boundary
 			}
 		}

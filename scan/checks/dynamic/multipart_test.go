@@ -125,3 +125,130 @@ func TestSQLiErrorMultipartForm(t *testing.T) {
 		})
 	}
 }
+
+// uploadSpec: a multipart form with a required file field (format: binary,
+// an image type in its encoding) beside a text field, as FastAPI declares
+// `file: UploadFile` and multer `upload.single("file")`.
+const uploadSpec = `openapi: 3.0.3
+info: { title: uploads, version: "1" }
+paths:
+  /uploads:
+    post:
+      operationId: uploadImage
+      requestBody:
+        required: true
+        content:
+          multipart/form-data:
+            schema:
+              type: object
+              required: [file, caption]
+              properties:
+                file: { type: string, format: binary }
+                caption: { type: string }
+            encoding:
+              file: { contentType: "image/png, image/jpeg" }
+      responses:
+        "201": { description: stored }
+        "422": { description: invalid form }
+security: [{ bearer: [] }]
+components:
+  securitySchemes:
+    bearer: { type: http, scheme: bearer }
+`
+
+// uploadAPI refuses a form whose file field is not a file part (422, as
+// FastAPI does for a text value where UploadFile is declared) and, when
+// vulnerable, concatenates the caption into SQL.
+type uploadAPI struct {
+	db         *sql.DB
+	vulnerable bool
+	files      atomic.Int64 // forms with the file part
+	refused    atomic.Int64 // forms without it
+	fileType   atomic.Value // the file part's Content-Type
+}
+
+func (a *uploadAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Header.Get("Authorization") != "Bearer tok-alice" && r.Header.Get("Authorization") != "Bearer tok-bob" {
+		w.WriteHeader(401)
+		return
+	}
+	if r.Method != "POST" || r.URL.Path != "/uploads" {
+		w.WriteHeader(404)
+		return
+	}
+	if err := r.ParseMultipartForm(1 << 20); err != nil || len(r.MultipartForm.File["file"]) == 0 {
+		a.refused.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(422)
+		fmt.Fprint(w, `{"detail":[{"loc":["body","file"],"msg":"Expected UploadFile, received: <class 'str'>"}]}`)
+		return
+	}
+	a.files.Add(1)
+	fh := r.MultipartForm.File["file"][0]
+	a.fileType.Store(fh.Header.Get("Content-Type") + " " + fh.Filename)
+	caption := r.PostFormValue("caption")
+	var err error
+	if a.vulnerable {
+		_, err = a.db.Exec("SELECT count(*) FROM sqlite_master WHERE name = '" + caption + "'")
+	} else {
+		_, err = a.db.Exec("SELECT count(*) FROM sqlite_master WHERE name = ?", caption)
+	}
+	if err != nil {
+		w.WriteHeader(500)
+		fmt.Fprintf(w, "query failed: %v", err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	fmt.Fprint(w, `{"id":1}`)
+}
+
+// TestSQLiErrorMultipartFileField: a field declared format: binary went out
+// as a text part, which an upload handler refuses (422) before it looks at
+// the other fields, so nothing on the form was tested. Now it is a file
+// part (filename, the encoding's first contentType), every request passes
+// the form check, and the injection in the caption is found; the
+// parameterized build is silent.
+func TestSQLiErrorMultipartFileField(t *testing.T) {
+	for _, vulnerable := range []bool{true, false} {
+		t.Run(fmt.Sprint("vulnerable=", vulnerable), func(t *testing.T) {
+			db, err := sql.Open("sqlite", "file::memory:")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			api := &uploadAPI{db: db, vulnerable: vulnerable}
+			srv := httptest.NewServer(api)
+			defer srv.Close()
+			spec, err := openapi.LoadBytes([]byte(uploadSpec), "uploads.yaml")
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids := []*scan.Identity{
+				scan.NewHeaderIdentity("alice", http.Header{"Authorization": {"Bearer tok-alice"}}),
+				scan.NewHeaderIdentity("bob", http.Header{"Authorization": {"Bearer tok-bob"}}),
+			}
+			tg, err := scan.NewTarget(spec, srv.URL, ids, scan.NewClient(scan.ClientOptions{Budget: 500}), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := scan.Run(context.Background(), tg, scan.Options{Checks: []scan.Check{dynamic.SQLiError{}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := findingKeys(res.Findings)
+			if vulnerable && !got["uploadImage|body caption"] {
+				t.Errorf("findings %v, want uploadImage|body caption", got)
+			}
+			if !vulnerable && len(got) != 0 {
+				t.Errorf("false positives %v", got)
+			}
+			if api.files.Load() == 0 || api.refused.Load() != 0 {
+				t.Errorf("%d forms with the file part, %d without: want every form with it", api.files.Load(), api.refused.Load())
+			}
+			if ft, _ := api.fileType.Load().(string); ft != "image/png ghscan.txt" {
+				t.Errorf("file part %q, want Content-Type image/png and filename ghscan.txt", ft)
+			}
+		})
+	}
+}
