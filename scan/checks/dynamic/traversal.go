@@ -3,18 +3,21 @@ package dynamic
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"regexp"
 	"strings"
 
-	"github.com/gatehouse/gatehouse/openapi"
 	"github.com/gatehouse/gatehouse/scan"
 )
 
-// PathTraversal (GH2055) puts ../ sequences towards /etc/passwd into
-// file-like parameters (names like file, path, filename, template, or
-// format uri-reference) of GET operations; a finding needs the passwd
-// marker (root:x:0:0:) in the answer, absent from the valid answer, twice.
+// PathTraversal (GH2055) puts ../ sequences towards /etc/passwd into the
+// file-like injection points of every operation injection probes may send
+// (see points: path, query, declared headers and cookies, body and form
+// fields, nested ones included) whose name is file-like (file, path,
+// filename, template... or a leaf key such as options.template) or whose
+// format is uri-reference: a report renderer's JSON "template", an export
+// form's "filename" as much as a download's query parameter. A finding
+// needs the passwd marker (root:x:0:0:) in the answer, absent from the
+// valid answer, twice.
 type PathTraversal struct{}
 
 var _ scan.Check = PathTraversal{}
@@ -44,43 +47,44 @@ var (
 
 // Run implements scan.Check.
 func (PathTraversal) Run(ctx context.Context, t *scan.Target, report func(scan.Finding)) error {
-	for _, op := range ops(t, func(op *openapi.Operation) bool { return op.Method == http.MethodGet }) {
-		for _, prm := range openapi.Params(op) {
-			if prm == nil {
-				continue
+	for _, op := range injectable(t) {
+		who, p0, ok := prepareInjection(t, op)
+		if !ok {
+			continue
+		}
+		var pts []point
+		for _, pt := range points(p0) {
+			if fileLike(pt) {
+				pts = append(pts, pt)
 			}
-			in := strings.ToLower(prm.In)
-			s := scan.SchemaOf(prm.Schema)
-			if in != "query" && in != "path" || s == nil || !hasType(s, "string") && len(s.Type) > 0 {
-				continue
-			}
-			if !fileParamRe.MatchString(prm.Name) && s.Format != "uri-reference" {
-				continue
-			}
-			id := actor(t, op)
-			base, err := t.Baseline(ctx, op, id)
+		}
+		if len(pts) == 0 {
+			continue
+		}
+		base, err := t.Send(ctx, p0, who)
+		if err != nil {
 			if err := stopErr(ctx, err); err != nil {
 				return err
 			}
-			if base != nil && passwdRe.Match(base.Body) {
-				continue
-			}
+			continue
+		}
+		if passwdRe.Match(base.Body) {
+			continue
+		}
+	points:
+		for _, pt := range pts {
 			for _, payload := range traversals {
-				p := t.Prepare(op, id)
-				if in == "path" {
-					p.Path[prm.Name] = payload
-				} else {
-					p.Query.Set(prm.Name, payload)
-				}
 				var last *scan.Exchange
 				hits := 0
 				for range 2 {
-					ex, err := t.Send(ctx, p, id)
+					p := p0.Clone()
+					pt.set(p, payload)
+					ex, err := t.Send(ctx, p, who)
 					if err != nil {
 						if err := stopErr(ctx, err); err != nil {
 							return err
 						}
-						break
+						break points
 					}
 					if !passwdRe.Match(ex.Body) {
 						break
@@ -92,12 +96,32 @@ func (PathTraversal) Run(ctx context.Context, t *scan.Target, report func(scan.F
 					continue
 				}
 				report(scan.Finding{
-					Param:  in + " " + prm.Name,
-					Detail: fmt.Sprintf("%s %s with %s %s=%q answered the contents of /etc/passwd (root:x:0:0:), twice; the valid answer did not contain it.", op.Method, op.Template, in, prm.Name, payload),
+					Param:  pt.String(),
+					Detail: fmt.Sprintf("%s %s with %s = %q answered the contents of /etc/passwd (root:x:0:0:), twice; the valid answer did not contain it.", op.Method, op.Template, pt, payload),
 				}.At(op).With(last, "traversal"))
 				break
 			}
 		}
 	}
 	return nil
+}
+
+// fileLike reports whether an injection point names a file: its name (the
+// last key of a nested body point) is file-like, or its schema's format is
+// uri-reference. Non-string schemas are left out.
+func fileLike(pt point) bool {
+	if pt.schema != nil && len(pt.schema.Type) > 0 && !hasType(pt.schema, "string") {
+		return false
+	}
+	if pt.schema != nil && pt.schema.Format == "uri-reference" {
+		return true
+	}
+	leaf := pt.name
+	if i := strings.LastIndexByte(leaf, '.'); i >= 0 {
+		leaf = leaf[i+1:]
+	}
+	for strings.HasSuffix(leaf, "[0]") {
+		leaf = strings.TrimSuffix(leaf, "[0]")
+	}
+	return fileParamRe.MatchString(leaf)
 }
