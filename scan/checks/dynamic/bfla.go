@@ -44,7 +44,7 @@ func (BFLA) Run(ctx context.Context, t *scan.Target, report func(scan.Finding)) 
 				}
 				break
 			}
-			if anon.OK() {
+			if granted(anon) {
 				break // open to everyone: GH2001's finding
 			}
 			ex, err := t.Send(ctx, p, u)

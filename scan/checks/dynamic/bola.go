@@ -156,7 +156,7 @@ func bolaPair(ctx context.Context, t *scan.Target, op *openapi.Operation, param,
 	if err != nil {
 		return nil, stopErr(ctx, err)
 	}
-	if anon.OK() {
+	if sameData(anon, exA) {
 		return nil, nil // public, or GH2001's finding
 	}
 	exB, err := t.Send(ctx, p, b)
@@ -326,7 +326,7 @@ func bolaWrite(ctx context.Context, t *scan.Target, op *openapi.Operation, p *sc
 	if err != nil {
 		return nil, stopErr(ctx, err)
 	}
-	if anon.OK() {
+	if granted(anon) {
 		return nil, nil // public, or GH2001's finding
 	}
 	exB, err := t.Send(ctx, p, b)

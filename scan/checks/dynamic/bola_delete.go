@@ -126,7 +126,7 @@ func bolaDelete(ctx context.Context, t *scan.Target, del, create, read *openapi.
 	if err != nil {
 		return nil, stopErr(ctx, err)
 	}
-	if anon.OK() {
+	if granted(anon) {
 		return nil, cleanup() // anonymous deletes: GH2001's business, not BOLA
 	}
 	exB, err := t.Send(ctx, at(del, b), b)

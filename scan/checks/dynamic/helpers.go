@@ -1,7 +1,9 @@
 package dynamic
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"regexp"
@@ -37,15 +39,99 @@ func actor(t *scan.Target, op *openapi.Operation) *scan.Identity {
 	return nil
 }
 
-var deniedRe = regexp.MustCompile(`(?i)unauthori[sz]ed|forbidden|not authenticated|authentication required|login required|access denied|invalid token|permission denied`)
+// deniedRe matches the refusals APIs put in a 2xx body: the status words,
+// and the messages of the common auth middlewares (Express's "No token
+// provided", jsonwebtoken's "jwt malformed", Laravel's "Unauthenticated.",
+// "Please log in").
+var deniedRe = regexp.MustCompile(`(?i)unauthori[sz]ed|unauthenticated|forbidden|not authenticated|authentication (is )?(required|failed)|` +
+	`log(ged)?[ -]?in (is )?required|please (log|sign)[ -]?in|must (be )?(logged|signed)[ -]?in|not (logged|signed)[ -]?in|` +
+	`access denied|permission denied|not permitted|invalid (token|credentials|session)|(no|missing) (auth\w*|token|credentials|session)|` +
+	`token (is )?(missing|required|expired|invalid|not provided)|(credentials|authorization|token) (were |was |is )?not provided|` +
+	`jwt (malformed|expired|must be provided)|session (has )?expired`)
 
 // granted reports whether ex is a real success: 2xx and not an error body
-// dressed as 200.
+// dressed as 200 (a refusal message, or a failure envelope).
 func granted(ex *scan.Exchange) bool {
 	if !ex.OK() {
 		return false
 	}
-	return !deniedRe.Match(ex.Body[:min(len(ex.Body), 512)])
+	return !deniedRe.Match(ex.Body[:min(len(ex.Body), 512)]) && !failureEnvelope(ex.Body)
+}
+
+// failureEnvelope reports whether a 2xx JSON body is a failure, as APIs
+// that answer 200 on failure write it: a false success/ok flag
+// ({"success": false, "message": "..."}), a JSend-style status of error or
+// fail, or an object holding a non-empty error and nothing but error
+// metadata beside it ({"error": "..."}, {"errors": [...], "code": 12}).
+func failureEnvelope(body []byte) bool {
+	b := bytes.TrimSpace(body)
+	if len(b) == 0 || b[0] != '{' || len(b) > 64<<10 {
+		return false
+	}
+	var m map[string]any
+	if json.Unmarshal(b, &m) != nil {
+		return false
+	}
+	hasErr, onlyMeta := false, true
+	for k, v := range m {
+		switch strings.ToLower(k) {
+		case "success", "ok", "succeeded", "successful":
+			if f, isBool := v.(bool); isBool && !f {
+				return true
+			}
+			if s, _ := v.(string); strings.EqualFold(s, "false") {
+				return true
+			}
+		case "status", "result":
+			if s, ok := v.(string); ok {
+				switch strings.ToLower(s) {
+				case "error", "fail", "failed", "failure", "unauthorized", "forbidden", "denied":
+					return true
+				}
+			}
+		case "error", "errors", "err":
+			hasErr = hasErr || nonEmpty(v)
+		case "message", "msg", "detail", "details", "code", "statuscode", "status_code", "timestamp", "path",
+			"requestid", "request_id", "traceid", "trace_id", "type", "title", "hint":
+		default:
+			onlyMeta = false
+		}
+	}
+	return hasErr && onlyMeta
+}
+
+// nonEmpty reports whether a decoded JSON value carries something: not
+// null, false, "", [] or {}.
+func nonEmpty(v any) bool {
+	switch x := v.(type) {
+	case nil:
+		return false
+	case bool:
+		return x
+	case string:
+		return x != ""
+	case []any:
+		return len(x) > 0
+	case map[string]any:
+		return len(x) > 0
+	}
+	return true
+}
+
+// sameData reports whether a 2xx answer to a request without valid
+// credentials carries what the identity's answer ref carries: a real
+// success (granted) at least 80 % like ref's body, or any real success
+// when there is no successful ref to compare with. An API that answers
+// anonymous callers 200 with another body (an empty list, a message)
+// refuses them in effect.
+func sameData(anon, ref *scan.Exchange) bool {
+	if !granted(anon) {
+		return false
+	}
+	if ref == nil || !granted(ref) {
+		return true
+	}
+	return scan.Similarity(anon.Body, ref.Body) >= 0.8
 }
 
 // probe finds an operation that proves authentication matters: id gets a

@@ -11,7 +11,9 @@ import (
 
 // NoAuth (GH2001) sends each operation that declares a security requirement
 // without credentials, then with a garbage bearer token; a real 2xx answer
-// is a finding. DELETE is never sent.
+// is a finding: not an error dressed as 200 (granted), and for a read, the
+// same data the identity's own request gets (sameData). DELETE is never
+// sent.
 type NoAuth struct{}
 
 var _ scan.Check = NoAuth{}
@@ -39,6 +41,20 @@ func (NoAuth) Run(ctx context.Context, t *scan.Target, report func(scan.Finding)
 			who = t.Identities[0]
 		}
 		p := t.Prepare(op, who) // real object IDs, so a 2xx means data
+		// For a read, the identity's own answer is the reference: an
+		// anonymous 200 that is a refusal in effect (a failure envelope, a
+		// message, an empty list where the identity gets data) is not
+		// access. Writes are not sent twice.
+		var ref *scan.Exchange
+		if who != nil && (op.Method == http.MethodGet || op.Method == http.MethodHead) {
+			own, err := t.Send(ctx, p, who) // the same request, so the same object
+			if scan.Stop(ctx, err) {
+				return err
+			}
+			if err == nil {
+				ref = own
+			}
+		}
 		ex, err := t.Send(ctx, p, nil)
 		if scan.Stop(ctx, err) {
 			return err
@@ -46,7 +62,7 @@ func (NoAuth) Run(ctx context.Context, t *scan.Target, report func(scan.Finding)
 		if errors.Is(err, scan.ErrUnsafe) || err != nil {
 			continue
 		}
-		if granted(ex) {
+		if sameData(ex, ref) {
 			report(scan.Finding{Key: "none", Detail: op.Method + " " + op.Template + " declares security but answered " +
 				http.StatusText(ex.Status) + " to a request without credentials."}.At(op).With(ex, "request without credentials"))
 			continue
@@ -55,7 +71,7 @@ func (NoAuth) Run(ctx context.Context, t *scan.Target, report func(scan.Finding)
 		if scan.Stop(ctx, err) {
 			return err
 		}
-		if err == nil && granted(ex) {
+		if err == nil && sameData(ex, ref) {
 			report(scan.Finding{Key: "garbage", Detail: op.Method + " " + op.Template + " accepted a garbage bearer token (invalid signature, unknown subject)."}.
 				At(op).With(ex, "request with a garbage bearer token"))
 		}

@@ -64,6 +64,23 @@ type styledVuln struct {
 	// (meta.tags[0]) into SQL: an unbalanced quote answers a database
 	// error.
 	NestedSQLi bool
+	// Auth200 answers a request without a valid token 200 instead of 401,
+	// in the style named: "envelope" ({"success": false, "message":
+	// "Please log in"}), "message" ({"message": "No token provided"}),
+	// "jsend" ({"status": "fail", "data": {...}}), "error" ({"error":
+	// "jwt malformed", "code": 40101}). Not a vulnerability.
+	Auth200 string
+	// OpenBook: GET /books/{book_title} forgot its auth middleware and
+	// answers anyone (GH2001's finding).
+	OpenBook bool
+}
+
+// authFailures are the 200 answers of styledVuln.Auth200.
+var authFailures = map[string]any{
+	"envelope": map[string]any{"success": false, "message": "Please log in"},
+	"message":  map[string]any{"message": "No token provided"},
+	"jsend":    map[string]any{"status": "fail", "data": map[string]any{"token": "a bearer token is needed here"}},
+	"error":    map[string]any{"error": "jwt malformed", "code": 40101},
 }
 
 type styledUser struct {
@@ -193,7 +210,23 @@ func (a *styled) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	me := a.caller(r)
+	if me == nil && a.v.OpenBook && r.Method == "GET" && len(seg) == 2 && seg[0] == "books" {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		for _, b := range a.books {
+			if b.title == seg[1] {
+				a.send(w, 200, map[string]any{"title": b.title, "summary": b.summary, "owner": b.owner})
+				return
+			}
+		}
+		a.send(w, 404, map[string]any{"message": "no such book"})
+		return
+	}
 	if me == nil {
+		if body, ok := authFailures[a.v.Auth200]; ok {
+			a.send(w, 200, body)
+			return
+		}
 		a.send(w, 401, map[string]any{"message": "missing or bad token"})
 		return
 	}
@@ -461,6 +494,24 @@ func TestBOLAStyled(t *testing.T) {
 	expectStyled(t, dynamic.BOLA{}, styledVuln{BOLA: true},
 		[]string{"getUser|username", "updateUser|username", "updateEmail|username", "getBook|book_title", "updateBook|book_title", "deleteBook|book_title"},
 		map[string]styledVuln{"correct": {}, "writes change the caller's own record": {OwnRecord: true}})
+}
+
+// An API that answers 200 to requests without a valid token, with a
+// failure envelope, a message, a JSend fail or an error object, is not
+// "answering without credentials" (GH2001 used to report every operation of
+// it), and BOLA is still found behind it (the anonymous 200 made every
+// object look public). The one operation that really forgot its auth is
+// found in every style.
+func TestAuthFailureAnswered200(t *testing.T) {
+	for _, style := range []string{"envelope", "message", "jsend", "error"} {
+		t.Run(style, func(t *testing.T) {
+			expectStyled(t, dynamic.NoAuth{}, styledVuln{Auth200: style, OpenBook: true},
+				[]string{"getBook|"}, map[string]styledVuln{"no open operation": {Auth200: style}})
+			expectStyled(t, dynamic.BOLA{}, styledVuln{Auth200: style, BOLA: true},
+				[]string{"getUser|username", "updateUser|username", "updateEmail|username", "getBook|book_title", "updateBook|book_title", "deleteBook|book_title"},
+				map[string]styledVuln{"correct": {Auth200: style}})
+		})
+	}
 }
 
 // Mass assignment at registration, when the answer is only a message: the
