@@ -188,6 +188,12 @@ func (t *Target) recordCreated(ctx context.Context, p *Prepared, id *Identity, e
 			// answer naming an object that was there before.
 			return
 		}
+		if obj == "" && ex.Status != http.StatusCreated {
+			// A 200 that repeats what was sent but names no object, on
+			// a path nothing can be deleted under: a render, a preview,
+			// an echo. Nothing to report as left behind.
+			return
+		}
 	} else {
 		for k, v := range p.BodyMap() {
 			if s, ok := v.(string); ok && ParamNames(param, k) && generated(s) {
