@@ -214,3 +214,75 @@ func TestOverlayRoundTrip(t *testing.T) {
 		t.Error("OverlayTargets accepted overlay 2.0.0")
 	}
 }
+
+// TestOverlayMarksPathInputs: inputs named like a file name or path get
+// x-gatehouse-path: true in the suggested overlay (the gateway then refuses
+// .., absolute paths and their encodings there); an upload's content, an
+// enum, a field already marked and prose are left alone.
+func TestOverlayMarksPathInputs(t *testing.T) {
+	const spec = `openapi: 3.0.3
+info: { title: t, version: "1" }
+paths:
+  /render:
+    post:
+      parameters:
+        - { name: file_path, in: query, schema: { type: string } }
+        - { name: layout, in: query, schema: { type: string, enum: [a, b] } }
+      requestBody:
+        content:
+          application/json:
+            schema:
+              type: object
+              properties:
+                title: { type: string, maxLength: 80 }
+                description: { type: string }
+                options:
+                  type: object
+                  properties:
+                    template: { type: string, maxLength: 64 }
+                    path: { type: string, enum: [a, b] }
+                    filename: { type: string, x-gatehouse-path: false }
+      responses: { "200": { description: ok } }
+  /upload:
+    post:
+      requestBody:
+        content:
+          multipart/form-data:
+            schema:
+              type: object
+              properties:
+                file: { type: string, format: binary }
+      responses: { "201": { description: ok } }
+`
+	s, err := openapi.LoadBytes([]byte(spec), "t.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	acts, err := audit.SuggestOverlay(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	marked := map[string]bool{}
+	for _, a := range acts {
+		for _, kv := range a.Update {
+			if kv[0] == "x-gatehouse-path" && kv[1] == "true" {
+				marked[a.Pointer] = true
+			}
+			if strings.HasSuffix(a.Pointer, "/properties/file") {
+				t.Errorf("an upload's content got %s: %s", kv[0], a.Description)
+			}
+		}
+	}
+	want := []string{
+		"/paths/~1render/post/parameters/0/schema",
+		"/paths/~1render/post/requestBody/content/application~1json/schema/properties/options/properties/template",
+	}
+	for _, p := range want {
+		if !marked[p] {
+			t.Errorf("%s not marked x-gatehouse-path; marked: %v", p, marked)
+		}
+	}
+	if len(marked) != len(want) {
+		t.Errorf("marked %v, want only %v", marked, want)
+	}
+}

@@ -7,9 +7,11 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/pb33f/libopenapi/datamodel/high/base"
 	"gopkg.in/yaml.v3"
 
 	"github.com/gatehouse/gatehouse/openapi"
+	"github.com/gatehouse/gatehouse/scan"
 )
 
 // OverlayAction is one suggested change of an OpenAPI Overlay 1.0 document:
@@ -29,7 +31,8 @@ type OverlayAction struct {
 // URL-like strings) on unbounded input strings, maxItems on unbounded
 // input arrays, minimum/maximum on unbounded input numbers, and
 // additionalProperties: false (3.0) or unevaluatedProperties: false (3.1)
-// on open request body objects. Schemas in other files (reached through a
+// on open request body objects, and x-gatehouse-path: true on strings named
+// like a file name or path. Schemas in other files (reached through a
 // non-local $ref) are left out: an overlay target cannot follow a $ref.
 // The values are starting points, not facts about the API: each action's
 // description says what to check.
@@ -52,6 +55,10 @@ func SuggestOverlay(spec *openapi.Spec) (actions []OverlayAction, err error) {
 		var why []string
 		name := strings.TrimPrefix(strings.TrimPrefix(siteName(st), "property "), "parameter ")
 		switch {
+		case fileContent(st.s):
+			// An upload's content: bounded by request.max_body, never a
+			// maxLength of 256, and its bytes are not a path.
+			continue
 		case unboundedString(st):
 			n := "256"
 			if longText(name) {
@@ -90,6 +97,10 @@ func SuggestOverlay(spec *openapi.Spec) (actions []OverlayAction, err error) {
 			upd = append(upd, [2]string{key, "false"})
 			why = append(why, key+": false (reject unknown properties)")
 		}
+		if pathInput(st, name) {
+			upd = append(upd, [2]string{"x-gatehouse-path", "true"})
+			why = append(why, "a file name or path: the gateway refuses .., absolute paths and their encodings (x-gatehouse-path)")
+		}
 		if len(upd) == 0 {
 			continue
 		}
@@ -98,6 +109,31 @@ func SuggestOverlay(spec *openapi.Spec) (actions []OverlayAction, err error) {
 		actions = append(actions, OverlayAction{Target: PointerToJSONPath(st.ptr), Description: desc, Update: upd, Pointer: st.ptr})
 	}
 	return actions, nil
+}
+
+// fileContent reports whether s is the content of an uploaded file
+// (format: binary, or a contentMediaType in 3.1).
+func fileContent(s *base.Schema) bool {
+	return s != nil && (s.Format == "binary" || s.ContentMediaType != "")
+}
+
+// pathInput reports whether an input string site is named like a file name
+// or path (scan.FileLikeName, on the last key of a body field) and is not
+// already marked with x-gatehouse-path or limited to fixed values.
+func pathInput(st *site, name string) bool {
+	s := st.s
+	if !hasType(s, "string") || len(s.Enum) > 0 || s.Const != nil {
+		return false
+	}
+	if s.Extensions != nil {
+		if _, ok := s.Extensions.Get("x-gatehouse-path"); ok {
+			return false
+		}
+	}
+	if i := strings.LastIndexAny(name, "./"); i >= 0 {
+		name = name[i+1:]
+	}
+	return scan.FileLikeName(name)
 }
 
 var longTextRe = regexp.MustCompile(`(?i)desc|text|body|content|comment|message|note|bio|summary|prompt|instructions`)

@@ -337,12 +337,15 @@ func isIdentStart(c byte) bool {
 // tries to leave its directory. It is strict, for fields marked as paths: after
 // up to four rounds of lenient percent decoding (and folding of overlong and
 // full-width encodings of '.', '/' and '\'), any "..", NUL byte, invalid UTF-8,
-// "0x2e"/"0x2f"/"0x5c" literal or escape that still cannot be decoded counts.
+// "0x2e"/"0x2f"/"0x5c" literal or escape that still cannot be decoded counts,
+// and so does an absolute path ("/etc/passwd", "\\host\share", "C:\x",
+// "C:x", "~/x"): Python's os.path.join and Java's Path.resolve drop the
+// directory for one.
 func HasTraversal(s string) bool {
 	cur := s
 	for round := 0; round < 4; round++ {
 		n := normalizeSeparators(cur)
-		if strings.Contains(n, "..") || strings.ContainsRune(n, 0) || !utf8.ValidString(n) {
+		if strings.Contains(n, "..") || strings.ContainsRune(n, 0) || !utf8.ValidString(n) || absolutePath(n) {
 			return true
 		}
 		ln := strings.ToLower(n)
@@ -356,6 +359,16 @@ func HasTraversal(s string) bool {
 		cur = dec
 	}
 	return strings.Contains(cur, "%")
+}
+
+// absolutePath reports whether n (separators normalized to '/') is rooted:
+// a leading '/', a drive letter ("C:", "c:/"), or a home-directory '~'.
+func absolutePath(n string) bool {
+	n = strings.TrimLeft(n, " \t")
+	if strings.HasPrefix(n, "/") || strings.HasPrefix(n, "~") {
+		return true
+	}
+	return len(n) >= 2 && n[1] == ':' && (n[0] >= 'a' && n[0] <= 'z' || n[0] >= 'A' && n[0] <= 'Z')
 }
 
 // lenientUnescape decodes every valid %XX (and IIS-style %u00XX) escape and

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/textproto"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -102,6 +103,16 @@ func secretName(k string) bool {
 // (password, secret, token, API key, one-time code): checks never put
 // payloads or markers there for the scan's own identities.
 func SecretName(k string) bool { return secretName(k) }
+
+// fileLikeRe: names of inputs that carry a file name or path.
+var fileLikeRe = regexp.MustCompile(`(?i)^(file|files|path|filepath|file_?name|filename|template|tpl|doc|document|page|include|attachment|download)$|(file|path|template)s?$`)
+
+// FileLikeName reports whether an input named name (a parameter, or the
+// last key of a body field) likely carries a file name or path: file,
+// path, filename, template, *_path... The scanner's path-traversal check
+// (GH2055) probes such inputs, and gatehouse init marks them
+// x-gatehouse-path so the gateway checks them.
+func FileLikeName(name string) bool { return fileLikeRe.MatchString(name) }
 
 // Learn records v as one of the identity's own values: something that
 // names it (its username, e-mail, user ID, a "me" answer's id). A path,

@@ -35,9 +35,8 @@ func (PathTraversal) Meta() scan.Meta {
 }
 
 var (
-	fileParamRe = regexp.MustCompile(`(?i)^(file|files|path|filepath|file_?name|filename|template|tpl|doc|document|page|include|attachment|download)$|(file|path|template)s?$`)
-	passwdRe    = regexp.MustCompile(`root:[x*!]?:0:0:`)
-	traversals  = []string{
+	passwdRe   = regexp.MustCompile(`root:[x*!]?:0:0:`)
+	traversals = []string{
 		"../../../../../../../../etc/passwd",
 		"....//....//....//....//....//....//etc/passwd",
 		"/etc/passwd",
@@ -123,5 +122,5 @@ func fileLike(pt point) bool {
 	for strings.HasSuffix(leaf, "[0]") {
 		leaf = strings.TrimSuffix(leaf, "[0]")
 	}
-	return fileParamRe.MatchString(leaf)
+	return scan.FileLikeName(leaf)
 }
