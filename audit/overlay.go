@@ -130,9 +130,6 @@ func pathInput(st *site, name string) bool {
 			return false
 		}
 	}
-	if i := strings.LastIndexAny(name, "./"); i >= 0 {
-		name = name[i+1:]
-	}
 	return scan.FileLikeName(name)
 }
 

@@ -107,12 +107,21 @@ func SecretName(k string) bool { return secretName(k) }
 // fileLikeRe: names of inputs that carry a file name or path.
 var fileLikeRe = regexp.MustCompile(`(?i)^(file|files|path|filepath|file_?name|filename|template|tpl|doc|document|page|include|attachment|download)$|(file|path|template)s?$`)
 
-// FileLikeName reports whether an input named name (a parameter, or the
-// last key of a body field) likely carries a file name or path: file,
-// path, filename, template, *_path... The scanner's path-traversal check
-// (GH2055) probes such inputs, and gatehouse init marks them
-// x-gatehouse-path so the gateway checks them.
-func FileLikeName(name string) bool { return fileLikeRe.MatchString(name) }
+// FileLikeName reports whether an input named name likely carries a file
+// name or path: file, path, filename, template, *_path... For a body
+// field's path ("options.template", "files[0]", "a/b") the last key
+// counts. The scanner's path-traversal check (GH2055) probes such inputs,
+// and gatehouse init marks them x-gatehouse-path so the gateway checks
+// them.
+func FileLikeName(name string) bool {
+	if i := strings.LastIndexAny(name, "./"); i >= 0 {
+		name = name[i+1:]
+	}
+	for strings.HasSuffix(name, "[0]") {
+		name = strings.TrimSuffix(name, "[0]")
+	}
+	return fileLikeRe.MatchString(name)
+}
 
 // Learn records v as one of the identity's own values: something that
 // names it (its username, e-mail, user ID, a "me" answer's id). A path,

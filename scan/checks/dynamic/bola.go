@@ -167,7 +167,7 @@ func bolaPair(ctx context.Context, t *scan.Target, op *openapi.Operation, param,
 		return nil, nil
 	}
 	sim := scan.Similarity(exA.Body, exB.Body)
-	if sim < 0.8 {
+	if sim < sameObject {
 		return nil, nil
 	}
 	if len(ownB) > 0 {

@@ -118,6 +118,10 @@ func nonEmpty(v any) bool {
 	return true
 }
 
+// sameObject is the body similarity (scan.Similarity) from which two
+// answers show the same object.
+const sameObject = 0.8
+
 // sameData reports whether a 2xx answer to a request without valid
 // credentials carries what the identity's answer ref carries: a real
 // success (granted) at least 80 % like ref's body, or any real success
@@ -131,7 +135,7 @@ func sameData(anon, ref *scan.Exchange) bool {
 	if ref == nil || !granted(ref) {
 		return true
 	}
-	return scan.Similarity(anon.Body, ref.Body) >= 0.8
+	return scan.Similarity(anon.Body, ref.Body) >= sameObject
 }
 
 // probe finds an operation that proves authentication matters: id gets a

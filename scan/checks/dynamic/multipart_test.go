@@ -50,12 +50,7 @@ type multipartAPI struct {
 }
 
 func (a *multipartAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Header.Get("Authorization") != "Bearer tok-alice" && r.Header.Get("Authorization") != "Bearer tok-bob" {
-		w.WriteHeader(401)
-		return
-	}
-	if r.Method != "POST" || r.URL.Path != "/reports" {
-		w.WriteHeader(404)
+	if !formCaller(w, r, "/reports") {
 		return
 	}
 	if err := r.ParseMultipartForm(1 << 20); err != nil {
@@ -64,12 +59,32 @@ func (a *multipartAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.parts.Add(1)
-	title := r.PostFormValue("title")
+	storeByName(w, a.db, a.vulnerable, r.PostFormValue("title"))
+}
+
+// formCaller answers 401 without alice's or bob's token and 404 for
+// anything but POST path; it reports whether the request goes on.
+func formCaller(w http.ResponseWriter, r *http.Request, path string) bool {
+	if r.Header.Get("Authorization") != "Bearer tok-alice" && r.Header.Get("Authorization") != "Bearer tok-bob" {
+		w.WriteHeader(401)
+		return false
+	}
+	if r.Method != "POST" || r.URL.Path != path {
+		w.WriteHeader(404)
+		return false
+	}
+	return true
+}
+
+// storeByName runs a query on name, concatenated into the SQL when
+// vulnerable (the database error answers 500) or as a parameter, and
+// answers 201.
+func storeByName(w http.ResponseWriter, db *sql.DB, vulnerable bool, name string) {
 	var err error
-	if a.vulnerable {
-		_, err = a.db.Exec("SELECT count(*) FROM sqlite_master WHERE name = '" + title + "'")
+	if vulnerable {
+		_, err = db.Exec("SELECT count(*) FROM sqlite_master WHERE name = '" + name + "'")
 	} else {
-		_, err = a.db.Exec("SELECT count(*) FROM sqlite_master WHERE name = ?", title)
+		_, err = db.Exec("SELECT count(*) FROM sqlite_master WHERE name = ?", name)
 	}
 	if err != nil {
 		w.WriteHeader(500)
@@ -81,6 +96,37 @@ func (a *multipartAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprint(w, `{"id":1}`)
 }
 
+// scanSQLiError runs GH2050 as alice and bob against api (built on a fresh
+// in-memory database, vulnerable or not) described by spec, and returns
+// the findings' operation|param keys.
+func scanSQLiError(t *testing.T, spec string, vulnerable bool, api func(db *sql.DB, vulnerable bool) http.Handler) map[string]bool {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file::memory:")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	srv := httptest.NewServer(api(db, vulnerable))
+	t.Cleanup(srv.Close)
+	s, err := openapi.LoadBytes([]byte(spec), "forms.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := []*scan.Identity{
+		scan.NewHeaderIdentity("alice", http.Header{"Authorization": {"Bearer tok-alice"}}),
+		scan.NewHeaderIdentity("bob", http.Header{"Authorization": {"Bearer tok-bob"}}),
+	}
+	tg, err := scan.NewTarget(s, srv.URL, ids, scan.NewClient(scan.ClientOptions{Budget: 500}), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := scan.Run(context.Background(), tg, scan.Options{Checks: []scan.Check{dynamic.SQLiError{}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return findingKeys(res.Findings)
+}
+
 // TestSQLiErrorMultipartForm: a multipart-only body used to get a JSON
 // body (refused 415 by the form parser), so its fields were never probed.
 // Now the body map goes out as multipart text parts, and the injection in
@@ -88,31 +134,11 @@ func (a *multipartAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func TestSQLiErrorMultipartForm(t *testing.T) {
 	for _, vulnerable := range []bool{true, false} {
 		t.Run(fmt.Sprint("vulnerable=", vulnerable), func(t *testing.T) {
-			db, err := sql.Open("sqlite", "file::memory:")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer db.Close()
-			api := &multipartAPI{db: db, vulnerable: vulnerable}
-			srv := httptest.NewServer(api)
-			defer srv.Close()
-			spec, err := openapi.LoadBytes([]byte(multipartSpec), "reports.yaml")
-			if err != nil {
-				t.Fatal(err)
-			}
-			ids := []*scan.Identity{
-				scan.NewHeaderIdentity("alice", http.Header{"Authorization": {"Bearer tok-alice"}}),
-				scan.NewHeaderIdentity("bob", http.Header{"Authorization": {"Bearer tok-bob"}}),
-			}
-			tg, err := scan.NewTarget(spec, srv.URL, ids, scan.NewClient(scan.ClientOptions{Budget: 500}), nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			res, err := scan.Run(context.Background(), tg, scan.Options{Checks: []scan.Check{dynamic.SQLiError{}}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			got := findingKeys(res.Findings)
+			var api *multipartAPI
+			got := scanSQLiError(t, multipartSpec, vulnerable, func(db *sql.DB, vulnerable bool) http.Handler {
+				api = &multipartAPI{db: db, vulnerable: vulnerable}
+				return api
+			})
 			if vulnerable && (!got["uploadReport|body title"] || len(got) != 1) {
 				t.Errorf("findings %v, want uploadReport|body title", got)
 			}
@@ -168,12 +194,7 @@ type uploadAPI struct {
 }
 
 func (a *uploadAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Header.Get("Authorization") != "Bearer tok-alice" && r.Header.Get("Authorization") != "Bearer tok-bob" {
-		w.WriteHeader(401)
-		return
-	}
-	if r.Method != "POST" || r.URL.Path != "/uploads" {
-		w.WriteHeader(404)
+	if !formCaller(w, r, "/uploads") {
 		return
 	}
 	if err := r.ParseMultipartForm(1 << 20); err != nil || len(r.MultipartForm.File["file"]) == 0 {
@@ -186,21 +207,7 @@ func (a *uploadAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	a.files.Add(1)
 	fh := r.MultipartForm.File["file"][0]
 	a.fileType.Store(fh.Header.Get("Content-Type") + " " + fh.Filename)
-	caption := r.PostFormValue("caption")
-	var err error
-	if a.vulnerable {
-		_, err = a.db.Exec("SELECT count(*) FROM sqlite_master WHERE name = '" + caption + "'")
-	} else {
-		_, err = a.db.Exec("SELECT count(*) FROM sqlite_master WHERE name = ?", caption)
-	}
-	if err != nil {
-		w.WriteHeader(500)
-		fmt.Fprintf(w, "query failed: %v", err)
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(201)
-	fmt.Fprint(w, `{"id":1}`)
+	storeByName(w, a.db, a.vulnerable, r.PostFormValue("caption"))
 }
 
 // TestSQLiErrorMultipartFileField: a field declared format: binary went out
@@ -212,31 +219,11 @@ func (a *uploadAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func TestSQLiErrorMultipartFileField(t *testing.T) {
 	for _, vulnerable := range []bool{true, false} {
 		t.Run(fmt.Sprint("vulnerable=", vulnerable), func(t *testing.T) {
-			db, err := sql.Open("sqlite", "file::memory:")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer db.Close()
-			api := &uploadAPI{db: db, vulnerable: vulnerable}
-			srv := httptest.NewServer(api)
-			defer srv.Close()
-			spec, err := openapi.LoadBytes([]byte(uploadSpec), "uploads.yaml")
-			if err != nil {
-				t.Fatal(err)
-			}
-			ids := []*scan.Identity{
-				scan.NewHeaderIdentity("alice", http.Header{"Authorization": {"Bearer tok-alice"}}),
-				scan.NewHeaderIdentity("bob", http.Header{"Authorization": {"Bearer tok-bob"}}),
-			}
-			tg, err := scan.NewTarget(spec, srv.URL, ids, scan.NewClient(scan.ClientOptions{Budget: 500}), nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			res, err := scan.Run(context.Background(), tg, scan.Options{Checks: []scan.Check{dynamic.SQLiError{}}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			got := findingKeys(res.Findings)
+			var api *uploadAPI
+			got := scanSQLiError(t, uploadSpec, vulnerable, func(db *sql.DB, vulnerable bool) http.Handler {
+				api = &uploadAPI{db: db, vulnerable: vulnerable}
+				return api
+			})
 			if vulnerable && !got["uploadImage|body caption"] {
 				t.Errorf("findings %v, want uploadImage|body caption", got)
 			}

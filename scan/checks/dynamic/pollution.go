@@ -315,7 +315,7 @@ func pollutionQuery(ctx context.Context, t *scan.Target, report func(scan.Findin
 			if err != nil {
 				return err
 			}
-			if own == nil || theirs == nil || !granted(own) || !granted(theirs) || scan.Similarity(own.Body, theirs.Body) >= 0.8 {
+			if own == nil || theirs == nil || !granted(own) || !granted(theirs) || scan.Similarity(own.Body, theirs.Body) >= sameObject {
 				continue // the value does not select what is answered
 			}
 			single, err := send(a, vb)
@@ -330,7 +330,7 @@ func pollutionQuery(ctx context.Context, t *scan.Target, report func(scan.Findin
 				if err != nil {
 					return err
 				}
-				if ex == nil || !granted(ex) || scan.Similarity(ex.Body, theirs.Body) < 0.8 || scan.Similarity(ex.Body, own.Body) >= 0.8 {
+				if ex == nil || !granted(ex) || scan.Similarity(ex.Body, theirs.Body) < sameObject || scan.Similarity(ex.Body, own.Body) >= sameObject {
 					continue
 				}
 				report(scan.Finding{

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"regexp"
-	"strings"
 
 	"github.com/gatehouse/gatehouse/scan"
 )
@@ -115,12 +114,5 @@ func fileLike(pt point) bool {
 	if pt.schema != nil && pt.schema.Format == "uri-reference" {
 		return true
 	}
-	leaf := pt.name
-	if i := strings.LastIndexByte(leaf, '.'); i >= 0 {
-		leaf = leaf[i+1:]
-	}
-	for strings.HasSuffix(leaf, "[0]") {
-		leaf = strings.TrimSuffix(leaf, "[0]")
-	}
-	return scan.FileLikeName(leaf)
+	return scan.FileLikeName(pt.name)
 }
