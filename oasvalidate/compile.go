@@ -288,16 +288,35 @@ func (s *SchemaSet) Compile(proxy *base.SchemaProxy, p Purpose) (*jsonschema.Sch
 	if idx := low.GetIndex(); idx != nil {
 		file = absKey(idx.GetSpecAbsolutePath())
 	}
+	src := n
+	if s.v30 && low.IsTransformedRefWithSiblings() {
+		src = refOnly(low.GetTransformedRefReference())
+	}
+	return s.compile(n, src, file, p)
+}
+
+// CompileNode is Compile for the schema at YAML node n of the document's
+// file (an absolute path); a 3.0 $ref ignores its siblings.
+func (s *SchemaSet) CompileNode(n *yaml.Node, file string, p Purpose) (*jsonschema.Schema, error) {
+	if n == nil {
+		return nil, nil
+	}
+	src := n
+	if ref, siblings := refOf(n); s.v30 && siblings {
+		src = refOnly(ref)
+	}
+	return s.compile(n, src, file, p)
+}
+
+// compile compiles src (the schema at node n of file, or what stands for
+// it), memoized by n.
+func (s *SchemaSet) compile(n, src *yaml.Node, file string, p Purpose) (*jsonschema.Schema, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if sch, ok := s.byNode[p][n]; ok {
 		return sch, nil
 	}
 	c := s.compiler(p)
-	src := n
-	if s.v30 && low.IsTransformedRefWithSiblings() {
-		src = refOnly(low.GetTransformedRefReference())
-	}
 	s.inline++
 	loc := "gatehouse:inline/" + strconv.Itoa(s.inline) + ".json"
 	if err := c.AddResource(loc, s.convert(src, file, p, fileURL(file))); err != nil {
@@ -605,6 +624,16 @@ func (s *SchemaSet) fixPatterns(m map[string]any, n *yaml.Node, file string) {
 			}
 		}
 	}
+}
+
+// SkipPattern records a regexp that no engine compiles, met outside a
+// compile (the shape compiler's patternProperties): reported like the
+// compiler's own, so that validate names it and spec_strict_patterns
+// refuses the document.
+func (s *SchemaSet) SkipPattern(n *yaml.Node, file, kw, p string, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.skipPattern(n, file, kw, p, err)
 }
 
 func (s *SchemaSet) skipPattern(n *yaml.Node, file, kw, p string, err error) {

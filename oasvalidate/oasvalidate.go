@@ -250,7 +250,6 @@ func New(doc *v3.Document, ops []Operation, opts Options) (*Validator, error) {
 	if doc == nil {
 		return nil, errors.New("oasvalidate: nil document")
 	}
-	defer BeginRender()() // each schema rendered once, and not kept (render.go)
 	if opts.MaxBody <= 0 {
 		opts.MaxBody = 1 << 20
 	}

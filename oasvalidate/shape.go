@@ -3,7 +3,6 @@ package oasvalidate
 import (
 	"fmt"
 	"runtime"
-	"strings"
 	"sync"
 	"weak"
 
@@ -17,7 +16,7 @@ import (
 // allOf/anyOf/oneOf and $ref, cycles included), what array items look like,
 // and which strings are free-form. It answers "is this property declared?"
 // and "may this string carry anything?"; type and range checks are the JSON
-// Schema validator's job. A Shape is immutable after CompileShape and safe for
+// Schema validator's job. A Shape is immutable once compiled and safe for
 // concurrent use. The nil *Shape means "no schema": everything is undeclared.
 type Shape struct {
 	props    map[string]*Shape
@@ -32,7 +31,7 @@ type Shape struct {
 	choices  [][]*Shape // anyOf and oneOf groups
 	cond     []*Shape   // then/else: always part of the union
 	// groups are the anyOf/oneOf groups with what Select needs to pick a
-	// branch (set only by CompileShapeWith with a Validate func).
+	// branch (set only with ShapeOptions.Branches).
 	groups []*choiceGroup
 
 	// own: this schema itself limits strings by pattern, enum, format or const.
@@ -50,6 +49,8 @@ type Shape struct {
 	short bool
 	// readOnly / writeOnly: the schema itself says so (see ReadOnly, WriteOnly).
 	readOnly, writeOnly bool
+	// types is the schema's own `type` list (Types).
+	types []string
 
 	// Computed by finish over the allOf/anyOf/oneOf closure:
 	all       []*Shape
@@ -76,15 +77,14 @@ type choiceGroup struct {
 	disc     map[string]int       // discriminator value → branch index (mapping, then schema names)
 }
 
-// ShapeOptions configure CompileShapeWith.
+// ShapeOptions configure a ShapeCache.
 type ShapeOptions struct {
-	// Validate compiles one anyOf/oneOf branch so that Select can test which
-	// branches a value matches. Nil: no selection (Select keeps the union).
-	Validate func(*base.Schema) (*jsonschema.Schema, error)
-	// ValidateProxy, when set, is used instead of Validate: it gets the
-	// branch's proxy, so a $ref branch compiles once per document (see
-	// SchemaSet).
-	ValidateProxy func(*base.SchemaProxy) (*jsonschema.Schema, error)
+	// Branches compiles each anyOf/oneOf branch (for Purpose) so that
+	// Select can test which branches a value matches. Nil: no selection
+	// (Select keeps the union). A branch that does not compile is left
+	// untestable (Select falls back to the union), not an error.
+	Branches *SchemaSet
+	Purpose  Purpose
 }
 
 // ShapeCache compiles the shapes of one document, each schema once, shared
@@ -115,24 +115,26 @@ func ShapesFor(doc *v3.Document, kind string, opts func() ShapeOptions) *ShapeCa
 	if sc, ok := shapeCaches.Load(key); ok {
 		return sc.(*ShapeCache)
 	}
-	sc, loaded := shapeCaches.LoadOrStore(key, NewShapeCache(opts()))
+	sc, loaded := shapeCaches.LoadOrStore(key, NewShapeCache(SchemasFor(doc), opts()))
 	if !loaded && doc != nil {
 		runtime.AddCleanup(doc, func(k shapeKey) { shapeCaches.Delete(k) }, key)
 	}
 	return sc.(*ShapeCache)
 }
 
-// NewShapeCache returns an empty cache compiling with opts.
-func NewShapeCache(opts ShapeOptions) *ShapeCache {
-	return &ShapeCache{c: &shapeCompiler{byRef: map[string]*Shape{}, bySchema: map[any]*Shape{}, opts: opts}}
+// NewShapeCache returns an empty cache compiling the schemas of set's
+// document with opts.
+func NewShapeCache(set *SchemaSet, opts ShapeOptions) *ShapeCache {
+	return &ShapeCache{c: &shapeCompiler{set: set, bySchema: map[any]*Shape{}, opts: opts}}
 }
 
-// Compile is CompileShapeWith with the cache's options, reusing every shape
-// already compiled.
+// Compile compiles the schema behind proxy (nil proxy: nil Shape), reusing
+// every shape already compiled. anyOf/oneOf are the union of their branches
+// unless the cache's options compile branch validators (see Select).
 func (sc *ShapeCache) Compile(proxy *base.SchemaProxy) (*Shape, error) {
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
-	s, err := sc.c.proxyAt(proxy, true)
+	s, err := sc.c.top(proxy)
 	for _, sh := range sc.c.list[sc.done:] {
 		sh.finish()
 	}
@@ -149,111 +151,33 @@ type patternShape struct {
 }
 
 type shapeCompiler struct {
-	byRef    map[string]*Shape
-	bySchema map[any]*Shape // by YAML node (schemaID)
+	set      *SchemaSet     // the document's files, for $refs (shapenode.go)
+	bySchema map[any]*Shape // by YAML node, or by rendered schema (proxy)
 	list     []*Shape
 	opts     ShapeOptions
-	// cached renders through libopenapi's cache (p.Schema()), as before
-	// RenderSchema: the reference the tests compare shapes against.
-	cached bool
+	// rendered compiles from libopenapi's renderings (p.Schema()), as
+	// before shapenode.go: the reference the tests compare shapes against.
+	rendered bool
 }
 
-// CompileShape compiles the schema behind proxy (nil proxy: nil Shape).
-// anyOf/oneOf are the union of their branches (see CompileShapeWith).
-func CompileShape(proxy *base.SchemaProxy) (*Shape, error) {
-	return CompileShapeWith(proxy, ShapeOptions{})
-}
-
-// CompileShapeWith is CompileShape with branch selection for anyOf/oneOf:
-// with opts.Validate set, Select can narrow a value's shape to the branch a
-// discriminator names or to the branches the value validates against. A
-// branch that does not compile is left untestable (Select falls back to the
-// union), not an error.
-func CompileShapeWith(proxy *base.SchemaProxy, opts ShapeOptions) (*Shape, error) {
-	c := &shapeCompiler{byRef: map[string]*Shape{}, bySchema: map[any]*Shape{}, opts: opts}
-	s, err := c.proxy(proxy)
-	if err != nil {
-		return nil, err
-	}
-	for _, sh := range c.list {
-		sh.finish()
-	}
-	return s, nil
-}
-
-func refKey(p *base.SchemaProxy) string {
-	ref := p.GetReference()
-	if o := p.GetReferenceOrigin(); o != nil {
-		return o.AbsoluteLocation + "|" + ref
-	}
-	return ref
-}
-
-func (c *shapeCompiler) proxy(p *base.SchemaProxy) (*Shape, error) { return c.proxyAt(p, false) }
-
-// proxyAt compiles p; top tells that p is the schema of a parameter, body
-// or response (ShapeCache.Compile), not one reached from another schema.
-func (c *shapeCompiler) proxyAt(p *base.SchemaProxy, top bool) (*Shape, error) {
+// top compiles the schema of a parameter, body or response from its YAML
+// node; a proxy without one (built in memory) is read through libopenapi.
+func (c *shapeCompiler) top(p *base.SchemaProxy) (*Shape, error) {
 	if p == nil {
 		return nil, nil
 	}
-	var key string
-	if p.IsReference() {
-		key = refKey(p)
-		if s, ok := c.byRef[key]; ok {
-			return s, nil
-		}
+	lp := p.GoLow()
+	if c.rendered || c.set == nil || lp == nil || lp.GetValueNode() == nil || lp.GetIndex() == nil {
+		return c.proxy(p)
 	}
-	// An inline schema is its YAML node: known nodes are not rendered again
-	// (a rebuild on an unchanged document renders nothing).
-	if c.cached {
-		return c.proxyCached(p, key)
-	}
-	var node any
-	if lp := p.GoLow(); key == "" && lp != nil && lp.GetValueNode() != nil {
-		node = lp.GetValueNode()
-		if s, ok := c.bySchema[node]; ok {
-			return s, nil
-		}
-	}
-	// The operation's own schema (top) is rendered by libopenapi, which
-	// keeps it: the validators and the authorizer read it too. Everything
-	// below it is rendered outside libopenapi's cache: the shapes keep
-	// nothing of it.
-	var sch *base.Schema
-	var err error
-	if top {
-		if sch = p.Schema(); sch == nil {
-			err = p.GetBuildError()
-		}
-	} else {
-		sch, err = RenderSchema(p)
-	}
-	if sch == nil {
-		if err != nil {
-			return nil, fmt.Errorf("build schema %q: %w", p.GetReference(), err)
-		}
-		return nil, nil
-	}
-	id := schemaID(sch)
-	if s, ok := c.bySchema[id]; ok {
-		return s, nil
-	}
-	s := &Shape{}
-	c.list = append(c.list, s)
-	if key != "" {
-		c.byRef[key] = s
-	}
-	c.bySchema[id] = s
-	if node != nil {
-		c.bySchema[node] = s
-	}
-	return s, c.fill(s, sch)
+	return c.nodeAt(lp.GetValueNode(), absKey(lp.GetIndex().GetSpecAbsolutePath()))
 }
 
-// proxyCached is proxy as it was before RenderSchema (libopenapi renders
-// and keeps the schema; the memo is keyed by the rendered object).
-func (c *shapeCompiler) proxyCached(p *base.SchemaProxy, key string) (*Shape, error) {
+// proxy compiles p from libopenapi's rendering of it (see top).
+func (c *shapeCompiler) proxy(p *base.SchemaProxy) (*Shape, error) {
+	if p == nil {
+		return nil, nil
+	}
 	sch := p.Schema()
 	if sch == nil {
 		if err := p.GetBuildError(); err != nil {
@@ -266,9 +190,6 @@ func (c *shapeCompiler) proxyCached(p *base.SchemaProxy, key string) (*Shape, er
 	}
 	s := &Shape{}
 	c.list = append(c.list, s)
-	if key != "" {
-		c.byRef[key] = s
-	}
 	c.bySchema[sch] = s
 	return s, c.fill(s, sch)
 }
@@ -281,6 +202,7 @@ func (c *shapeCompiler) fill(s *Shape, sch *base.Schema) error {
 		return nil
 	}
 	s.own = sch.Pattern != "" || len(sch.Enum) > 0 || sch.Format != "" || sch.Const != nil
+	s.types = sch.Type
 	s.readOnly = sch.ReadOnly != nil && *sch.ReadOnly
 	s.writeOnly = sch.WriteOnly != nil && *sch.WriteOnly
 	if sch.Extensions != nil {
@@ -380,7 +302,7 @@ func (c *shapeCompiler) fill(s *Shape, sch *base.Schema) error {
 		case 1, 2:
 			if len(members) > 0 {
 				s.choices = append(s.choices, members)
-				if c.opts.Validate != nil || c.opts.ValidateProxy != nil {
+				if c.opts.Branches != nil {
 					s.groups = append(s.groups, c.group(sch, group, members, gi == 2))
 				}
 			}
@@ -403,40 +325,23 @@ func (c *shapeCompiler) group(sch *base.Schema, proxies []*base.SchemaProxy, mem
 		}
 	}
 	if d := sch.Discriminator; d != nil && d.PropertyName != "" {
-		g.discProp = d.PropertyName
-		g.disc = map[string]int{}
-		name := func(ref string) string { return ref[strings.LastIndexByte(ref, '/')+1:] }
+		var mapping [][2]string
 		if d.Mapping != nil {
 			for val, target := range d.Mapping.FromOldest() {
-				for i, p := range live {
-					if ref := p.GetReference(); ref != "" && (ref == target || name(ref) == name(target)) {
-						g.disc[val] = i
-						break
-					}
-				}
+				mapping = append(mapping, [2]string{val, target})
 			}
 		}
+		refs := make([]string, len(live))
 		for i, p := range live {
-			if ref := p.GetReference(); ref != "" {
-				if _, ok := g.disc[name(ref)]; !ok {
-					g.disc[name(ref)] = i
-				}
-			}
+			refs[i] = p.GetReference()
 		}
+		g.discProp, g.disc = d.PropertyName, discriminate(mapping, refs)
 		return g
 	}
 	g.valid = make([]*jsonschema.Schema, len(live))
 	for i, p := range live {
-		if c.opts.ValidateProxy != nil {
-			if v, err := c.opts.ValidateProxy(p); err == nil {
-				g.valid[i] = v
-			}
-			continue
-		}
-		if bs := p.Schema(); bs != nil && c.opts.Validate != nil {
-			if v, err := c.opts.Validate(bs); err == nil {
-				g.valid[i] = v
-			}
+		if v, err := c.opts.Branches.Compile(p, c.opts.Purpose); err == nil {
+			g.valid[i] = v
 		}
 	}
 	return g
@@ -858,4 +763,13 @@ func view(flat []*Shape) *Shape {
 		v.open = true
 	}
 	return v
+}
+
+// Types returns the schema's own `type` list (nil: none; a $ref is the
+// type of its target).
+func (s *Shape) Types() []string {
+	if s == nil {
+		return nil
+	}
+	return s.types
 }

@@ -28,7 +28,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/pb33f/jsonschema/v6"
-	"github.com/pb33f/libopenapi/datamodel/high/base"
 	v3 "github.com/pb33f/libopenapi/datamodel/high/v3"
 
 	"github.com/gatehouse/gatehouse"
@@ -181,7 +180,6 @@ func New(doc *v3.Document, ops []oasvalidate.Operation, opts Options) (*Filter, 
 	if doc == nil {
 		return nil, errors.New("respfilter: nil document")
 	}
-	defer oasvalidate.BeginRender()() // each schema rendered once, and not kept
 	if opts.MaxBody <= 0 {
 		opts.MaxBody = 1 << 20
 	}
@@ -205,16 +203,7 @@ func New(doc *v3.Document, ops []oasvalidate.Operation, opts Options) (*Filter, 
 	// The shapes too are shared by every Filter built on the same document
 	// (a reload on an unchanged spec compiles nothing again).
 	shapes := oasvalidate.ShapesFor(doc, "response", func() oasvalidate.ShapeOptions {
-		return oasvalidate.ShapeOptions{ValidateProxy: func(p *base.SchemaProxy) (*jsonschema.Schema, error) {
-			compiled, err := schemas.Compile(p, oasvalidate.PurposeResponse)
-			if err != nil {
-				return nil, err
-			}
-			if compiled == nil {
-				return nil, errors.New("branch schema did not compile")
-			}
-			return compiled, nil
-		}}
+		return oasvalidate.ShapeOptions{Branches: schemas, Purpose: oasvalidate.PurposeResponse}
 	})
 	for _, op := range ops {
 		oo := opts.Operations[op.ID]
@@ -256,8 +245,12 @@ func New(doc *v3.Document, ops []oasvalidate.Operation, opts Options) (*Filter, 
 						return fmt.Errorf("response %s: %w", code, err)
 					}
 					cr.shape = sh
-					if sch := m.Schema.Schema(); sch != nil {
-						cr.top = sch.Type
+					cr.top = sh.Types()
+					// The full schema only for validate mode: the filter
+					// walks the shape (its anyOf/oneOf branches compiled
+					// with it), and compiling every response's schema again
+					// costs memory on large specs (issue 18).
+					if c.validates() {
 						compiled, err := schemas.Compile(m.Schema, oasvalidate.PurposeResponse)
 						if err != nil {
 							return fmt.Errorf("response %s: %w", code, err)
@@ -866,4 +859,16 @@ func (b *filterRun) fail() {
 		code = s
 	}
 	problem.Write(b.bw.Unwrap(), b.r, code)
+}
+
+func (c *compiledOp) validates() bool {
+	if c.mode == ModeValidate {
+		return true
+	}
+	for _, m := range c.status {
+		if m == ModeValidate {
+			return true
+		}
+	}
+	return false
 }

@@ -30,7 +30,6 @@ import (
 	"github.com/gatehouse/gatehouse/httpx"
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/proxy"
-	"github.com/gatehouse/gatehouse/oasvalidate"
 	"github.com/gatehouse/gatehouse/openapi"
 	"github.com/gatehouse/gatehouse/secheaders"
 )
@@ -217,9 +216,6 @@ func Build(ctx context.Context, cfg *config.Config, deps Deps) (p *Pipeline, err
 		}
 	}
 	b := &builder{cfg: cfg, log: log, metrics: reg, now: now, limits: deps.Limits}
-	// The stages render the spec's schemas through one session, each once,
-	// and the renderings are dropped after the build (oasvalidate.RenderSchema).
-	defer oasvalidate.BeginRender()()
 	defer func() {
 		if err != nil {
 			if cerr := runClosers(b.closers); cerr != nil {

@@ -130,3 +130,45 @@ func TestSpecStrictPatterns(t *testing.T) {
 		p.Close()
 	}
 }
+
+// TestStrictPatternsResponseOnly: a patternProperties regexp that no engine
+// compiles, in a schema only a response uses, is named and refused under
+// spec_strict_patterns too: the response filter does not compile response
+// schemas for validation in its default filter mode, so its shapes report it.
+func TestStrictPatternsResponseOnly(t *testing.T) {
+	dir := t.TempDir()
+	spec := `openapi: 3.1.0
+info: {title: t, version: "1"}
+paths:
+  /tags:
+    get:
+      operationId: listTags
+      responses:
+        "200":
+          description: ok
+          content:
+            application/json:
+              schema:
+                type: object
+                patternProperties:
+                  '([a-z]': {type: string}
+`
+	if err := os.WriteFile(filepath.Join(dir, "spec.yaml"), []byte(spec), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfgPath := filepath.Join(dir, "gatehouse.yaml")
+	if err := os.WriteFile(cfgPath, []byte(configYAML("http://127.0.0.1:9", "spec_strict_patterns: true\n")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Check(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := Build(context.Background(), cfg, Deps{})
+	if !errors.Is(err, ErrBadPatterns) || !strings.Contains(err.Error(), "spec.yaml:13:17") || !strings.Contains(err.Error(), "patternProperties") {
+		if p != nil {
+			p.Close()
+		}
+		t.Fatalf("Build = %v, want ErrBadPatterns naming spec.yaml:13:17 patternProperties", err)
+	}
+}

@@ -8,19 +8,18 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/pb33f/jsonschema/v6"
 	"github.com/pb33f/libopenapi/datamodel/high/base"
 	v3 "github.com/pb33f/libopenapi/datamodel/high/v3"
 
 	"github.com/gatehouse/gatehouse/openapi"
 )
 
-// Shapes compiled from RenderSchema's renderings (which libopenapi does not
-// keep) must be the shapes compiled from libopenapi's own cached renderings,
-// field by field, for every schema an operation uses: the request validator
-// and the response filter then accept, refuse and strip exactly as before.
-// The shared real-world documents are included when present.
-func TestRenderedShapesEqualCached(t *testing.T) {
+// Shapes compiled from the YAML nodes (shapenode.go) must be the shapes
+// compiled from libopenapi's renderings of the same schemas, field by
+// field, for every schema an operation uses: the request validator and the
+// response filter then accept, refuse and strip exactly as before. The
+// shared real-world documents are included when present.
+func TestNodeShapesEqualRendered(t *testing.T) {
 	specs := []string{
 		"testdata/users30.yaml", "testdata/forms30.yaml", "testdata/forms31.yaml",
 		"testdata/items31.yaml", "testdata/identifiers31.yaml", "testdata/patterns/patterns.yaml",
@@ -44,31 +43,29 @@ func TestRenderedShapesEqualCached(t *testing.T) {
 				t.Fatal(err)
 			}
 			set := NewSchemaSet(openapi.Model(s))
-			opts := ShapeOptions{ValidateProxy: func(p *base.SchemaProxy) (*jsonschema.Schema, error) {
-				return set.Compile(p, PurposeResponse)
-			}}
-			// The fresh compiler goes first, so that it cannot profit from
-			// renderings libopenapi cached for the reference.
-			end := BeginRender()
-			fresh := &ShapeCache{c: &shapeCompiler{byRef: map[string]*Shape{}, bySchema: map[any]*Shape{}, opts: opts}}
-			cached := &ShapeCache{c: &shapeCompiler{byRef: map[string]*Shape{}, bySchema: map[any]*Shape{}, opts: opts, cached: true}}
+			opts := ShapeOptions{Branches: set, Purpose: PurposeResponse}
+			fresh := NewShapeCache(set, opts)
+			cached := &ShapeCache{c: &shapeCompiler{set: set, bySchema: map[any]*Shape{}, opts: opts, rendered: true}}
 			n := 0
+			cmp := &shapeCmp{known: map[string]int{}}
 			for _, op := range s.Operations {
 				for _, p := range operationSchemas(op) {
 					a, errA := fresh.Compile(p)
 					b, errB := cached.Compile(p)
 					if (errA == nil) != (errB == nil) {
-						t.Fatalf("%s: rendered error %v, cached error %v", op.ID, errA, errB)
+						t.Fatalf("%s: node error %v, rendered error %v", op.ID, errA, errB)
 					}
-					if err := sameShape(a, b, map[[2]*Shape]bool{}, ""); err != nil {
+					if err := cmp.same(a, b, map[[2]*Shape]bool{}, ""); err != nil {
 						t.Fatalf("%s: %v", op.ID, err)
 					}
 					n++
 				}
 			}
-			end()
 			if n == 0 {
 				t.Fatal("no schema compared")
+			}
+			for why, k := range cmp.known {
+				t.Logf("%d schemas where libopenapi's rendering %s", k, why)
 			}
 		})
 	}
@@ -112,13 +109,14 @@ func operationSchemas(op *openapi.Operation) []*base.SchemaProxy {
 	return out
 }
 
-// sameShape reports whether two shape graphs are equivalent (cycles
-// included): the same flags, properties, patterns, items and branch lists,
-// field by field. The closure over alternatives (all, merged) is compared
-// as a set: a compiler that shares one shape between two references to the
-// same YAML node, where libopenapi's copies made two equal ones, lists it
-// once. Compiled branch validators are compared by presence.
-func sameShape(a, b *Shape, seen map[[2]*Shape]bool, at string) error {
+// same reports whether two shape graphs are equivalent (a bisimulation,
+// cycles included): the same own fields, properties, patterns, items and
+// branch lists, field by field; a compiler that shares one shape between
+// two references to the same YAML node, where libopenapi's copies made two
+// equal ones, compares equal. The fields finish derives (the closure over
+// alternatives, open, constrained) are a function of the graph and are not
+// compared. Compiled branch validators are compared by presence.
+func (cmp *shapeCmp) same(a, b *Shape, seen map[[2]*Shape]bool, at string) error {
 	if (a == nil) != (b == nil) {
 		return fmt.Errorf("%s: one shape is nil (%v, %v)", at, a == nil, b == nil)
 	}
@@ -127,10 +125,14 @@ func sameShape(a, b *Shape, seen map[[2]*Shape]bool, at string) error {
 	}
 	seen[[2]*Shape{a, b}] = true
 	if fa, fb := fingerprint(a), fingerprint(b); fa != fb {
+		if why := cmp.divergence(a, b); why != "" {
+			cmp.known[why]++
+			return nil
+		}
 		return fmt.Errorf("%s: %s, want %s", at, fa, fb)
 	}
 	for k, v := range a.props {
-		if err := sameShape(v, b.props[k], seen, at+"/"+k); err != nil {
+		if err := cmp.same(v, b.props[k], seen, at+"/"+k); err != nil {
 			return err
 		}
 	}
@@ -138,7 +140,7 @@ func sameShape(a, b *Shape, seen map[[2]*Shape]bool, at string) error {
 		if a.patterns[i].re.String() != b.patterns[i].re.String() {
 			return fmt.Errorf("%s: pattern %q, want %q", at, a.patterns[i].re, b.patterns[i].re)
 		}
-		if err := sameShape(a.patterns[i].s, b.patterns[i].s, seen, at+"/pattern"); err != nil {
+		if err := cmp.same(a.patterns[i].s, b.patterns[i].s, seen, at+"/pattern"); err != nil {
 			return err
 		}
 	}
@@ -154,7 +156,7 @@ func sameShape(a, b *Shape, seen map[[2]*Shape]bool, at string) error {
 		h := b.groups[i]
 		if g.oneOf != h.oneOf || g.discProp != h.discProp || fmt.Sprint(g.disc) != fmt.Sprint(h.disc) ||
 			len(g.valid) != len(h.valid) || len(g.branches) != len(h.branches) {
-			return fmt.Errorf("%s: group %d differs", at, i)
+			return fmt.Errorf("%s: group %d differs: %v %q %v %d %d, want %v %q %v %d %d", at, i, g.oneOf, g.discProp, g.disc, len(g.valid), len(g.branches), h.oneOf, h.discProp, h.disc, len(h.valid), len(h.branches))
 		}
 		for j := range g.valid {
 			if (g.valid[j] == nil) != (h.valid[j] == nil) {
@@ -172,65 +174,45 @@ func sameShape(a, b *Shape, seen map[[2]*Shape]bool, at string) error {
 		}
 	}
 	for i, p := range pairs {
-		if err := sameShape(p[0], p[1], seen, fmt.Sprintf("%s/%d", at, i)); err != nil {
-			return err
-		}
-	}
-	if err := sameSet(a.all, b.all, seen, at+"/all"); err != nil {
-		return err
-	}
-	for k, v := range a.merged {
-		if err := sameSet(v, b.merged[k], seen, at+"/merged/"+k); err != nil {
+		if err := cmp.same(p[0], p[1], seen, fmt.Sprintf("%s/%d", at, i)); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// sameSet reports whether every shape of a has an equivalent in b and the
-// other way round (candidates are narrowed by fingerprint, then compared
-// with a copy of seen so that a failed candidate leaves no assumption).
-func sameSet(a, b []*Shape, seen map[[2]*Shape]bool, at string) error {
-	covered := func(xs, ys []*Shape, flip bool) error {
-		for _, x := range xs {
-			ok := false
-			for _, y := range ys {
-				if fingerprint(x) != fingerprint(y) {
-					continue
-				}
-				trial := maps.Clone(seen)
-				var err error
-				if flip {
-					err = sameShape(y, x, trial, at)
-				} else {
-					err = sameShape(x, y, trial, at)
-				}
-				if err == nil {
-					ok = true
-					break
-				}
-			}
-			if !ok {
-				return fmt.Errorf("%s: no equivalent for %s", at, fingerprint(x))
-			}
-		}
-		return nil
-	}
-	if err := covered(a, b, false); err != nil {
-		return err
-	}
-	return covered(b, a, true)
+// shapeCmp compares shape graphs, allowing the known divergences.
+type shapeCmp struct {
+	known map[string]int // divergence → count
 }
 
-// fingerprint is a shape's own fields, without the closure's sizes.
+// divergence explains why the node shape a differs from the rendered b
+// where libopenapi's rendering is wrong and the YAML reading is what the
+// JSON Schema validator (SchemaSet) reads ("" if it is not one of those).
+func (cmp *shapeCmp) divergence(a, b *Shape) string {
+	if _, ok := b.props["$ref"]; ok && a.props["$ref"] == nil {
+		// properties: {$ref: ...}: a map of properties kept in another
+		// file (DigitalOcean's load balancers); libopenapi declares a
+		// property named "$ref" instead of the referenced ones.
+		return `reads "properties: {$ref}" as a property named $ref`
+	}
+	if len(a.allOf) == 2 && len(a.alts) == 2 && fingerprint(b) == fingerprint(a.allOf[0]) && fingerprint(b) != fingerprint(a.allOf[1]) {
+		// A property {description, $ref} (a $ref with siblings): libopenapi
+		// renders the siblings alone and drops the reference, so the
+		// property was unconstrained.
+		return "drops the $ref of a property with sibling keywords"
+	}
+	return ""
+}
+
+// fingerprint is a shape's own fields.
 func fingerprint(s *Shape) string {
 	if s == nil {
 		return "nil"
 	}
-	return fmt.Sprint(s.addlOpen, s.declares, s.own, s.constrained, s.shell, s.path, s.ident, s.short,
-		s.readOnly, s.writeOnly, s.open, s.hasChoice, keys(s.props), len(s.patterns), s.addl == nil,
-		s.items == nil, len(s.prefix), len(s.alts), len(s.allOf), len(s.choices), len(s.cond), len(s.groups),
-		slices.Sorted(maps.Keys(s.merged)))
+	return fmt.Sprint(s.types, s.addlOpen, s.declares, s.own, s.shell, s.path, s.ident, s.short,
+		s.readOnly, s.writeOnly, keys(s.props), len(s.patterns), s.addl == nil,
+		s.items == nil, len(s.prefix), len(s.alts), len(s.allOf), len(s.choices), len(s.cond), len(s.groups))
 }
 
 func keys(m map[string]*Shape) []string {
