@@ -143,12 +143,14 @@ func (c *shapeCompiler) fillNode(s *Shape, n *yaml.Node, file string) error {
 		case "writeOnly":
 			s.writeOnly = v.Value == "true"
 		case "type":
-			s.types = nil
+			s.types = nil // a type that is not a string (type: 0) is no type
 			if v.Kind == yaml.SequenceNode {
 				for _, t := range v.Content {
-					s.types = append(s.types, t.Value)
+					if t.Kind == yaml.ScalarNode && t.ShortTag() == "!!str" {
+						s.types = append(s.types, t.Value)
+					}
 				}
-			} else if v.Value != "" {
+			} else if v.Kind == yaml.ScalarNode && v.ShortTag() == "!!str" && v.Value != "" {
 				s.types = []string{v.Value}
 			}
 		case "x-gatehouse-shell":
