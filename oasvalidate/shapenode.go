@@ -76,7 +76,7 @@ func (c *shapeCompiler) ref(n *yaml.Node, ref, file string) (*Shape, error) {
 		var ok bool
 		tn, tfile, ok = c.set.resolve(tfile, ref)
 		if !ok {
-			return nil, fmt.Errorf("build schema %q: reference cannot be found (%s:%d:%d)", ref, file, n.Line, n.Column)
+			return nil, fmt.Errorf("build schema %q: reference cannot be found (at %s)", ref, c.set.locate(n, file))
 		}
 		tn = unalias(tn)
 		next, siblings := refOf(tn)
@@ -103,7 +103,7 @@ func (c *shapeCompiler) newShape(n *yaml.Node) *Shape {
 func (c *shapeCompiler) child(n *yaml.Node, file string) (*Shape, error) {
 	n = unalias(n)
 	if n != nil && n.Kind != yaml.MappingNode && !isBool(n) {
-		return nil, fmt.Errorf("build schema failed: expected a single schema object, but found %s at line %d, col %d", n.ShortTag(), n.Line, n.Column)
+		return nil, fmt.Errorf("build schema failed: expected a single schema object, but found %s at %s", n.ShortTag(), c.set.locate(n, file))
 	}
 	s, err := c.nodeAt(n, file)
 	if err == nil && s == nil {
@@ -122,7 +122,7 @@ func (c *shapeCompiler) fillNode(s *Shape, n *yaml.Node, file string) error {
 		return nil
 	}
 	if n.Kind != yaml.MappingNode {
-		return fmt.Errorf("build schema failed: expected a schema object, but found %s at line %d, col %d", n.ShortTag(), n.Line, n.Column)
+		return fmt.Errorf("build schema failed: expected a schema object, but found %s at %s", n.ShortTag(), c.set.locate(n, file))
 	}
 	var allOf, anyOf, oneOf, then, els *yaml.Node
 	var disc *yaml.Node
@@ -227,7 +227,7 @@ func (c *shapeCompiler) fillNode(s *Shape, n *yaml.Node, file string) error {
 			}
 		} else if group != nil {
 			if group.Kind != yaml.SequenceNode {
-				return fmt.Errorf("build schema failed: expected an array of schemas, but found %s at line %d, col %d", group.ShortTag(), group.Line, group.Column)
+				return fmt.Errorf("build schema failed: expected an array of schemas, but found %s at %s", group.ShortTag(), c.set.locate(group, file))
 			}
 			nodes = group.Content
 		}
@@ -312,7 +312,7 @@ func (c *shapeCompiler) refMap(v *yaml.Node, file string) (*yaml.Node, string) {
 
 func (c *shapeCompiler) schemaList(v *yaml.Node, file string) ([]*Shape, error) {
 	if v.Kind != yaml.SequenceNode {
-		return nil, fmt.Errorf("build schema failed: expected an array of schemas, but found %s at line %d, col %d", v.ShortTag(), v.Line, v.Column)
+		return nil, fmt.Errorf("build schema failed: expected an array of schemas, but found %s at %s", v.ShortTag(), c.set.locate(v, file))
 	}
 	out := make([]*Shape, 0, len(v.Content))
 	for _, x := range v.Content {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/pb33f/libopenapi/datamodel/high/base"
@@ -244,4 +245,41 @@ func fingerprint(s *Shape) string {
 
 func keys(m map[string]*Shape) []string {
 	return slices.Sorted(maps.Keys(m))
+}
+
+// TestShapeErrorsLocated: a schema the shapes cannot read (a property that
+// is neither a schema nor a boolean, a $ref that resolves nowhere) fails the
+// build with the file, line and column, also in a referenced file.
+func TestShapeErrorsLocated(t *testing.T) {
+	dir := t.TempDir()
+	root := "openapi: 3.1.0\ninfo: {title: t, version: '1'}\npaths:\n  /a:\n    get:\n      responses:\n        '200':\n          description: ok\n" +
+		"          content: {application/json: {schema: {$ref: 'models.yaml#/Thing'}}}\n"
+	for _, tc := range []struct{ models, want string }{
+		{"Thing:\n  type: object\n  properties:\n    a: 5\n", "models.yaml:4:8"},
+		{"Thing:\n  type: object\n  properties:\n    a: {$ref: '#/Missing'}\n", "models.yaml:4:8"},
+	} {
+		if err := os.WriteFile(filepath.Join(dir, "openapi.yaml"), []byte(root), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "models.yaml"), []byte(tc.models), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		s, err := openapi.Load(filepath.Join(dir, "openapi.yaml"))
+		if err != nil {
+			t.Logf("load refuses it: %v", err)
+			continue
+		}
+		set := NewSchemaSet(openapi.Model(s))
+		var got error
+		for _, op := range s.Operations {
+			for _, p := range operationSchemas(op) {
+				if _, err := NewShapeCache(set, ShapeOptions{}).Compile(p); err != nil {
+					got = err
+				}
+			}
+		}
+		if got == nil || !strings.Contains(got.Error(), tc.want) {
+			t.Errorf("%q: Compile error %v, want one naming %s", tc.models, got, tc.want)
+		}
+	}
 }
