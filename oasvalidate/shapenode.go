@@ -146,11 +146,11 @@ func (c *shapeCompiler) fillNode(s *Shape, n *yaml.Node, file string) error {
 			s.types = nil // a type that is not a string (type: 0) is no type
 			if v.Kind == yaml.SequenceNode {
 				for _, t := range v.Content {
-					if t.Kind == yaml.ScalarNode && t.ShortTag() == "!!str" {
+					if isString(t) {
 						s.types = append(s.types, t.Value)
 					}
 				}
-			} else if v.Kind == yaml.ScalarNode && v.ShortTag() == "!!str" && v.Value != "" {
+			} else if isString(v) && v.Value != "" {
 				s.types = []string{v.Value}
 			}
 		case "x-gatehouse-shell":
@@ -410,6 +410,19 @@ func unalias(n *yaml.Node) *yaml.Node {
 	return n
 }
 
+// isString reports whether n is a string scalar (type: 0 is not). The
+// parser sets every node's tag ("!!str"); a node built in memory without
+// one is a string.
+func isString(n *yaml.Node) bool {
+	return n != nil && n.Kind == yaml.ScalarNode && (n.Tag == "" || tagIs(n, "!!str"))
+}
+
 func isBool(n *yaml.Node) bool {
-	return n != nil && n.Kind == yaml.ScalarNode && n.ShortTag() == "!!bool"
+	return n != nil && n.Kind == yaml.ScalarNode && tagIs(n, "!!bool")
+}
+
+// tagIs compares n's tag with a short tag ("!!bool"), reading a long one
+// ("tag:yaml.org,2002:bool") too.
+func tagIs(n *yaml.Node, short string) bool {
+	return n.Tag == short || strings.HasPrefix(n.Tag, "tag:") && n.ShortTag() == short
 }
