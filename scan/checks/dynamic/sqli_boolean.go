@@ -12,7 +12,7 @@ import (
 // and numeric context, with and without a trailing comment). It reports when
 // the true and false answers differ, one of them matches the valid
 // request's answer, the valid answer is stable, and a second pair with
-// other constants reproduces both answers.
+// other constants reproduces them (see reproduced).
 type SQLiBoolean struct{}
 
 var _ scan.Check = SQLiBoolean{}
@@ -46,6 +46,27 @@ var boolPairs = []boolPair{
 
 func same(a, b *scan.Exchange) bool {
 	return a.Status == b.Status && scan.Similarity(a.Body, b.Body) >= 0.95
+}
+
+// reproduced reports whether the second pair (ct, cf) reproduces the first
+// (rt, rf): the same answers, or the same direction: the two differ again,
+// with the same statuses, and each is closer to its own first answer than
+// to the other one. A list the injected condition returns whole may grow
+// between the pairs (other clients, or this scan, register users), so the
+// second "true" answer need not equal the first; an API that only echoes
+// the input does not pass (" OR 2=2" is no closer to " OR 1=1" than to
+// " OR 1=2").
+func reproduced(rt, rf, ct, cf *scan.Exchange) bool {
+	if same(ct, rt) && same(cf, rf) {
+		return true
+	}
+	if same(ct, cf) || ct.Status != rt.Status || cf.Status != rf.Status {
+		return false
+	}
+	closer := func(x, own, other *scan.Exchange) bool {
+		return scan.Similarity(x.Body, own.Body) > scan.Similarity(x.Body, other.Body)
+	}
+	return closer(ct, rt, rf) && closer(cf, rf, rt)
 }
 
 // Run implements scan.Check.
@@ -106,7 +127,7 @@ func (SQLiBoolean) Run(ctx context.Context, t *scan.Target, report func(scan.Fin
 					}
 					ex[2+i] = e
 				}
-				if !same(ex[2], rt) || !same(ex[3], rf) {
+				if !reproduced(rt, rf, ex[2], ex[3]) {
 					continue
 				}
 				report(scan.Finding{Param: pt.String(),

@@ -33,6 +33,10 @@ type vuln struct {
 	BOLA, BFLA, Expose, Undeclared, MassAssign, NoRateLimit, LeakErrors            bool
 	SQLi, NoHeaders, CORS, Version, Trace, UserEnum, NoSQL, SQLiTime, CmdTime      bool
 	NoReadLimit, NestedBOLA                                                        bool
+	// Growing: other clients keep registering users while the scan runs:
+	// each search adds five rows before it answers (the demo's user list
+	// grows as other checks register accounts).
+	Growing bool
 }
 
 type toyUser struct {
@@ -325,6 +329,14 @@ func (a *toy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 					return
 				}
 			}
+		}
+		if a.v.Growing {
+			a.mu.Lock()
+			for range 5 {
+				a.nextID++
+				_, _ = a.db.Exec(`INSERT INTO users VALUES (?, ?)`, 1000+a.nextID, fmt.Sprintf("zz-registered-%d", a.nextID))
+			}
+			a.mu.Unlock()
 		}
 		var rows *sql.Rows
 		var err error
