@@ -199,7 +199,7 @@ func ruleSensitiveResponse(c *auditCtx) {
 		if st.dir != dirResponse || st.s.Properties == nil {
 			continue
 		}
-		for name, p := range st.s.Properties.FromOldest() {
+		for name, p := range openapi.Properties(st.s) {
 			if !Sensitive(name) {
 				continue
 			}

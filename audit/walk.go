@@ -164,7 +164,7 @@ func (ix *schemaIndex) walkExt(sp *base.SchemaProxy, ptr string, dir direction, 
 	}
 	ix.sites = append(ix.sites, &site{s: s, ptr: ptr, op: op, dir: dir, body: body, member: member, param: param, external: external})
 	if s.Properties != nil {
-		for name, p := range s.Properties.FromOldest() {
+		for name, p := range openapi.Properties(s) {
 			ix.walkExt(p, ptr+"/properties/"+escape(name), dir, op, body, false, "", depth+1, external)
 		}
 	}

@@ -153,7 +153,7 @@ func bodyProperties(op *openapi.Operation) []string {
 			return
 		}
 		if s.Properties != nil {
-			for k := range s.Properties.FromOldest() {
+			for k := range openapi.Properties(s) {
 				out = append(out, k)
 			}
 		}

@@ -1,7 +1,6 @@
 package scan
 
 import (
-	"context"
 	"fmt"
 	"regexp"
 	"strings"
@@ -10,9 +9,8 @@ import (
 
 	"github.com/pb33f/go-yaml"
 	"github.com/pb33f/libopenapi/datamodel/high/base"
-	"github.com/pb33f/libopenapi/datamodel/low"
-	lowbase "github.com/pb33f/libopenapi/datamodel/low/base"
-	"github.com/pb33f/libopenapi/index"
+
+	"github.com/gatehouse/gatehouse/openapi"
 )
 
 // gen builds valid values from schemas: examples first, then defaults,
@@ -166,80 +164,17 @@ func bounded(s *base.Schema, v float64) float64 {
 
 func genObject(g *gen, s *base.Schema, depth int) any {
 	out := map[string]any{}
-	for _, p := range objectProps(s) {
-		if p.s != nil && p.s.ReadOnly != nil && *p.s.ReadOnly {
-			continue
-		}
-		out[p.name] = genValue(g, p.s, p.name, depth+1)
-	}
-	return out
-}
-
-type namedSchema struct {
-	name string
-	s    *base.Schema
-}
-
-// objectProps lists s's properties as JSON Schema (and the gateway's
-// validator) reads them, correcting two libopenapi misreadings that made
-// the scanner send bodies real APIs refuse: "properties: {$ref: X}" (a map
-// of properties kept elsewhere, DigitalOcean's style), which libopenapi
-// reads as one property named "$ref", and a property written as a $ref
-// with sibling keywords ({description, $ref}), which libopenapi renders
-// as the siblings alone (an unconstrained string was generated for an
-// object).
-func objectProps(s *base.Schema) []namedSchema {
-	if s == nil || s.Properties == nil {
-		return nil
-	}
-	var out []namedSchema
-	for k, p := range s.Properties.FromOldest() {
-		lp := p.GoLow()
-		if k == "$ref" && lp != nil && lp.GetValueNode() != nil && lp.GetValueNode().Kind == yaml.ScalarNode {
-			out = append(out, refProps(lp)...)
-			continue
-		}
+	// openapi.Properties reads "properties: {$ref}" maps and {description,
+	// $ref} properties as JSON Schema does; libopenapi's objects gave a
+	// property named "$ref" and a string where an object was declared.
+	for k, p := range openapi.Properties(s) {
 		ps := schemaOf(p)
-		if lp != nil && p.IsTransformedRefWithSiblings() && (ps == nil || len(ps.AllOf) == 0) && p.GetReference() != "" {
-			if rs := renderNode(lp.GetContext(), lp.GetIndex(), lp.GetKeyNode(), refNode(p.GetReference())); rs != nil {
-				ps = rs
-			}
+		if ps != nil && ps.ReadOnly != nil && *ps.ReadOnly {
+			continue
 		}
-		out = append(out, namedSchema{k, ps})
+		out[k] = genValue(g, ps, k, depth+1)
 	}
 	return out
-}
-
-// refProps resolves the map of properties a "properties: {$ref}" names.
-func refProps(lp *lowbase.SchemaProxy) []namedSchema {
-	defer func() { _ = recover() }() // a broken reference yields no property rather than a crash
-	n, idx, err, ctx := low.LocateRefNodeWithContext(lp.GetContext(), refNode(lp.GetValueNode().Value), lp.GetIndex())
-	if err != nil || n == nil || n.Kind != yaml.MappingNode {
-		return nil
-	}
-	var out []namedSchema
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		out = append(out, namedSchema{n.Content[i].Value, renderNode(ctx, idx, n.Content[i], n.Content[i+1])})
-	}
-	return out
-}
-
-// renderNode renders the schema at YAML node n (of index idx) through a
-// proxy of its own, as libopenapi builds a child schema.
-func renderNode(ctx context.Context, idx *index.SpecIndex, key, n *yaml.Node) *base.Schema {
-	defer func() { _ = recover() }()
-	np := new(lowbase.SchemaProxy)
-	if np.Build(ctx, key, n, idx) != nil {
-		return nil
-	}
-	return schemaOf(base.NewSchemaProxy(&low.NodeReference[*lowbase.SchemaProxy]{Value: np, KeyNode: key, ValueNode: n}))
-}
-
-func refNode(ref string) *yaml.Node {
-	return &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Content: []*yaml.Node{
-		{Kind: yaml.ScalarNode, Tag: "!!str", Value: "$ref"},
-		{Kind: yaml.ScalarNode, Tag: "!!str", Value: ref},
-	}}
 }
 
 // literalPattern matches a pattern that allows one plain word.

@@ -301,7 +301,7 @@ func fileFields(sch *base.Schema, mt *v3.MediaType) map[string]string {
 		return nil
 	}
 	var files map[string]string
-	for name, prop := range sch.Properties.FromOldest() {
+	for name, prop := range openapi.Properties(sch) {
 		ps := schemaOf(prop)
 		if ps != nil && ps.Items != nil && ps.Items.IsA() {
 			if is := schemaOf(ps.Items.A); is != nil && slices.Contains(ps.Type, "array") {

@@ -284,7 +284,7 @@ func declaredProps(s *base.Schema) map[string]bool {
 			return
 		}
 		if s.Properties != nil {
-			for k, ps := range s.Properties.FromOldest() {
+			for k, ps := range openapi.Properties(s) {
 				out[k] = true
 				walk(scan.SchemaOf(ps), depth+1)
 			}

@@ -76,7 +76,7 @@ func massAssign(ctx context.Context, t *scan.Target, op *openapi.Operation, repo
 		for ct, mt := range rb.Content.FromOldest() {
 			if strings.Contains(ct, "json") {
 				if s := scan.SchemaOf(mt.Schema); s != nil && s.Properties != nil {
-					for k, ps := range s.Properties.FromOldest() {
+					for k, ps := range openapi.Properties(s) {
 						if x := scan.SchemaOf(ps); x == nil || x.ReadOnly == nil || !*x.ReadOnly {
 							writable[k] = true
 						}
@@ -96,7 +96,7 @@ func massAssign(ctx context.Context, t *scan.Target, op *openapi.Operation, repo
 			rs = scan.ResponseSchema(op, 201)
 		}
 		if rs.Properties != nil {
-			for k, ps := range rs.Properties.FromOldest() {
+			for k, ps := range openapi.Properties(rs) {
 				x := scan.SchemaOf(ps)
 				if x == nil || x.ReadOnly == nil || !*x.ReadOnly || writable[k] || strings.EqualFold(k, "id") {
 					continue

@@ -80,7 +80,7 @@ func pollutionFields(bs *base.Schema) []pollutionField {
 		return nil
 	}
 	var out []pollutionField
-	for name, ps := range bs.Properties.FromOldest() {
+	for name, ps := range openapi.Properties(bs) {
 		x := scan.SchemaOf(ps)
 		if x == nil || x.ReadOnly != nil && *x.ReadOnly {
 			continue

@@ -110,7 +110,7 @@ func stringPoints(t *scan.Target, noFormat bool) []strPoint {
 		if bs == nil || bs.Properties == nil {
 			continue
 		}
-		for name, ps := range bs.Properties.FromOldest() {
+		for name, ps := range openapi.Properties(bs) {
 			if freeString(scan.SchemaOf(ps), noFormat) {
 				out = append(out, strPoint{op, "body", name})
 			}
@@ -188,7 +188,7 @@ func ownWritePoints(t *scan.Target) []strPoint {
 		if bs == nil || bs.Properties == nil {
 			continue
 		}
-		for name, ps := range bs.Properties.FromOldest() {
+		for name, ps := range openapi.Properties(bs) {
 			if freeString(scan.SchemaOf(ps), false) {
 				out = append(out, strPoint{op, "body", name})
 			}

@@ -117,7 +117,7 @@ func violations(op *openapi.Operation) []violation {
 	if body == nil || body.Properties == nil {
 		return out
 	}
-	for name, sp := range body.Properties.FromOldest() {
+	for name, sp := range openapi.Properties(body) {
 		s := scan.SchemaOf(sp)
 		if s == nil || s.ReadOnly != nil && *s.ReadOnly {
 			continue
