@@ -296,21 +296,28 @@ func (c *shapeCompiler) fill(s *Shape, sch *base.Schema) error {
 				members = append(members, &Shape{}) // unbuildable branch: unconstrained
 			}
 		}
-		switch gi {
-		case 0:
-			s.allOf = members
-		case 1, 2:
-			if len(members) > 0 {
-				s.choices = append(s.choices, members)
-				if c.opts.Branches != nil {
-					s.groups = append(s.groups, c.group(sch, group, members, gi == 2))
-				}
-			}
-		case 3:
-			s.cond = members
-		}
+		c.addGroup(s, gi, members, func() *choiceGroup { return c.group(sch, group, members, gi == 2) })
 	}
 	return nil
+}
+
+// addGroup records the members of group gi of s (0 allOf, 1 anyOf, 2
+// oneOf, 3 then/else); choice builds an anyOf/oneOf's selection data, when
+// the options compile branch validators.
+func (c *shapeCompiler) addGroup(s *Shape, gi int, members []*Shape, choice func() *choiceGroup) {
+	switch gi {
+	case 0:
+		s.allOf = members
+	case 1, 2:
+		if len(members) > 0 {
+			s.choices = append(s.choices, members)
+			if c.opts.Branches != nil {
+				s.groups = append(s.groups, choice())
+			}
+		}
+	case 3:
+		s.cond = members
+	}
 }
 
 // group compiles the selection data of one anyOf/oneOf: the discriminator

@@ -239,19 +239,7 @@ func (c *shapeCompiler) fillNode(s *Shape, n *yaml.Node, file string) error {
 			s.alts = append(s.alts, as)
 			members = append(members, as)
 		}
-		switch gi {
-		case 0:
-			s.allOf = members
-		case 1, 2:
-			if len(members) > 0 {
-				s.choices = append(s.choices, members)
-				if c.opts.Branches != nil {
-					s.groups = append(s.groups, c.groupNode(disc, nodes, file, members, gi == 2))
-				}
-			}
-		case 3:
-			s.cond = members
-		}
+		c.addGroup(s, gi, members, func() *choiceGroup { return c.groupNode(disc, nodes, file, members, gi == 2) })
 	}
 	return nil
 }

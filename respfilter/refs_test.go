@@ -3,7 +3,6 @@ package respfilter
 import (
 	"testing"
 
-	"github.com/gatehouse/gatehouse/oasvalidate"
 	"github.com/gatehouse/gatehouse/openapi"
 )
 
@@ -23,11 +22,7 @@ func TestRefForms(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var ops []oasvalidate.Operation
-	for _, o := range s.Operations {
-		ops = append(ops, oasvalidate.Operation{ID: o.ID, Method: o.Method, Template: o.Template, PathItem: openapi.PathItem(o), Op: openapi.Op(o), Params: openapi.Params(o)})
-	}
-	f, err := New(openapi.Model(s), ops, Options{})
+	f, err := New(openapi.Model(s), opsOf(s), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -31,11 +31,16 @@ func load(t testing.TB, file string) (*openapi.Spec, []oasvalidate.Operation) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return s, opsOf(s)
+}
+
+// opsOf converts the spec's operation index (as the gateway does).
+func opsOf(s *openapi.Spec) []oasvalidate.Operation {
 	var ops []oasvalidate.Operation
 	for _, o := range s.Operations {
 		ops = append(ops, oasvalidate.Operation{ID: o.ID, Method: o.Method, Template: o.Template, PathItem: openapi.PathItem(o), Op: openapi.Op(o), Params: openapi.Params(o)})
 	}
-	return s, ops
+	return ops
 }
 
 func newFilter(t testing.TB, file string, opts Options) *Filter {
